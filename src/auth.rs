@@ -1,1 +1,153 @@
-//! (to be written)
+//! Passwords: hashing them for storage and checking a login against the stored hash.
+//!
+//! Owns: the hash format (argon2id, PHC string) and [`Verified`], the proof that a password was
+//! checked. The IMAP session can only enter the authenticated state with a `Verified` in hand, and
+//! only [`check_password`] makes one, so "forgot to check" cannot be written (STYLE: proof tokens).
+//! The plain password is never stored or logged.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand_core::OsRng;
+
+/// Errors from hashing a new password.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error("the password is longer than {MAX_PASSWORD_LEN} bytes")]
+    PasswordTooLong,
+    #[error("user name {0:?} is not allowed: use 1 to {MAX_USER_NAME_LEN} letters, digits and . _ - + @")]
+    BadUserName(String),
+}
+
+/// Longest user name, in bytes.
+pub const MAX_USER_NAME_LEN: usize = 64;
+
+/// User names are plain tokens: they appear in logs, in `Other Users/NAME` paths and in LOGIN
+/// strings, so control characters, spaces, quotes, wildcards and `/` are refused at creation.
+pub fn validate_user_name(name: &str) -> Result<(), AuthError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_USER_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+@".contains(&b))
+        && !name.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::BadUserName(name.to_owned()))
+    }
+}
+
+/// Longest password accepted, in bytes: far beyond any human password, short enough that hashing
+/// it costs nothing extra.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Proof that a user's password was checked. Its field is private and only [`check_password`]
+/// builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    user: String,
+}
+
+impl Verified {
+    /// The name of the user whose password was checked.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+/// Hashes `password` for storage with argon2id and a fresh random salt.
+pub fn hash_password(password: &[u8]) -> Result<String, AuthError> {
+    if password.is_empty() {
+        return Err(AuthError::EmptyPassword);
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(AuthError::PasswordTooLong);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// A hash to check against when the user does not exist, so that an unknown user costs the same
+/// time as a wrong password and the two cannot be told apart by timing.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        hash_password(b"decoy password that matches nothing").unwrap_or_else(|_| String::new())
+    })
+}
+
+/// Checks `password` for `user` against `stored` (the user's hash, or `None` when there is no
+/// such user). Unknown users and wrong passwords take the same path and give the same answer.
+pub fn check_password(user: &str, stored: Option<&str>, password: &[u8]) -> Option<Verified> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+        return None;
+    }
+    let (hash, known) = match stored {
+        Some(h) => (h, true),
+        None => (decoy_hash(), false),
+    };
+    let parsed = PasswordHash::new(hash).ok()?;
+    let matches = Argon2::default()
+        .verify_password(password, &parsed)
+        .is_ok();
+    (matches && known).then(|| Verified { user: user.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn right_password_verifies_and_wrong_does_not() {
+        let h = hash_password(b"s3cret").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert_eq!(
+            check_password("ann", Some(&h), b"s3cret").map(|v| v.user().to_owned()),
+            Some("ann".to_owned())
+        );
+        assert!(check_password("ann", Some(&h), b"s3cret ").is_none());
+        assert!(check_password("ann", Some(&h), b"").is_none());
+    }
+
+    #[test]
+    fn unknown_user_is_refused_even_with_the_decoy_password() {
+        assert!(check_password("nobody", None, b"decoy password that matches nothing").is_none());
+    }
+
+    #[test]
+    fn salts_differ_and_plain_text_is_not_kept() {
+        let a = hash_password(b"same").unwrap();
+        let b = hash_password(b"same").unwrap();
+        assert_ne!(a, b);
+        assert!(!a.contains("same"));
+    }
+
+    #[test]
+    fn user_names_are_plain_tokens() {
+        for good in ["demo", "alice.smith", "bob+archive", "carol@example.org", "x"] {
+            assert!(validate_user_name(good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(MAX_USER_NAME_LEN + 1);
+        for bad in ["", "a b", "a/b", "a\"b", "a*", "a%", "-x", ".x", "a\nb", "bob'--", long.as_str()] {
+            assert!(validate_user_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_user_name(&"a".repeat(MAX_USER_NAME_LEN)).is_ok());
+    }
+
+    #[test]
+    fn password_length_limits() {
+        assert!(matches!(hash_password(b""), Err(AuthError::EmptyPassword)));
+        assert!(hash_password(&[b'x'; MAX_PASSWORD_LEN]).is_ok());
+        assert!(matches!(
+            hash_password(&[b'x'; MAX_PASSWORD_LEN + 1]),
+            Err(AuthError::PasswordTooLong)
+        ));
+    }
+}

@@ -1,1 +1,217 @@
-fn main() {}
+//! The `imapvault` binary: parses arguments, sets up logging, calls the library, maps errors to
+//! exit codes. Nothing else lives here (STYLE: a clean binary edge).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use imapvault::config::{self, Config};
+
+/// Read-only IMAP access to archived mail.
+#[derive(Parser)]
+#[command(name = "imapvault", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, value_name = "FILE", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the IMAP server.
+    Serve(ServeArgs),
+    /// Archive mail for a user from mbox files, Maildir trees, .eml files or directories of them.
+    Import(ImportArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check every stored message against its checksum and report damage.
+    Verify,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Run on an embedded default: a fresh data dir with a demo archive, user `demo`, a
+    /// self-signed certificate, listening on 127.0.0.1:1993 (TLS) and 127.0.0.1:1143 (STARTTLS).
+    /// Needs no configuration file.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: keep the demo data in this directory instead of a fresh temporary one.
+    #[arg(long, value_name = "DIR", requires = "demo")]
+    demo_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The user whose archive receives the mail.
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// Put every message in this folder (default: INBOX for mbox and .eml; a Maildir keeps
+    /// its own folders). Use `/` between levels, e.g. `Archive/2019`.
+    #[arg(long, value_name = "NAME")]
+    folder: Option<String>,
+    /// mbox files, Maildir or Maildir++ directories, .eml files or directories of .eml files.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Change a user's password, read from the first line of standard input.
+    Passwd {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Delete a user and their folders (stored messages stay in the blob store).
+    Del { name: String },
+    /// List users with their folder and message counts.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("imapvault: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) if args.demo => {
+            init_logging(log::LevelFilter::Info);
+            imapvault::demo::serve(args.demo_dir.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(_) => {
+            let config = load_config(&cli.config)?;
+            init_logging(config.log_level);
+            imapvault::server::run_configured(&config, &cli.config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let config = load_config(&cli.config)?;
+            init_logging(config.log_level);
+            import(&config, args)
+        }
+        Command::User(cmd) => {
+            let config = load_config(&cli.config)?;
+            init_logging(config.log_level);
+            user(&config, cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify => {
+            let config = load_config(&cli.config)?;
+            init_logging(config.log_level);
+            let archive = imapvault::archive::Archive::open(&config.archive.dir)?;
+            let report = archive.store().verify()?;
+            println!("{report}");
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+/// Logs go to stderr (journald catches them); `RUST_LOG` overrides the configured level.
+fn init_logging(level: log::LevelFilter) {
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    let _ = builder.try_init();
+}
+
+fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
+    use imapvault::import::{self, Target};
+    let mut archive = imapvault::archive::Archive::open(&config.archive.dir)?;
+    let target = match args.folder {
+        Some(f) => Target::Folder(f),
+        None => Target::Auto,
+    };
+    let show_progress = std::io::stderr().is_terminal();
+    let mut last_shown = std::time::Instant::now();
+    let summary = import::run(&mut archive, &args.user, target, &args.paths, &mut |p| {
+        if show_progress && last_shown.elapsed().as_millis() >= 200 {
+            last_shown = std::time::Instant::now();
+            eprint!("\r{p}\x1b[K");
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .with_context(|| format!("importing for user {}", args.user))?;
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    println!("{summary}");
+    for (what, reason) in summary.rejected_details() {
+        eprintln!("rejected {what}: {reason}");
+    }
+    Ok(if summary.rejected_count() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn read_password_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn user(config: &Config, cmd: UserCommand) -> Result<()> {
+    let archive = imapvault::archive::Archive::open(&config.archive.dir)?;
+    let mut index = archive.open_index()?;
+    match cmd {
+        UserCommand::Add { name, .. } => {
+            imapvault::auth::validate_user_name(&name)?;
+            let hash = imapvault::auth::hash_password(read_password_line()?.as_bytes())?;
+            index.add_user(&name, &hash)?;
+            println!("added user {name}");
+        }
+        UserCommand::Passwd { name, .. } => {
+            let hash = imapvault::auth::hash_password(read_password_line()?.as_bytes())?;
+            index.set_password_hash(&name, &hash)?;
+            println!("changed the password of {name}");
+        }
+        UserCommand::Del { name } => {
+            index.delete_user(&name)?;
+            println!("deleted user {name}");
+        }
+        UserCommand::List => {
+            for u in index.list_users()? {
+                println!("{}\t{} folders\t{} messages", u.name, u.mailboxes, u.messages);
+            }
+        }
+    }
+    Ok(())
+}

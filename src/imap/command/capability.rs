@@ -1,0 +1,42 @@
+//! CAPABILITY (RFC 3501 §6.1.1): what this server offers, which depends on the session's state.
+//!
+//! Only what is implemented is listed. Before TLS the plain port offers STARTTLS and says
+//! LOGINDISABLED, with no AUTH= mechanism (RFC 3501 §6.2.3, RFC 8314).
+
+use crate::imap::context::ChannelSecurity;
+use crate::imap::response::Completion;
+use crate::imap::session::{Session, State};
+
+/// Offered in every state.
+const COMMON: &[&str] = &[
+    "IMAP4rev1",
+    "LITERAL+",
+    "ID",
+    "ENABLE",
+    "UNSELECT",
+    "NAMESPACE",
+    "CHILDREN",
+    "SPECIAL-USE",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "STATUS=SIZE",
+    "BINARY",
+];
+
+/// The capability list for `session`'s current state, space-separated.
+pub fn list(session: &Session) -> String {
+    let mut caps: Vec<&str> = COMMON.to_vec();
+    if matches!(session.state, State::NotAuthenticated) {
+        match session.channel {
+            ChannelSecurity::Plain => caps.extend(["STARTTLS", "LOGINDISABLED"]),
+            ChannelSecurity::Tls => caps.extend(["AUTH=PLAIN", "SASL-IR"]),
+        }
+    }
+    caps.join(" ")
+}
+
+/// Runs CAPABILITY.
+pub fn run(session: &Session, out: &mut crate::imap::response::Out<'_>) -> Completion {
+    out.text(&format!("* CAPABILITY {}\r\n", list(session)));
+    Completion::ok("CAPABILITY completed")
+}

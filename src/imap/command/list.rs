@@ -1,0 +1,215 @@
+//! LIST (RFC 3501 §6.3.8, LIST-EXTENDED RFC 5258, SPECIAL-USE RFC 6154, LIST-STATUS RFC 5819)
+//! and LSUB (RFC 3501 §6.3.9).
+//!
+//! Every mailbox's parents exist (import creates them), so no `\Noselect` placeholder is ever
+//! needed for a real mailbox; a subscription to a name with no mailbox is `\NonExistent`.
+
+use std::collections::BTreeSet;
+
+use crate::imap::encode::ResponseCode;
+use crate::imap::listmatch::{Pattern, SEPARATOR};
+use crate::imap::response::{Completion, Out};
+use crate::imap::session::Ctx;
+use crate::imap::types::{ListCommand, ListMailbox, ListReturnOption, ListSelectOption, Mailbox, StatusItem};
+use crate::index::{MailboxInfo, Subscription};
+
+/// Runs LIST.
+pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completion {
+    let user = match super::user(ctx) {
+        Ok(u) => u,
+        Err(c) => return c,
+    };
+    let reference = match decode(ctx, cmd.reference.as_bytes()) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let mut patterns = Vec::with_capacity(cmd.patterns.len());
+    for p in &cmd.patterns {
+        match decode(ctx, p.as_bytes()) {
+            Ok(text) => patterns.push(text),
+            Err(c) => return c,
+        }
+    }
+
+    // RFC 3501 §6.3.8: an empty pattern asks for the hierarchy delimiter and root.
+    if !cmd.is_extended() && patterns.len() == 1 && patterns[0].is_empty() {
+        out.text(&format!("* LIST (\\Noselect) \"{SEPARATOR}\" \"\"\r\n"));
+        return Completion::ok("LIST completed");
+    }
+
+    let select_subscribed = cmd.selection.contains(&ListSelectOption::Subscribed);
+    let select_special = cmd.selection.contains(&ListSelectOption::SpecialUse);
+    let recursive = cmd.selection.contains(&ListSelectOption::RecursiveMatch);
+    // RFC 5258 §3.1: RECURSIVEMATCH alone is an error.
+    if recursive && !select_subscribed && !select_special {
+        return Completion::bad(
+            ResponseCode::ClientBug,
+            "RECURSIVEMATCH needs another selection option",
+        );
+    }
+    let return_subscribed = select_subscribed
+        || cmd.return_options.contains(&ListReturnOption::Subscribed);
+    let status_items: Option<Vec<StatusItem>> = cmd.return_options.iter().find_map(|o| match o {
+        ListReturnOption::Status(items) => Some(items.clone()),
+        _ => None,
+    });
+
+    let mailboxes = match ctx.index.mailboxes(user.id) {
+        Ok(m) => m,
+        Err(e) => return super::index_failure(ctx, "LIST", &e),
+    };
+    let subscriptions = if select_subscribed {
+        match ctx.index.subscriptions(user.id) {
+            Ok(s) => s,
+            Err(e) => return super::index_failure(ctx, "LIST", &e),
+        }
+    } else {
+        Vec::new()
+    };
+    let compiled: Vec<Pattern> = patterns.iter().map(|p| Pattern::new(&reference, p)).collect();
+    let matches = |name: &str| compiled.iter().any(|p| p.matches(name));
+    let names: BTreeSet<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
+
+    for info in sorted(&mailboxes) {
+        let subscribed = info.subscribed == Subscription::Subscribed;
+        let selected = (!select_subscribed || subscribed)
+            && (!select_special || info.special_use.is_some());
+        let direct = selected && matches(&info.name);
+        // RFC 5258 §3.5: with RECURSIVEMATCH, a parent that is not itself selected but has a
+        // selected descendant is returned with CHILDINFO.
+        let child_info = recursive
+            && !direct
+            && matches(&info.name)
+            && mailboxes.iter().any(|c| {
+                is_descendant(&c.name, &info.name)
+                    && (!select_subscribed || c.subscribed == Subscription::Subscribed)
+                    && (!select_special || c.special_use.is_some())
+            });
+        if !direct && !child_info {
+            continue;
+        }
+        let mut attrs = vec![if has_children(&names, &info.name) {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        }];
+        if let Some(u) = info.special_use {
+            attrs.push(u.as_str());
+        }
+        if return_subscribed && subscribed {
+            attrs.push("\\Subscribed");
+        }
+        out.text(&format!(
+            "* LIST ({}) \"{SEPARATOR}\" {}",
+            attrs.join(" "),
+            super::wire_name(ctx, &info.name)
+        ));
+        if child_info {
+            let why = if select_subscribed { "SUBSCRIBED" } else { "SPECIAL-USE" };
+            out.text(&format!(" (\"CHILDINFO\" (\"{why}\"))"));
+        }
+        out.text("\r\n");
+        // RFC 5819 §2: STATUS follows the LIST line of each selectable mailbox returned.
+        if let (Some(items), true) = (&status_items, direct) {
+            super::status::write(ctx, out, info, items);
+        }
+    }
+
+    // Subscriptions to names with no mailbox (RFC 5258 §3.1: \NonExistent \Subscribed).
+    if select_subscribed {
+        for name in subscriptions.iter().filter(|n| !names.contains(n.as_str())) {
+            if matches(name) {
+                out.text(&format!(
+                    "* LIST (\\NonExistent \\Subscribed) \"{SEPARATOR}\" {}\r\n",
+                    super::wire_name(ctx, name)
+                ));
+            }
+        }
+    }
+    Completion::ok("LIST completed")
+}
+
+/// Runs LSUB: the subscribed names that match.
+pub fn lsub(ctx: &mut Ctx<'_>, out: &mut Out<'_>, reference: &Mailbox, pattern: &ListMailbox) -> Completion {
+    let user = match super::user(ctx) {
+        Ok(u) => u,
+        Err(c) => return c,
+    };
+    let (reference, pattern) = match (decode(ctx, reference.as_bytes()), decode(ctx, pattern.as_bytes())) {
+        (Ok(r), Ok(p)) => (r, p),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    if pattern.is_empty() {
+        out.text(&format!("* LSUB (\\Noselect) \"{SEPARATOR}\" \"\"\r\n"));
+        return Completion::ok("LSUB completed");
+    }
+    let subscriptions = match ctx.index.subscriptions(user.id) {
+        Ok(s) => s,
+        Err(e) => return super::index_failure(ctx, "LSUB", &e),
+    };
+    let compiled = Pattern::new(&reference, &pattern);
+    let mut names: Vec<&String> = subscriptions.iter().filter(|n| compiled.matches(n)).collect();
+    names.sort_by(|a, b| inbox_first(a, b));
+    for name in names {
+        out.text(&format!(
+            "* LSUB () \"{SEPARATOR}\" {}\r\n",
+            super::wire_name(ctx, name)
+        ));
+    }
+    Completion::ok("LSUB completed")
+}
+
+fn decode(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<String, Completion> {
+    let mailbox = Mailbox::new(bytes.to_vec())
+        .ok_or_else(|| Completion::bad(ResponseCode::ClientBug, "NUL in mailbox name"))?;
+    mailbox
+        .decode(ctx.session.enabled.mailbox_encoding())
+        .map_err(|e| Completion::bad(ResponseCode::ClientBug, e.to_string()))
+}
+
+fn sorted(mailboxes: &[MailboxInfo]) -> Vec<&MailboxInfo> {
+    let mut v: Vec<&MailboxInfo> = mailboxes.iter().collect();
+    v.sort_by(|a, b| inbox_first(&a.name, &b.name));
+    v
+}
+
+/// INBOX first, then by name: what clients show.
+fn inbox_first(a: &str, b: &str) -> std::cmp::Ordering {
+    (a != "INBOX").cmp(&(b != "INBOX")).then_with(|| a.cmp(b))
+}
+
+fn is_descendant(name: &str, parent: &str) -> bool {
+    name.len() > parent.len() + 1
+        && name.starts_with(parent)
+        && name[parent.len()..].starts_with(SEPARATOR)
+}
+
+fn has_children(names: &BTreeSet<&str>, parent: &str) -> bool {
+    let prefix = format!("{parent}{SEPARATOR}");
+    names
+        .range(prefix.as_str()..)
+        .next()
+        .is_some_and(|n| n.starts_with(&prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_and_descendants() {
+        let names: BTreeSet<&str> = ["Archive", "Archive/2019", "ArchiveX", "Sent"].into_iter().collect();
+        assert!(has_children(&names, "Archive"));
+        assert!(!has_children(&names, "ArchiveX"));
+        assert!(!has_children(&names, "Sent"));
+        assert!(is_descendant("Archive/2019", "Archive"));
+        assert!(!is_descendant("ArchiveX", "Archive"));
+    }
+
+    #[test]
+    fn inbox_sorts_first() {
+        let mut v = vec!["Archive", "INBOX", "Drafts"];
+        v.sort_by(|a, b| inbox_first(a, b));
+        assert_eq!(v, ["INBOX", "Archive", "Drafts"]);
+    }
+}

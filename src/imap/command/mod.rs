@@ -1,0 +1,115 @@
+//! One file per IMAP command (STYLE: same stem across layers), and what they share: resolving
+//! sequence sets against the selected mailbox and turning storage failures into responses.
+
+pub mod authenticate;
+pub mod capability;
+pub mod enable;
+pub mod fetch;
+pub mod id;
+pub mod list;
+pub mod login;
+pub mod namespace;
+pub mod refused;
+pub mod search;
+pub mod select;
+pub mod status;
+pub mod store;
+pub mod subscribe;
+
+use crate::imap::encode::ResponseCode;
+use crate::imap::response::Completion;
+use crate::imap::session::{Ctx, State};
+use crate::imap::types::{Addressing, SequenceArg};
+use crate::imap::view::{Access, MailboxView, SetError};
+
+impl Ctx<'_> {
+    /// The selected mailbox, if any.
+    pub fn view(&self) -> Option<&MailboxView> {
+        match &self.session.state {
+            State::Selected(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The selected mailbox, mutable.
+    pub fn view_mut(&mut self) -> Option<&mut MailboxView> {
+        match &mut self.session.state {
+            State::Selected(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// How the selected mailbox is open.
+    pub fn selected_access(&self) -> Option<Access> {
+        self.view().map(|v| v.access)
+    }
+}
+
+/// The 0-based indices of the selected mailbox's messages that `set` names.
+pub fn resolve_set(
+    ctx: &Ctx<'_>,
+    set: &SequenceArg,
+    addressing: Addressing,
+) -> Result<Vec<usize>, Completion> {
+    let Some(view) = ctx.view() else {
+        return Err(Completion::bad(ResponseCode::ClientBug, "No mailbox selected"));
+    };
+    let set = match set {
+        SequenceArg::Set(s) => s,
+        // `$` (RFC 5182) is only meaningful after SEARCH RETURN (SAVE), which this server does not
+        // offer yet: the saved result is empty, so `$` names no message (RFC 5182 §2.1).
+        SequenceArg::SavedResult => return Ok(Vec::new()),
+    };
+    view.resolve(set, addressing).map_err(|e| match e {
+        SetError::SequenceOutOfRange { largest } => Completion::bad(
+            ResponseCode::ClientBug,
+            if largest == 0 {
+                "Invalid message sequence number: the mailbox is empty".to_owned()
+            } else {
+                format!("Invalid message sequence number: the mailbox has {largest} message(s)")
+            },
+        ),
+    })
+}
+
+/// A failure of the index: logged with detail, answered without it.
+pub fn index_failure(ctx: &Ctx<'_>, what: &str, e: &crate::index::IndexError) -> Completion {
+    log::error!("{}: {what}: index error: {e}", ctx.session.peer);
+    Completion::no(
+        ResponseCode::ServerBug,
+        format!("{what} failed: the archive index is unavailable; try again later"),
+    )
+}
+
+/// The Unicode name a client means by `mailbox` (modified UTF-7 or UTF-8 per the session, and
+/// INBOX in any case is INBOX, RFC 3501 §5.1).
+pub fn mailbox_name(ctx: &Ctx<'_>, mailbox: &crate::imap::types::Mailbox) -> Result<String, Completion> {
+    let name = mailbox
+        .decode(ctx.session.enabled.mailbox_encoding())
+        .map_err(|e| Completion::bad(ResponseCode::ClientBug, e.to_string()))?;
+    Ok(crate::imap::listmatch::canonical_inbox(&name))
+}
+
+/// A name as it travels to this client: modified UTF-7 or UTF-8, quoted (or a literal).
+pub fn wire_name(ctx: &Ctx<'_>, name: &str) -> String {
+    use crate::imap::types::MailboxEncoding;
+    let encoded = match ctx.session.enabled.mailbox_encoding() {
+        MailboxEncoding::ModifiedUtf7 => crate::imap::mutf7::encode(name),
+        MailboxEncoding::Utf8 => name.to_owned(),
+    };
+    crate::imap::encode::astring_text(&encoded)
+}
+
+/// The logged-in user, or the completion that says there is none.
+pub fn user(ctx: &Ctx<'_>) -> Result<crate::imap::session::User, Completion> {
+    match &ctx.session.state {
+        State::Authenticated(u) | State::Selected(u, _) => Ok(u.clone()),
+        _ => Err(Completion::bad(ResponseCode::ClientBug, "Log in first")),
+    }
+}
+
+/// The answer for a mailbox this user cannot see, whether it is missing or forbidden, so the
+/// two cannot be told apart.
+pub fn no_such_mailbox() -> Completion {
+    Completion::no(ResponseCode::NonExistent, "No such mailbox")
+}

@@ -1,0 +1,117 @@
+//! SELECT and EXAMINE (RFC 3501 §6.3.1–2), CLOSE (§6.4.2) and UNSELECT (RFC 3691).
+//!
+//! SELECT opens the mailbox read-write only for per-user flags; the archive itself is never
+//! writable. PERMANENTFLAGS never lists `\Deleted` (DESIGN §4). CLOSE expunges nothing: no
+//! message of an archive carries `\Deleted`.
+
+use crate::config::FlagPolicy;
+use crate::imap::encode::ResponseCode;
+use crate::imap::flags::Flags;
+use crate::imap::response::{Completion, Out};
+use crate::imap::session::{Ctx, State};
+use crate::imap::types::{Mailbox, SelectAccess};
+use crate::imap::view::{Access, MailboxView, ViewEntry};
+
+/// Runs SELECT or EXAMINE.
+pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox, access: SelectAccess) -> Completion {
+    let user = match super::user(ctx) {
+        Ok(u) => u,
+        Err(c) => return c,
+    };
+    // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected, so deselect first;
+    // RFC 7162 §3.2.11 / RFC 9051 §7.1: say [CLOSED] when one was selected.
+    if matches!(ctx.session.state, State::Selected(..)) {
+        out.text("* OK [CLOSED] Previous mailbox closed\r\n");
+    }
+    ctx.session.state = State::Authenticated(user.clone());
+
+    let name = match super::mailbox_name(ctx, mailbox) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    let info = match ctx.index.mailbox(user.id, &name) {
+        Ok(Some(i)) => i,
+        Ok(None) => return super::no_such_mailbox(),
+        Err(e) => return super::index_failure(ctx, "SELECT", &e),
+    };
+    let entries = match ctx.index.mailbox_entries(info.id) {
+        Ok(e) => e,
+        Err(e) => return super::index_failure(ctx, "SELECT", &e),
+    };
+    let access = match (access, ctx.context_flags()) {
+        (SelectAccess::ReadWrite, FlagPolicy::PerUser) => Access::ReadWrite,
+        _ => Access::ReadOnly,
+    };
+    let entries: Vec<ViewEntry> = entries
+        .into_iter()
+        .map(|e| ViewEntry {
+            uid: e.uid,
+            message: e.message,
+            flags: Flags::from_stored(&e.flags),
+            modseq: e.modseq,
+        })
+        .collect();
+
+    // Keywords in use, for the FLAGS list (RFC 3501 §7.2.6).
+    let mut keywords: Vec<&str> = Vec::new();
+    for e in &entries {
+        for k in e.flags.keywords() {
+            if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) && keywords.len() < 1000 {
+                keywords.push(k);
+            }
+        }
+    }
+    let mut flag_list = String::from("\\Answered \\Flagged \\Seen \\Draft");
+    for k in &keywords {
+        flag_list.push(' ');
+        flag_list.push_str(k);
+    }
+    let first_unseen = entries.iter().position(|e| !e.flags.is_seen());
+
+    out.text(&format!("* FLAGS ({flag_list})\r\n"));
+    out.text(&format!("* {} EXISTS\r\n", entries.len()));
+    out.text("* 0 RECENT\r\n");
+    if let Some(i) = first_unseen {
+        out.text(&format!("* OK [UNSEEN {}] First unseen message\r\n", i + 1));
+    }
+    match access {
+        Access::ReadWrite => out.text(&format!(
+            "* OK [PERMANENTFLAGS ({flag_list} \\*)] Flags are kept per user; messages cannot be deleted\r\n"
+        )),
+        Access::ReadOnly => out.text("* OK [PERMANENTFLAGS ()] No changes allowed\r\n"),
+    }
+    out.text(&format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", info.uidvalidity));
+    out.text(&format!("* OK [UIDNEXT {}] Predicted next UID\r\n", info.uidnext));
+
+    let view = MailboxView::new(info, access, entries);
+    ctx.session.state = State::Selected(user, view);
+    match access {
+        Access::ReadWrite => Completion::ok_with(ResponseCode::ReadWrite, "SELECT completed"),
+        Access::ReadOnly => Completion::ok_with(
+            ResponseCode::ReadOnly,
+            "EXAMINE completed: this archive folder is read-only",
+        ),
+    }
+}
+
+/// Runs CLOSE or UNSELECT: back to the authenticated state. Nothing is expunged, since no
+/// archived message ever carries `\Deleted`.
+pub fn close(ctx: &mut Ctx<'_>, command: &str) -> Completion {
+    match std::mem::replace(&mut ctx.session.state, State::Logout) {
+        State::Selected(user, _) => {
+            ctx.session.state = State::Authenticated(user);
+            Completion::ok(format!("{command} completed"))
+        }
+        other => {
+            ctx.session.state = other;
+            Completion::bad(ResponseCode::ClientBug, "No mailbox selected")
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// The flag policy of this server.
+    pub fn context_flags(&self) -> FlagPolicy {
+        self.session.context.flags
+    }
+}

@@ -1,0 +1,157 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6) of per-user flags, and the implicit `\Seen` of FETCH.
+//!
+//! Flags live apart from the archive (DESIGN §1). A flag no user may keep (`\Deleted`,
+//! `\Recent`, unknown system flags) is dropped, and the real flags are sent back even with
+//! `.SILENT`, as RFC 4314 §4 asks, so a client does not loop trying to set them.
+
+use crate::imap::encode::ResponseCode;
+use crate::imap::flags::{Admission, Flags};
+use crate::imap::response::{Completion, Out};
+use crate::imap::session::Ctx;
+use crate::imap::types::{Addressing, SequenceArg, StoreAction, StoreKind, StoreResponse};
+use crate::imap::view::Access;
+
+/// Runs STORE / UID STORE.
+pub fn run(
+    ctx: &mut Ctx<'_>,
+    out: &mut Out<'_>,
+    addressing: Addressing,
+    set: &SequenceArg,
+    action: &StoreAction,
+    unchanged_since: Option<u64>,
+) -> Completion {
+    let indices = match super::resolve_set(ctx, set, addressing) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    if ctx.selected_access() != Some(Access::ReadWrite) {
+        return Completion::no(
+            ResponseCode::Cannot,
+            "This mailbox is open read-only: flags cannot be changed",
+        );
+    }
+    if unchanged_since.is_some() {
+        return Completion::bad(
+            ResponseCode::ClientBug,
+            "UNCHANGEDSINCE needs CONDSTORE, which this server does not offer yet",
+        );
+    }
+    let wanted: Vec<String> = action.flags.iter().map(ToString::to_string).collect();
+
+    // Work out the new flags of every message first, then write them in one transaction.
+    let Some(view) = ctx.view() else {
+        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+    };
+    let mailbox = view.info.id;
+    let mut dropped_any = false;
+    let mut changes: Vec<(usize, Flags)> = Vec::new();
+    let mut report: Vec<usize> = Vec::new();
+    for &i in &indices {
+        let Some(entry) = view.entry(i) else { continue };
+        let mut flags = match action.kind {
+            StoreKind::Replace => Flags::default(),
+            StoreKind::Add | StoreKind::Remove => entry.flags.clone(),
+        };
+        for f in &wanted {
+            match action.kind {
+                StoreKind::Replace | StoreKind::Add => {
+                    if flags.insert(f) == Admission::Dropped {
+                        dropped_any = true;
+                    }
+                }
+                StoreKind::Remove => flags.remove(f),
+            }
+        }
+        if flags != entry.flags {
+            changes.push((i, flags));
+        }
+        report.push(i);
+    }
+    if let Err(c) = apply(ctx, mailbox, &changes) {
+        return c;
+    }
+
+    let silent = action.response == StoreResponse::Silent && !dropped_any;
+    if !silent {
+        let Some(view) = ctx.view() else {
+            return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+        };
+        for i in report {
+            let Some(e) = view.entry(i) else { continue };
+            match addressing {
+                Addressing::Uid => out.text(&format!(
+                    "* {} FETCH (UID {} FLAGS ({}))\r\n",
+                    i + 1,
+                    e.uid,
+                    e.flags.to_stored()
+                )),
+                Addressing::Sequence => out.text(&format!(
+                    "* {} FETCH (FLAGS ({}))\r\n",
+                    i + 1,
+                    e.flags.to_stored()
+                )),
+            }
+        }
+    }
+    if dropped_any {
+        Completion::ok(
+            "STORE completed; flags that cannot be kept in this archive (such as \\Deleted) were left out",
+        )
+    } else {
+        Completion::ok("STORE completed")
+    }
+}
+
+/// Sets `\Seen` on the messages at `indices` that lack it (a non-PEEK body fetch) and returns
+/// the indices whose flags changed, ascending.
+pub fn mark_seen(ctx: &mut Ctx<'_>, indices: &[usize]) -> Result<Vec<usize>, Completion> {
+    let Some(view) = ctx.view() else {
+        return Ok(Vec::new());
+    };
+    let mailbox = view.info.id;
+    let mut changes = Vec::new();
+    for &i in indices {
+        if let Some(e) = view.entry(i) {
+            if !e.flags.is_seen() {
+                let mut flags = e.flags.clone();
+                let _ = flags.insert("\\Seen");
+                changes.push((i, flags));
+            }
+        }
+    }
+    apply(ctx, mailbox, &changes)?;
+    Ok(changes.into_iter().map(|(i, _)| i).collect())
+}
+
+/// Writes `changes` to the index in one transaction and records them in the view.
+fn apply(
+    ctx: &mut Ctx<'_>,
+    mailbox: crate::index::MailboxId,
+    changes: &[(usize, Flags)],
+) -> Result<(), Completion> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(u32, String)> = {
+        let Some(view) = ctx.view() else {
+            return Ok(());
+        };
+        changes
+            .iter()
+            .filter_map(|(i, f)| view.entry(*i).map(|e| (e.uid, f.to_stored())))
+            .collect()
+    };
+    let modseqs = match ctx.index.set_flags_many(mailbox, &rows) {
+        Ok(m) => m,
+        Err(e) => return Err(super::index_failure(ctx, "STORE", &e)),
+    };
+    if let Some(view) = ctx.view_mut() {
+        for ((i, flags), modseq) in changes.iter().zip(modseqs) {
+            if let Some(e) = view.entry_mut(*i) {
+                e.flags = flags.clone();
+                e.modseq = modseq;
+            }
+        }
+    }
+    Ok(())
+}

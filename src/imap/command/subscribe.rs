@@ -1,0 +1,37 @@
+//! SUBSCRIBE and UNSUBSCRIBE (RFC 3501 §6.3.6–7): the user's subscription list, kept per user.
+//!
+//! Every archived folder starts out subscribed (DESIGN §4: Thunderbird shows only subscribed
+//! folders). Subscribing to a name that does not exist is refused: an archive never gains
+//! folders by client action, so such a subscription could never become useful.
+
+use crate::imap::response::Completion;
+use crate::imap::session::Ctx;
+use crate::imap::types::Mailbox;
+use crate::index::Subscription;
+
+/// Runs SUBSCRIBE or UNSUBSCRIBE.
+pub fn run(ctx: &mut Ctx<'_>, mailbox: &Mailbox, want: Subscription) -> Completion {
+    let user = match super::user(ctx) {
+        Ok(u) => u,
+        Err(c) => return c,
+    };
+    let name = match super::mailbox_name(ctx, mailbox) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    let exists = match ctx.index.mailbox(user.id, &name) {
+        Ok(m) => m.is_some(),
+        Err(e) => return super::index_failure(ctx, "SUBSCRIBE", &e),
+    };
+    // Unsubscribing from a name that no longer exists is allowed, so stale entries can go.
+    if !exists && want == Subscription::Subscribed {
+        return super::no_such_mailbox();
+    }
+    match ctx.index.set_subscribed(user.id, &name, want) {
+        Ok(()) => Completion::ok(match want {
+            Subscription::Subscribed => "SUBSCRIBE completed",
+            Subscription::Unsubscribed => "UNSUBSCRIBE completed",
+        }),
+        Err(e) => super::index_failure(ctx, "SUBSCRIBE", &e),
+    }
+}

@@ -1,0 +1,91 @@
+//! What a session needs from outside the protocol: the archive, the policies, a stop flag, and a
+//! byte stream. Described as values and a trait so that the IMAP layer knows no sockets.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::archive::Archive;
+use crate::config::{ArchiveMode, FlagPolicy};
+use crate::index::{Index, IndexError};
+use crate::store::BlobStore;
+
+/// A bidirectional byte stream a session runs over. The server implements it for TCP and TLS;
+/// tests implement it over memory. Timeouts are a property of the stream, set by the session as
+/// its state changes (short before login, long after).
+pub trait Transport: Read + Write {
+    /// After `timeout` without input, reads fail with `WouldBlock` or `TimedOut`.
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+}
+
+/// Whether the bytes of this connection are encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelSecurity {
+    /// Plain text (the STARTTLS port before STARTTLS): login is refused (RFC 3501 §6.2.3,
+    /// RFC 8314 §3: no plain-text passwords).
+    Plain,
+    /// TLS (implicit, or after STARTTLS).
+    Tls,
+}
+
+/// Why [`crate::imap::Session::serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The session is over (LOGOUT, BYE, end of stream, I/O error); close the connection.
+    Closed,
+    /// The client sent STARTTLS and got OK: run the TLS handshake, then call `serve` again.
+    StartTls,
+}
+
+/// Everything sessions share, built once at start-up.
+pub struct SessionContext {
+    pub(crate) archive_dir: PathBuf,
+    pub(crate) store: Arc<BlobStore>,
+    pub(crate) mode: ArchiveMode,
+    pub(crate) flags: FlagPolicy,
+    /// Set when the server is stopping: a session that sees its input end says `* BYE`.
+    pub stopping: Arc<AtomicBool>,
+}
+
+impl SessionContext {
+    /// The context for serving `archive`.
+    pub fn new(archive: &Archive, mode: ArchiveMode, flags: FlagPolicy) -> SessionContext {
+        SessionContext {
+            archive_dir: archive.dir().to_owned(),
+            store: archive.shared_store(),
+            mode,
+            flags,
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// Per-thread resources a worker keeps across the sessions it serves: its own index connection
+/// (DESIGN §6: one SQLite connection per worker, never shared).
+#[derive(Default)]
+pub struct WorkerResources {
+    index: Option<Index>,
+}
+
+impl WorkerResources {
+    /// The worker's index connection, opened on first use.
+    pub fn index(&mut self, context: &SessionContext) -> Result<&mut Index, IndexError> {
+        if self.index.is_none() {
+            self.index = Some(Archive::open_index_at(&context.archive_dir)?);
+        }
+        // Just filled when empty; `get_or_insert` cannot carry the error.
+        Ok(self.index.as_mut().expect("index opened above"))
+    }
+
+    /// Drops everything (after a panic), so the next session starts clean.
+    pub fn reset(&mut self) {
+        self.index = None;
+    }
+}

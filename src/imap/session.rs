@@ -1,0 +1,485 @@
+//! One IMAP session: the state machine of RFC 3501 §3 / RFC 9051 §3, reading commands and
+//! dispatching each to its file under `command/`.
+//!
+//! Owns: the session state (types make "selected while not logged in" unwritable), the command
+//! loop, timeouts, the count of bad commands, and the tagged completion of every command.
+//! Knows no sockets: it runs over any [`Transport`].
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Verified;
+use crate::imap::command::{self, authenticate::ClientResponse};
+use crate::imap::context::{ChannelSecurity, Exit, SessionContext, Transport, WorkerResources};
+use crate::imap::encode::ResponseCode;
+use crate::imap::framing::{self, FrameError, Recovery};
+use crate::imap::limits::{FrameLimits, MAX_CONTINUATION_LINE};
+use crate::imap::parser::parse_command;
+use crate::imap::response::{Completion, Out};
+use crate::imap::types::{Command, CommandBody, InitialResponse, MailboxEncoding};
+use crate::imap::view::MailboxView;
+use crate::index::{Index, Subscription, UserId};
+use crate::store::BlobStore;
+
+/// Before login a client must act quickly.
+const PRE_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// RFC 3501 §5.4 / RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+const AUTOLOGOUT: Duration = Duration::from_secs(31 * 60);
+/// Commands answered BAD before the session is ended: a client this confused (or hostile) is
+/// not going to recover, and each BAD costs us a parse.
+pub const MAX_BAD_COMMANDS: u32 = 20;
+
+/// A logged-in user: the proof that their password was checked, and their id in the index.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub verified: Verified,
+    pub id: UserId,
+}
+
+impl User {
+    /// The user's name.
+    pub fn name(&self) -> &str {
+        self.verified.user()
+    }
+}
+
+/// The states of RFC 3501 §3, each holding what it needs.
+pub enum State {
+    /// Before login.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated(User),
+    /// Logged in with a mailbox selected.
+    Selected(User, MailboxView),
+    /// After LOGOUT or BYE.
+    Logout,
+}
+
+/// Extensions the client turned on with ENABLE (RFC 5161).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Enabled {
+    /// RFC 6855 UTF8=ACCEPT: mailbox names travel as UTF-8 (not offered yet; always off).
+    pub utf8_accept: bool,
+}
+
+impl Enabled {
+    /// How mailbox names travel on the wire in this session.
+    pub fn mailbox_encoding(&self) -> MailboxEncoding {
+        if self.utf8_accept {
+            MailboxEncoding::Utf8
+        } else {
+            MailboxEncoding::ModifiedUtf7
+        }
+    }
+}
+
+/// One session.
+pub struct Session {
+    pub(crate) context: Arc<SessionContext>,
+    pub(crate) peer: String,
+    pub(crate) channel: ChannelSecurity,
+    pub(crate) state: State,
+    pub(crate) enabled: Enabled,
+    /// Commands answered BAD so far.
+    bad_commands: u32,
+}
+
+/// What a command handler sees: the session and the worker's index and store.
+pub struct Ctx<'a> {
+    pub session: &'a mut Session,
+    pub index: &'a mut Index,
+    pub store: &'a BlobStore,
+}
+
+/// What to do after a command.
+enum Next {
+    Continue,
+    Exit(Exit),
+}
+
+impl Session {
+    /// A new session on a fresh connection.
+    pub fn new(context: Arc<SessionContext>, peer: String, channel: ChannelSecurity) -> Session {
+        Session {
+            context,
+            peer,
+            channel,
+            state: State::NotAuthenticated,
+            enabled: Enabled::default(),
+            bad_commands: 0,
+        }
+    }
+
+    /// The greeting (RFC 3501 §7.1.1), with the capabilities so clients need not ask.
+    pub fn greeting(&self) -> Vec<u8> {
+        format!(
+            "* OK [CAPABILITY {}] imapvault ready (read-only archive)\r\n",
+            command::capability::list(self)
+        )
+        .into_bytes()
+    }
+
+    /// Called by the transport after a successful STARTTLS handshake.
+    pub fn tls_established(&mut self) {
+        self.channel = ChannelSecurity::Tls;
+    }
+
+    /// The name of the logged-in user, if any (for logs).
+    pub fn user_name(&self) -> Option<&str> {
+        match &self.state {
+            State::Authenticated(u) | State::Selected(u, _) => Some(u.name()),
+            _ => None,
+        }
+    }
+
+    /// Reads and answers commands until the session ends or the transport must change.
+    pub fn serve<T: Transport>(&mut self, io: &mut BufReader<T>, resources: &mut WorkerResources) -> Exit {
+        loop {
+            if matches!(self.state, State::Logout) {
+                return Exit::Closed;
+            }
+            let (timeout, limits) = match self.state {
+                State::NotAuthenticated => (PRE_LOGIN_TIMEOUT, FrameLimits::NOT_AUTHENTICATED),
+                _ => (AUTOLOGOUT, FrameLimits::AUTHENTICATED),
+            };
+            if io.get_mut().set_read_timeout(timeout).is_err() {
+                return Exit::Closed;
+            }
+            let frame = framing::read_command(&mut Duplex(io), &limits);
+            let bytes = match frame {
+                Ok(bytes) => bytes,
+                Err(e) => match self.frame_error(io, &e) {
+                    Next::Continue => continue,
+                    Next::Exit(exit) => return exit,
+                },
+            };
+            let command = match parse_command(&bytes) {
+                Ok(c) => c,
+                Err(e) => {
+                    let tag = e.tag.as_ref().map_or("*", |t| t.as_str()).to_owned();
+                    let reply = Completion::bad(ResponseCode::Parse, e.kind.to_string());
+                    match self.send_bad(io, &tag, &reply) {
+                        Next::Continue => continue,
+                        Next::Exit(exit) => return exit,
+                    }
+                }
+            };
+            match self.execute(command, io, resources) {
+                Next::Continue => {}
+                Next::Exit(exit) => return exit,
+            }
+        }
+    }
+
+    /// Answers a framing error as [`FrameError::recovery`] says.
+    fn frame_error<T: Transport>(&mut self, io: &mut BufReader<T>, e: &FrameError) -> Next {
+        let tag = e.tag().map_or("*", |t| t.as_str()).to_owned();
+        match e.recovery() {
+            Recovery::Close => {
+                if self.context.is_stopping() {
+                    write_line(io, b"* BYE Server shutting down\r\n");
+                }
+                Next::Exit(Exit::Closed)
+            }
+            Recovery::Bye => {
+                let text: &[u8] = match e {
+                    FrameError::Timeout { .. } if self.context.is_stopping() => {
+                        b"* BYE Server shutting down\r\n"
+                    }
+                    FrameError::Timeout { .. } => b"* BYE Autologout: idle for too long\r\n",
+                    _ => b"* BYE [TOOBIG] Command too large; closing the connection\r\n",
+                };
+                write_line(io, text);
+                Next::Exit(Exit::Closed)
+            }
+            Recovery::RejectTooBig => {
+                let reply = Completion::no(ResponseCode::TooBig, e.to_string());
+                self.send_bad(io, &tag, &reply)
+            }
+            Recovery::RejectBad => {
+                let reply = Completion::bad(ResponseCode::TooBig, e.to_string());
+                self.send_bad(io, &tag, &reply)
+            }
+        }
+    }
+
+    /// Sends a refusal of a malformed command and counts it; too many end the session.
+    fn send_bad<T: Transport>(&mut self, io: &mut BufReader<T>, tag: &str, reply: &Completion) -> Next {
+        self.bad_commands += 1;
+        let mut line = reply.line(tag);
+        if self.bad_commands >= MAX_BAD_COMMANDS {
+            line.extend_from_slice(b"* BYE Too many invalid commands\r\n");
+            write_line(io, &line);
+            return Next::Exit(Exit::Closed);
+        }
+        if write_line(io, &line) {
+            Next::Continue
+        } else {
+            Next::Exit(Exit::Closed)
+        }
+    }
+
+    /// Runs one parsed command and writes its responses.
+    fn execute<T: Transport>(
+        &mut self,
+        command: Command,
+        io: &mut BufReader<T>,
+        resources: &mut WorkerResources,
+    ) -> Next {
+        let tag = command.tag.as_str().to_owned();
+        let name = command.body.name();
+
+        // Commands that need the stream itself (STARTTLS, AUTHENTICATE) or end the session.
+        match &command.body {
+            CommandBody::StartTls => return self.starttls(io, &tag),
+            CommandBody::Logout => {
+                self.state = State::Logout;
+                let mut line = b"* BYE Logging out\r\n".to_vec();
+                line.extend(Completion::ok("LOGOUT completed").line(&tag));
+                write_line(io, &line);
+                return Next::Exit(Exit::Closed);
+            }
+            _ => {}
+        }
+        let sasl = match &command.body {
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response: None,
+            } if self.channel == ChannelSecurity::Tls
+                && matches!(self.state, State::NotAuthenticated)
+                && mechanism.eq_ignore_case("PLAIN") =>
+            {
+                match read_sasl_response(io) {
+                    Ok(r) => Some(r),
+                    Err(exit) => return Next::Exit(exit),
+                }
+            }
+            _ => None,
+        };
+
+        let context = self.context.clone();
+        let index = match resources.index(&context) {
+            Ok(i) => i,
+            Err(e) => {
+                log::error!("{}: cannot open the index: {e}", self.peer);
+                let reply = Completion::no(
+                    ResponseCode::Unavailable,
+                    "The archive is unavailable; try again later",
+                );
+                return if write_line(io, &reply.line(&tag)) {
+                    Next::Continue
+                } else {
+                    Next::Exit(Exit::Closed)
+                };
+            }
+        };
+        let writer: &mut dyn Write = io.get_mut();
+        let mut out = Out::new(writer);
+        let mut ctx = Ctx {
+            session: self,
+            index,
+            store: &context.store,
+        };
+        let reply = dispatch(&mut ctx, &mut out, &tag, command.body, sasl);
+        let is_bad = reply.status == crate::imap::response::Status::Bad;
+        out.push(&reply.line(&tag));
+        if out.finish().is_err() {
+            return Next::Exit(Exit::Closed);
+        }
+        log::debug!("{}: {name} -> {:?}", self.peer, reply.status);
+        if is_bad {
+            self.bad_commands += 1;
+            if self.bad_commands >= MAX_BAD_COMMANDS {
+                write_line(io, b"* BYE Too many invalid commands\r\n");
+                return Next::Exit(Exit::Closed);
+            }
+        }
+        Next::Continue
+    }
+
+    /// STARTTLS (RFC 3501 §6.2.1): only on a plain connection before login.
+    fn starttls<T: Transport>(&mut self, io: &mut BufReader<T>, tag: &str) -> Next {
+        let reply = match (&self.state, self.channel) {
+            (State::NotAuthenticated, ChannelSecurity::Plain) => {
+                let line = Completion::ok("Begin TLS negotiation now").line(tag);
+                return if write_line(io, &line) {
+                    Next::Exit(Exit::StartTls)
+                } else {
+                    Next::Exit(Exit::Closed)
+                };
+            }
+            (_, ChannelSecurity::Tls) => {
+                Completion::bad(ResponseCode::ClientBug, "TLS is already active")
+            }
+            _ => Completion::bad(ResponseCode::ClientBug, "STARTTLS is only allowed before login"),
+        };
+        self.send_bad(io, tag, &reply)
+    }
+}
+
+/// Sends `+ ` and reads the client's SASL response line (RFC 3501 §6.2.2).
+fn read_sasl_response<T: Transport>(io: &mut BufReader<T>) -> Result<ClientResponse, Exit> {
+    if !write_line(io, b"+ \r\n") {
+        return Err(Exit::Closed);
+    }
+    match framing::read_line(io, MAX_CONTINUATION_LINE) {
+        Ok(line) if line == b"*" => Ok(ClientResponse::Cancelled),
+        Ok(line) if line == b"=" => Ok(ClientResponse::Empty),
+        Ok(line) => Ok(ClientResponse::Base64(line)),
+        Err(_) => Err(Exit::Closed),
+    }
+}
+
+/// Routes a command by the session's state (RFC 3501 §6: which commands are valid where).
+fn dispatch(
+    ctx: &mut Ctx<'_>,
+    out: &mut Out<'_>,
+    tag: &str,
+    body: CommandBody,
+    sasl: Option<ClientResponse>,
+) -> Completion {
+    use CommandBody as C;
+    let authenticated = !matches!(ctx.session.state, State::NotAuthenticated);
+    let selected = matches!(ctx.session.state, State::Selected(..));
+    let name = body.name();
+    match body {
+        // Any state (RFC 3501 §6.1).
+        C::Capability => command::capability::run(ctx.session, out),
+        C::Noop => Completion::ok("NOOP completed"),
+        C::Id(params) => command::id::run(&ctx.session.peer, params.as_deref(), out),
+
+        // Not authenticated (RFC 3501 §6.2).
+        C::Login { username, password } if !authenticated => {
+            command::login::run(ctx, username.as_bytes(), password.as_bytes())
+        }
+        C::Authenticate {
+            mechanism,
+            initial_response,
+        } if !authenticated => {
+            let response = match (initial_response, sasl) {
+                (Some(InitialResponse::Base64(b)), _) => Some(ClientResponse::Base64(b)),
+                (Some(InitialResponse::Empty), _) => Some(ClientResponse::Empty),
+                (None, r) => r,
+            };
+            command::authenticate::run(ctx, mechanism.as_str(), response)
+        }
+        C::Login { .. } | C::Authenticate { .. } => {
+            Completion::bad(ResponseCode::ClientBug, "Already logged in")
+        }
+        _ if !authenticated => Completion::bad(
+            ResponseCode::ClientBug,
+            format!("{name} is not allowed before login"),
+        ),
+
+        // Authenticated (RFC 3501 §6.3).
+        C::Enable(names) => command::enable::run(&names, &ctx.session.peer, out),
+        C::Namespace => command::namespace::run(out),
+        C::List(list) => command::list::run(ctx, out, &list),
+        C::Lsub { reference, pattern } => command::list::lsub(ctx, out, &reference, &pattern),
+        C::Subscribe(m) => command::subscribe::run(ctx, &m, Subscription::Subscribed),
+        C::Unsubscribe(m) => command::subscribe::run(ctx, &m, Subscription::Unsubscribed),
+        C::Status { mailbox, items } => command::status::run(ctx, out, &mailbox, &items),
+        C::Select {
+            access, mailbox, ..
+        } => command::select::run(ctx, out, &mailbox, access),
+        C::Create { mailbox, .. } => command::refused::create(ctx, &mailbox),
+        C::Delete(_) | C::Rename { .. } | C::Append { .. } => command::refused::refuse(ctx, name),
+
+        // Selected (RFC 3501 §6.4).
+        C::Check if selected => Completion::ok("CHECK completed"),
+        C::Close if selected => command::select::close(ctx, "CLOSE"),
+        C::Unselect if selected => command::select::close(ctx, "UNSELECT"),
+        C::Fetch {
+            addressing,
+            set,
+            items,
+            ..
+        } if selected => command::fetch::run(ctx, out, addressing, &set, &items),
+        C::Store {
+            addressing,
+            set,
+            action,
+            unchanged_since,
+        } if selected => command::store::run(ctx, out, addressing, &set, &action, unchanged_since),
+        C::Search {
+            addressing,
+            ret,
+            charset,
+            criteria,
+        } if selected => command::search::run(
+            ctx,
+            out,
+            tag,
+            addressing,
+            ret.as_deref(),
+            charset.as_ref(),
+            &criteria,
+        ),
+        C::Expunge | C::UidExpunge(_) | C::Copy { .. } | C::Move { .. } if selected => {
+            command::refused::refuse(ctx, name)
+        }
+        C::Check
+        | C::Close
+        | C::Unselect
+        | C::Fetch { .. }
+        | C::Store { .. }
+        | C::Search { .. }
+        | C::Expunge
+        | C::UidExpunge(_)
+        | C::Copy { .. }
+        | C::Move { .. } => Completion::bad(ResponseCode::ClientBug, "No mailbox selected"),
+
+        // Parsed, but not offered by this server (not in CAPABILITY).
+        C::Sort { .. }
+        | C::Thread { .. }
+        | C::Idle
+        | C::GetAcl(_)
+        | C::SetAcl { .. }
+        | C::DeleteAcl { .. }
+        | C::ListRights { .. }
+        | C::MyRights(_)
+        | C::Compress(_)
+        | C::GetQuota(_)
+        | C::GetQuotaRoot(_) => Completion::bad(
+            ResponseCode::ClientBug,
+            format!("{name} is not supported by this server (see CAPABILITY)"),
+        ),
+        // Handled in `execute` before dispatch.
+        C::StartTls | C::Logout => Completion::bad(ResponseCode::ServerBug, "unreachable"),
+    }
+}
+
+/// Writes and flushes `bytes`; false when the client is gone.
+fn write_line<T: Transport>(io: &mut BufReader<T>, bytes: &[u8]) -> bool {
+    let w = io.get_mut();
+    w.write_all(bytes).and_then(|_| w.flush()).is_ok()
+}
+
+/// The session's stream as one `BufRead + Write`: reads come through the buffer, writes go
+/// straight to the transport (the framer writes the literal continuation request this way).
+struct Duplex<'a, T: Read + Write>(&'a mut BufReader<T>);
+
+impl<T: Read + Write> Read for Duplex<'_, T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<T: Read + Write> BufRead for Duplex<'_, T> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.0.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.0.consume(amt)
+    }
+}
+
+impl<T: Read + Write> Write for Duplex<'_, T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.get_mut().write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.get_mut().flush()
+    }
+}

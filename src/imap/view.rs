@@ -1,0 +1,122 @@
+//! The selected mailbox as this session sees it: which UIDs it has told the client about, in
+//! sequence-number order, and their flags.
+//!
+//! Owns: UID ↔ sequence-number mapping and the resolution of sequence sets against the view.
+//! Sets are walked as ranges and never expanded beyond the messages that exist (DESIGN §4).
+
+use crate::imap::flags::Flags;
+use crate::imap::sequence::SequenceSet;
+pub use crate::imap::types::Addressing;
+use crate::index::{MailboxInfo, MessageId};
+
+/// Whether the client may change per-user state in this mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// SELECT with per-user flags: STORE is allowed.
+    ReadWrite,
+    /// EXAMINE, or `flags = "read-only"`: `[READ-ONLY]`, STORE is refused.
+    ReadOnly,
+}
+
+/// One message of the view.
+#[derive(Debug, Clone)]
+pub struct ViewEntry {
+    pub uid: u32,
+    pub message: MessageId,
+    pub flags: Flags,
+    /// The entry's MODSEQ (RFC 7162), raised by every flag change.
+    pub modseq: u64,
+}
+
+/// Why a sequence set cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetError {
+    /// RFC 3501 §9 (seq-number): a sequence number past the last message is a client error.
+    SequenceOutOfRange { largest: u32 },
+}
+
+/// The selected mailbox.
+#[derive(Debug)]
+pub struct MailboxView {
+    pub info: MailboxInfo,
+    pub access: Access,
+    entries: Vec<ViewEntry>,
+}
+
+impl MailboxView {
+    /// A view over `entries`, which must be in ascending UID order (the index returns them so).
+    pub fn new(info: MailboxInfo, access: Access, entries: Vec<ViewEntry>) -> MailboxView {
+        debug_assert!(entries.windows(2).all(|w| w[0].uid < w[1].uid));
+        MailboxView {
+            info,
+            access,
+            entries,
+        }
+    }
+
+    /// Number of messages (the EXISTS count).
+    pub fn len(&self) -> u32 {
+        // A mailbox cannot hold more than u32::MAX messages: UIDs are u32.
+        u32::try_from(self.entries.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry at `index` (0-based; sequence number `index + 1`).
+    pub fn entry(&self, index: usize) -> Option<&ViewEntry> {
+        self.entries.get(index)
+    }
+
+    /// Mutable entry, to record flags after STORE.
+    pub fn entry_mut(&mut self, index: usize) -> Option<&mut ViewEntry> {
+        self.entries.get_mut(index)
+    }
+
+    /// All entries in sequence order.
+    pub fn entries(&self) -> &[ViewEntry] {
+        &self.entries
+    }
+
+    /// The largest UID in the view (0 when empty).
+    pub fn largest_uid(&self) -> u32 {
+        self.entries.last().map_or(0, |e| e.uid)
+    }
+
+    /// The 0-based index of the message with `uid`.
+    pub fn index_of_uid(&self, uid: u32) -> Option<usize> {
+        self.entries.binary_search_by_key(&uid, |e| e.uid).ok()
+    }
+
+    /// The 0-based indices, ascending and without repeats, of the messages `set` names.
+    /// The result never holds more than the mailbox's messages, whatever the set says.
+    pub fn resolve(&self, set: &SequenceSet, addressing: Addressing) -> Result<Vec<usize>, SetError> {
+        let mut out = Vec::new();
+        match addressing {
+            Addressing::Sequence => {
+                let largest = self.len();
+                for range in set.ranges(largest) {
+                    if *range.end() > largest || *range.start() == 0 {
+                        return Err(SetError::SequenceOutOfRange { largest });
+                    }
+                    out.extend((*range.start() as usize - 1)..(*range.end() as usize));
+                }
+            }
+            Addressing::Uid => {
+                if self.entries.is_empty() {
+                    return Ok(out);
+                }
+                for range in set.ranges(self.largest_uid()) {
+                    let start = self.entries.partition_point(|e| e.uid < *range.start());
+                    let end = self.entries.partition_point(|e| e.uid <= *range.end());
+                    out.extend(start..end);
+                }
+            }
+        }
+        // `ranges` yields sorted, merged ranges, so `out` is ascending and has no repeats.
+        debug_assert!(out.windows(2).all(|w| w[0] < w[1]));
+        Ok(out)
+    }
+}
