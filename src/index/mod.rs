@@ -1,1 +1,186 @@
-//! (to be written)
+//! The SQLite index of an archive (DESIGN §3): users, mailboxes, subscriptions, messages and
+//! mailbox membership.
+//!
+//! Owns every SQL statement of the crate (with `sql/`, the migrations). Callers see typed ids,
+//! plain structs and [`IndexError`]; `rusqlite` stays inside. User text is always bound as a
+//! parameter, never put into SQL text. Knows no IMAP syntax: flags are canonical strings,
+//! mailbox names are UTF-8 with `/` as the hierarchy separator.
+//!
+//! One [`Index`] is one connection: it is `Send` but not shared, so each worker thread opens its
+//! own (`Archive::open_index`). The database runs in WAL mode, so readers never wait for the
+//! ingest writer and see only committed batches.
+
+#![deny(unsafe_code)]
+
+mod ingest;
+mod mailboxes;
+mod messages;
+mod migrate;
+mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
+pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
+pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageMeta};
+pub use users::UserSummary;
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A user's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub i64);
+
+/// A mailbox's row id (stable while the mailbox exists; not its UIDVALIDITY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxId(pub i64);
+
+/// A stored message's row id, shared by every mailbox that holds the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub i64);
+
+/// An error from the database engine. Opaque: callers report it, they do not match on it.
+#[derive(Debug)]
+pub struct DbError(rusqlite::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Errors of the index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The database engine failed (I/O, locking, constraint, corruption).
+    #[error("index database: {0}")]
+    Db(#[from] DbError),
+    /// The database was written by a newer imapvault.
+    #[error("index schema version {found} is newer than this program knows ({known})")]
+    SchemaTooNew {
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// Migrations this program has.
+        known: i64,
+    },
+    /// `add_user` of a name that exists.
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+    /// No user of that name.
+    #[error("no user {0:?}")]
+    NoSuchUser(String),
+    /// No mailbox of that name (or id).
+    #[error("no mailbox {0:?}")]
+    NoSuchMailbox(String),
+    /// No message with that UID in the mailbox.
+    #[error("no message with UID {uid} in mailbox {mailbox}")]
+    NoSuchMessage {
+        /// Mailbox row id.
+        mailbox: i64,
+        /// The UID.
+        uid: u32,
+    },
+    /// No stored message with that id.
+    #[error("no stored message with id {0}")]
+    UnknownMessage(i64),
+    /// A mailbox name that cannot be stored.
+    #[error("invalid mailbox name {name:?}: {reason}")]
+    InvalidMailboxName {
+        /// The name as given.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The mailbox has used every UID (2^32 − 1); it must be rebuilt with a new UIDVALIDITY.
+    #[error("mailbox {0} has no UIDs left")]
+    UidsExhausted(i64),
+    /// Every UIDVALIDITY value has been used.
+    #[error("no UIDVALIDITY values left in this archive")]
+    UidValidityExhausted,
+    /// A stored value outside its documented range (the file was edited or damaged).
+    #[error("index holds an invalid value: {0}")]
+    Corrupt(String),
+    /// Creating the database file failed.
+    #[error("index file {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+impl From<rusqlite::Error> for IndexError {
+    fn from(e: rusqlite::Error) -> Self {
+        IndexError::Db(DbError(e))
+    }
+}
+
+/// One connection to an archive's index.
+pub struct Index {
+    conn: Connection,
+}
+
+impl Index {
+    /// Opens (creating it with mode 0600 if absent) the index at `path`, in WAL mode with
+    /// foreign keys on, and applies any missing migrations.
+    pub fn open(path: &Path) -> Result<Index, IndexError> {
+        create_private_file(path)?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL: readers (server workers) never block the ingest writer nor see half a batch.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!("index {}: journal_mode is {mode}, not wal", path.display());
+        }
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // NORMAL is durable enough for flag changes; the ingest commit raises it to FULL
+        // (DESIGN §3, see `ingest`).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut index = Index { conn };
+        migrate::apply(&mut index.conn)?;
+        Ok(index)
+    }
+
+    /// The schema version (`PRAGMA user_version`): the number of migrations applied.
+    pub fn schema_version(&self) -> Result<i64, IndexError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
+
+/// Creates the database file with mode 0600 if it does not exist (SQLite would use 0644).
+fn create_private_file(path: &Path) -> Result<(), IndexError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(IndexError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -3,6 +3,11 @@
 //! Owns: the reading of RFC 5322 / MIME structure. Knows nothing of sockets, SQL or IMAP
 //! commands; it is given the canonical (CRLF) bytes of a message and returns bytes.
 
+// INTERIM (storage branch): `canonical_line_ends` and `analyze` until the real MIME module
+// lands; replaced at merge.
+mod interim;
+pub use interim::*;
+
 /// A FETCH section, as RFC 3501 §6.4.5 / RFC 9051 §6.4.5 define it:
 ///
 /// ```text

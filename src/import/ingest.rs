@@ -1,0 +1,177 @@
+//! The ingest pipeline (DESIGN §3), in batches: canonicalise, hash, analyse; then per batch
+//! take the blob writer lock → append new blobs → `fdatasync` → one index transaction → unlock.
+//!
+//! The blob is the message with CRLF line ends ([`mime::canonical_line_ends`]), exactly the
+//! bytes IMAP sends for `BODY[]`, so RFC822.SIZE is the blob's length and FETCH copies it
+//! straight from the map. The SHA-256 of those bytes addresses the message: the same message is
+//! stored once however many times or places it is imported, and the same message into the same
+//! mailbox twice is a duplicate (the index's `UNIQUE (mailbox, message)`).
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use super::ImportError;
+use crate::index::{
+    Index, IngestMessage, InternalDate, MailboxId, Placed, Placement, PlacementMessage,
+};
+use crate::mime::{self, Analysis};
+use crate::store::{BlobStore, SegmentEnd};
+
+/// A batch is flushed at this many messages…
+const BATCH_MESSAGES: usize = 1000;
+/// …or this many bytes of messages, whichever comes first.
+const BATCH_BYTES: usize = 64 << 20;
+
+/// A message waiting for its batch.
+struct Pending {
+    sha256: [u8; 32],
+    bytes: Vec<u8>,
+    analysis: Analysis,
+    internal_date: InternalDate,
+    mailbox: MailboxId,
+    flags: String,
+}
+
+/// What flushed batches did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Messages added to a mailbox.
+    pub imported: u64,
+    /// Messages the mailbox already held.
+    pub duplicates: u64,
+}
+
+/// Collects messages and writes them in batches.
+pub struct Ingester<'a> {
+    index: &'a mut Index,
+    store: &'a BlobStore,
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+}
+
+impl<'a> Ingester<'a> {
+    /// An ingester writing to this index and store.
+    pub fn new(index: &'a mut Index, store: &'a BlobStore) -> Self {
+        Ingester {
+            index,
+            store,
+            pending: Vec::new(),
+            pending_bytes: 0,
+        }
+    }
+
+    /// The index, to create mailboxes between messages.
+    pub fn index(&mut self) -> &mut Index {
+        self.index
+    }
+
+    /// Queues one message (raw bytes as the source has them). `internal_date` `None` means the
+    /// source has none: the `Date:` header is used, else the time of import. Returns what the
+    /// batch did if this message filled it.
+    pub fn add(
+        &mut self,
+        raw: &[u8],
+        mailbox: MailboxId,
+        flags: String,
+        internal_date: Option<InternalDate>,
+    ) -> Result<Option<Flushed>, ImportError> {
+        let bytes = mime::canonical_line_ends(raw).into_owned();
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let analysis = mime::analyze(&bytes);
+        let internal_date = internal_date.unwrap_or_else(|| InternalDate {
+            unix: analysis.sent_date.unwrap_or_else(now_unix),
+            tz_minutes: 0,
+        });
+        self.pending_bytes += bytes.len();
+        self.pending.push(Pending {
+            sha256,
+            bytes,
+            analysis,
+            internal_date,
+            mailbox,
+            flags,
+        });
+        if self.pending.len() >= BATCH_MESSAGES || self.pending_bytes >= BATCH_BYTES {
+            return self.flush().map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Writes the pending batch: blobs appended and synced, then one index commit.
+    pub fn flush(&mut self) -> Result<Flushed, ImportError> {
+        if self.pending.is_empty() {
+            return Ok(Flushed::default());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+
+        // Held until the index commit, so the next writer sees our committed end.
+        let lock = self.store.lock_writer()?;
+        let head = match lock.head_segment()? {
+            Some(segment) => Some(SegmentEnd {
+                segment,
+                committed_end: self.index.segment_end(segment)?,
+            }),
+            None => None,
+        };
+        let mut writer = lock.writer(head)?;
+
+        let mut new: Vec<IngestMessage<'_>> = Vec::new();
+        let mut placements = Vec::with_capacity(pending.len());
+        // Within a batch, the same content is appended once.
+        let mut in_batch: HashMap<[u8; 32], PlacementMessage> = HashMap::new();
+        for p in &pending {
+            let message = match in_batch.get(&p.sha256) {
+                Some(&m) => m,
+                None => {
+                    let m = match self.index.find_message(&p.sha256)? {
+                        Some(id) => PlacementMessage::Stored(id),
+                        None => {
+                            let blob = writer.append(&p.bytes)?;
+                            new.push(IngestMessage {
+                                sha256: p.sha256,
+                                blob,
+                                internal_date: p.internal_date,
+                                envelope: &p.analysis.envelope,
+                                body_structure: &p.analysis.body_structure,
+                                body: &p.analysis.body,
+                                sent_date: p.analysis.sent_date,
+                                sent_day: p.analysis.sent_day,
+                                has_attachment: p.analysis.has_attachment,
+                            });
+                            PlacementMessage::New(new.len() - 1)
+                        }
+                    };
+                    in_batch.insert(p.sha256, m);
+                    m
+                }
+            };
+            placements.push(Placement {
+                mailbox: p.mailbox,
+                message,
+                flags: p.flags.clone(),
+            });
+        }
+        // DESIGN §3: blobs durable before the index names them.
+        writer.sync()?;
+        drop(writer);
+        let placed = self.index.commit_ingest(&new, &placements)?;
+        drop(lock);
+
+        let mut done = Flushed::default();
+        for p in placed {
+            match p {
+                Placed::Added { .. } => done.imported += 1,
+                Placed::Duplicate { .. } => done.duplicates += 1,
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

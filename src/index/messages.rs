@@ -1,0 +1,288 @@
+//! Messages and membership: the SELECT snapshot, cached FETCH data, flags, blob references.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+
+use super::{Index, IndexError, MailboxId, MessageId};
+use crate::store::BlobRef;
+
+/// A message's INTERNALDATE (RFC 3501 §2.3.3): the instant, and the zone offset to print it with
+/// (as the source gave it: an mbox `From ` line has none, so 0; a file's mtime is UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InternalDate {
+    /// Seconds since the Unix epoch.
+    pub unix: i64,
+    /// Minutes east of UTC.
+    pub tz_minutes: i16,
+}
+
+/// One message of a mailbox, as a SELECT snapshot lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The message's UID in the mailbox.
+    pub uid: u32,
+    /// The stored message.
+    pub message: MessageId,
+    /// Canonical flags, space-separated.
+    pub flags: String,
+    /// The entry's MODSEQ (RFC 7162).
+    pub modseq: u64,
+}
+
+/// What FETCH needs about a stored message without reading its blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// The message's id.
+    pub id: MessageId,
+    /// Where its canonical bytes are.
+    pub blob: BlobRef,
+    /// RFC822.SIZE (the blob's length).
+    pub size: u64,
+    /// INTERNALDATE.
+    pub internal_date: InternalDate,
+    /// Cached ENVELOPE.
+    pub envelope: Vec<u8>,
+    /// Cached BODYSTRUCTURE.
+    pub body_structure: Vec<u8>,
+    /// Cached BODY.
+    pub body: Vec<u8>,
+    /// The `Date:` header, Unix seconds.
+    pub sent_date: Option<i64>,
+    /// The `Date:` header's day (year, month, day) in its own zone.
+    pub sent_day: Option<(i32, u32, u32)>,
+    /// Whether the message has an attachment.
+    pub has_attachment: bool,
+}
+
+/// The counters a session compares to notice changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxState {
+    /// UIDNEXT.
+    pub uidnext: u64,
+    /// HIGHESTMODSEQ.
+    pub highestmodseq: u64,
+    /// Number of messages.
+    pub messages: u64,
+}
+
+const META_SELECT: &str = "
+    SELECT id, segment, offset, len, internal_date, internal_tz, envelope, body_structure, body,
+           sent_date, sent_day, has_attachment
+      FROM messages";
+
+fn meta_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
+    let len: u64 = r.get(3)?;
+    let sent_day: Option<i64> = r.get(10)?;
+    Ok(MessageMeta {
+        id: MessageId(r.get(0)?),
+        blob: BlobRef {
+            segment: r.get(1)?,
+            offset: r.get(2)?,
+            len,
+        },
+        size: len,
+        internal_date: InternalDate {
+            unix: r.get(4)?,
+            tz_minutes: r.get(5)?,
+        },
+        envelope: r.get(6)?,
+        body_structure: r.get(7)?,
+        body: r.get(8)?,
+        sent_date: r.get(9)?,
+        sent_day: sent_day.map(decode_day),
+        has_attachment: r.get(11)?,
+    })
+}
+
+/// `sent_day` column: `year * 10000 + month * 100 + day` (sorts like the date, for any year).
+pub(super) fn encode_day((y, m, d): (i32, u32, u32)) -> i64 {
+    i64::from(y) * 10_000 + i64::from(m.min(99)) * 100 + i64::from(d.min(99))
+}
+
+fn decode_day(v: i64) -> (i32, u32, u32) {
+    let rest = v.rem_euclid(10_000);
+    // `rest` is in 0..10000, so month and day fit in u32.
+    (
+        v.div_euclid(10_000) as i32,
+        (rest / 100) as u32,
+        (rest % 100) as u32,
+    )
+}
+
+impl Index {
+    /// The mailbox's messages by ascending UID: the SELECT snapshot (one query).
+    pub fn mailbox_entries(&self, mailbox: MailboxId) -> Result<Vec<Entry>, IndexError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT uid, message_id, flags, modseq FROM mailbox_messages
+              WHERE mailbox_id = ?1 ORDER BY uid",
+        )?;
+        let rows = stmt.query_map(params![mailbox.0], |r| {
+            Ok(Entry {
+                uid: r.get(0)?,
+                message: MessageId(r.get(1)?),
+                flags: r.get(2)?,
+                modseq: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The cached data of one message.
+    pub fn message_meta(&self, id: MessageId) -> Result<MessageMeta, IndexError> {
+        self.conn
+            .prepare_cached(&format!("{META_SELECT} WHERE id = ?1"))?
+            .query_row(params![id.0], meta_from_row)
+            .optional()?
+            .ok_or(IndexError::UnknownMessage(id.0))
+    }
+
+    /// The cached data of many messages, in the order of `ids`, with one statement (the ids
+    /// travel as one bound JSON array).
+    pub fn messages_meta(&self, ids: &[MessageId]) -> Result<Vec<MessageMeta>, IndexError> {
+        let json = format!(
+            "[{}]",
+            ids.iter()
+                .map(|i| i.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{META_SELECT} WHERE id IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let found: HashMap<i64, MessageMeta> = stmt
+            .query_map(params![json], meta_from_row)?
+            .map(|m| m.map(|m| (m.id.0, m)))
+            .collect::<Result<_, _>>()?;
+        ids.iter()
+            .map(|id| {
+                found
+                    .get(&id.0)
+                    .cloned()
+                    .ok_or(IndexError::UnknownMessage(id.0))
+            })
+            .collect()
+    }
+
+    /// Replaces the flags of one entry with `flags` (canonicalised: see [`canonical_flags`]) and
+    /// returns its MODSEQ: a new one from the mailbox's HIGHESTMODSEQ if the flags changed, the
+    /// old one if not (RFC 7162 §3.1.3: no change, no new modseq).
+    pub fn set_flags(&mut self, mailbox: MailboxId, uid: u32, flags: &str) -> Result<u64, IndexError> {
+        let flags = canonical_flags(flags);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(String, u64)> = tx
+            .prepare_cached(
+                "SELECT flags, modseq FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2",
+            )?
+            .query_row(params![mailbox.0, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((old, old_modseq)) = current else {
+            return Err(IndexError::NoSuchMessage {
+                mailbox: mailbox.0,
+                uid,
+            });
+        };
+        if old == flags {
+            return Ok(old_modseq);
+        }
+        let modseq: u64 = tx.query_row(
+            "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1
+             RETURNING highestmodseq",
+            params![mailbox.0],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE mailbox_messages SET flags = ?3, modseq = ?4 WHERE mailbox_id = ?1 AND uid = ?2",
+            params![mailbox.0, uid, flags, modseq],
+        )?;
+        tx.commit()?;
+        Ok(modseq)
+    }
+
+    /// UIDNEXT, HIGHESTMODSEQ and the message count of a mailbox.
+    pub fn mailbox_state(&self, mailbox: MailboxId) -> Result<MailboxState, IndexError> {
+        self.conn
+            .prepare_cached(
+                "SELECT uidnext, highestmodseq,
+                        (SELECT count(*) FROM mailbox_messages WHERE mailbox_id = m.id)
+                   FROM mailboxes m WHERE id = ?1",
+            )?
+            .query_row(params![mailbox.0], |r| {
+                Ok(MailboxState {
+                    uidnext: r.get(0)?,
+                    highestmodseq: r.get(1)?,
+                    messages: r.get(2)?,
+                })
+            })
+            .optional()?
+            .ok_or_else(|| IndexError::NoSuchMailbox(format!("id {}", mailbox.0)))
+    }
+
+    /// The stored message with this SHA-256 of its canonical bytes, if any.
+    pub fn find_message(&self, sha256: &[u8; 32]) -> Result<Option<MessageId>, IndexError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM messages WHERE sha256 = ?1")?
+            .query_row(params![&sha256[..]], |r| r.get(0))
+            .optional()?
+            .map(MessageId))
+    }
+
+    /// Where the committed data of `segment` ends: the end of its last committed record, or 0.
+    /// A blob writer may continue a segment only from exactly there (see `store::writer`).
+    pub fn segment_end(&self, segment: u32) -> Result<u64, IndexError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT offset + len FROM messages WHERE segment = ?1
+                  ORDER BY offset DESC LIMIT 1",
+            )?
+            .query_row(params![segment], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Every committed blob reference, for `BlobStore::verify`.
+    pub fn committed_blobs(&self) -> Result<Vec<BlobRef>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT segment, offset, len FROM messages ORDER BY segment, offset")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(BlobRef {
+                segment: r.get(0)?,
+                offset: r.get(1)?,
+                len: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// The stored form of a flag list: system flags spelled canonically (`\Seen`, `\Answered`,
+/// `\Flagged`, `\Draft`) in that order, then keywords in the order given, each once
+/// (compared case-insensitively, RFC 3501 §2.3.2). `\Deleted` is dropped (the archive is
+/// read-only), as are `\Recent` (a session property) and unknown system flags.
+pub fn canonical_flags(flags: &str) -> String {
+    const SYSTEM: [&str; 4] = ["\\Seen", "\\Answered", "\\Flagged", "\\Draft"];
+    let mut system = [false; 4];
+    let mut keywords: Vec<&str> = Vec::new();
+    for f in flags.split_ascii_whitespace() {
+        if f.starts_with('\\') {
+            if let Some(i) = SYSTEM.iter().position(|s| s.eq_ignore_ascii_case(f)) {
+                system[i] = true;
+            }
+        } else if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+            keywords.push(f);
+        }
+    }
+    let mut out: Vec<&str> = SYSTEM
+        .iter()
+        .zip(system)
+        .filter(|&(_, on)| on)
+        .map(|(s, _)| *s)
+        .collect();
+    out.extend(keywords);
+    out.join(" ")
+}
