@@ -24,10 +24,6 @@ use std::borrow::Cow;
 
 use tree::{Kind, Part};
 
-// INTERIM (storage branch): `canonical_line_ends` and `analyze` until the real MIME module
-// lands; replaced at merge.
-mod interim;
-pub use interim::*;
 
 /// A FETCH section, as RFC 3501 §6.4.5 / RFC 9051 §6.4.5 define it:
 ///
