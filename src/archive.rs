@@ -94,7 +94,13 @@ impl Archive {
 
     /// A new index connection for another thread.
     pub fn open_index(&self) -> Result<Index, ArchiveError> {
-        Ok(Index::open(&self.dir.join("index.sqlite"))?)
+        Ok(Archive::open_index_at(&self.dir)?)
+    }
+
+    /// A new index connection on the archive in `dir`, for a thread that holds no `Archive`
+    /// (the server's workers).
+    pub fn open_index_at(dir: &Path) -> Result<Index, IndexError> {
+        Index::open(&dir.join("index.sqlite"))
     }
 
     /// Checks every blob record against the index (`imapvault verify`).

@@ -119,7 +119,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = load_config(&cli.config)?;
             init_logging(config.log_level);
             let archive = imapvault::archive::Archive::open(&config.archive.dir)?;
-            let report = archive.store().verify()?;
+            let report = archive.verify()?;
             println!("{report}");
             Ok(if report.is_clean() {
                 ExitCode::SUCCESS
@@ -156,7 +156,14 @@ fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
     let summary = import::run(&mut archive, &args.user, target, &args.paths, &mut |p| {
         if show_progress && last_shown.elapsed().as_millis() >= 200 {
             last_shown = std::time::Instant::now();
-            eprint!("\r{p}\x1b[K");
+            eprint!(
+                "\r{} messages read ({} MiB): {} imported, {} duplicates, {} rejected\x1b[K",
+                p.messages,
+                p.bytes >> 20,
+                p.imported,
+                p.duplicates,
+                p.rejected
+            );
             let _ = std::io::stderr().flush();
         }
     })
@@ -165,10 +172,10 @@ fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         eprint!("\r\x1b[K");
     }
     println!("{summary}");
-    for (what, reason) in summary.rejected_details() {
-        eprintln!("rejected {what}: {reason}");
+    for r in &summary.rejected {
+        eprintln!("rejected {}: {}", r.location, r.reason);
     }
-    Ok(if summary.rejected_count() == 0 {
+    Ok(if summary.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)

@@ -54,7 +54,7 @@ impl SessionContext {
     pub fn new(archive: &Archive, mode: ArchiveMode, flags: FlagPolicy) -> SessionContext {
         SessionContext {
             archive_dir: archive.dir().to_owned(),
-            store: archive.shared_store(),
+            store: archive.store().clone(),
             mode,
             flags,
             stopping: Arc::new(AtomicBool::new(false)),
