@@ -9,13 +9,21 @@ fn main() {
     println!("cargo:rerun-if-changed={}", dir.display());
     let manifest = std::fs::read_to_string(dir.join("MANIFEST")).unwrap_or_default();
     let mut out = String::from("[\n");
-    for line in manifest.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in manifest
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let file = line.split('\t').next().unwrap_or(line);
         let path = dir.join(file);
         println!("cargo:rerun-if-changed={}", path.display());
-        let _ = writeln!(out, "    ({file:?}, include_bytes!({:?}) as &[u8]),", path.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({file:?}, include_bytes!({:?}) as &[u8]),",
+            path.display().to_string()
+        );
     }
     out.push(']');
-    let target = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("demo_mail.rs");
+    let target =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("demo_mail.rs");
     std::fs::write(target, out).expect("OUT_DIR is writable");
 }

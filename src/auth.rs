@@ -94,10 +94,10 @@ pub fn check_password(user: &str, stored: Option<&str>, password: &[u8]) -> Opti
         None => (decoy_hash(), false),
     };
     let parsed = PasswordHash::new(hash).ok()?;
-    let matches = Argon2::default()
-        .verify_password(password, &parsed)
-        .is_ok();
-    (matches && known).then(|| Verified { user: user.to_owned() })
+    let matches = Argon2::default().verify_password(password, &parsed).is_ok();
+    (matches && known).then(|| Verified {
+        user: user.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -131,11 +131,29 @@ mod tests {
 
     #[test]
     fn user_names_are_plain_tokens() {
-        for good in ["demo", "alice.smith", "bob+archive", "carol@example.org", "x"] {
+        for good in [
+            "demo",
+            "alice.smith",
+            "bob+archive",
+            "carol@example.org",
+            "x",
+        ] {
             assert!(validate_user_name(good).is_ok(), "{good}");
         }
         let long = "a".repeat(MAX_USER_NAME_LEN + 1);
-        for bad in ["", "a b", "a/b", "a\"b", "a*", "a%", "-x", ".x", "a\nb", "bob'--", long.as_str()] {
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a\"b",
+            "a*",
+            "a%",
+            "-x",
+            ".x",
+            "a\nb",
+            "bob'--",
+            long.as_str(),
+        ] {
             assert!(validate_user_name(bad).is_err(), "{bad:?}");
         }
         assert!(validate_user_name(&"a".repeat(MAX_USER_NAME_LEN)).is_ok());

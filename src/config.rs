@@ -202,8 +202,8 @@ impl Config {
             message,
         };
 
-        let listen_tls = parse_addrs(&raw.server.listen_tls)
-            .map_err(|m| invalid("server.listen_tls", m))?;
+        let listen_tls =
+            parse_addrs(&raw.server.listen_tls).map_err(|m| invalid("server.listen_tls", m))?;
         let listen_starttls = parse_addrs(&raw.server.listen_starttls)
             .map_err(|m| invalid("server.listen_starttls", m))?;
         if listen_tls.is_empty() && listen_starttls.is_empty() {
@@ -251,19 +251,15 @@ impl Config {
                 ))
             }
         };
-        let log_level = raw
-            .log
-            .level
-            .parse::<log::LevelFilter>()
-            .map_err(|_| {
-                invalid(
-                    "log.level",
-                    format!(
-                        "`{}` is not one of off, error, warn, info, debug, trace",
-                        raw.log.level
-                    ),
-                )
-            })?;
+        let log_level = raw.log.level.parse::<log::LevelFilter>().map_err(|_| {
+            invalid(
+                "log.level",
+                format!(
+                    "`{}` is not one of off, error, warn, info, debug, trace",
+                    raw.log.level
+                ),
+            )
+        })?;
 
         Ok(Config {
             server: ServerConfig {

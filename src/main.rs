@@ -120,7 +120,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             init_logging(config.log_level);
             let archive = imapvault::archive::Archive::open(&config.archive.dir)?;
             let report = archive.verify()?;
-            println!("{report}");
+            println!(
+                "{} segment(s), {} intact record(s), {} damaged, {} torn tail(s)",
+                report.segments,
+                report.records,
+                report.damaged.len(),
+                report.torn_tails.len()
+            );
+            for d in &report.damaged {
+                println!(
+                    "damaged: segment {} record at offset {}: {} (not served)",
+                    d.segment, d.record_offset, d.damage
+                );
+            }
+            for t in &report.torn_tails {
+                println!(
+                    "torn tail: segment {} has {} byte(s) past its committed end {} (ignored)",
+                    t.segment,
+                    t.file_len.saturating_sub(t.committed_end),
+                    t.committed_end
+                );
+            }
             Ok(if report.is_clean() {
                 ExitCode::SUCCESS
             } else {
@@ -216,7 +236,10 @@ fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::List => {
             for u in index.list_users()? {
-                println!("{}\t{} folders\t{} messages", u.name, u.mailboxes, u.messages);
+                println!(
+                    "{}\t{} folders\t{} messages",
+                    u.name, u.mailboxes, u.messages
+                );
             }
         }
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::archive::Archive;
-use crate::config::{ArchiveMode, FlagPolicy};
+use crate::config::FlagPolicy;
 use crate::imap::SessionContext;
 use crate::import::{self, Target};
 use crate::server::{self, Security, Server, ServerSettings};
@@ -91,18 +91,16 @@ pub fn serve(dir: Option<&Path>) -> Result<(), DemoError> {
 
 fn parse_addr(text: &str) -> SocketAddr {
     // The constants above are valid socket addresses; checked by a unit test.
-    text.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    text.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 /// Binds a server for a prepared demo on `listeners` (tests pass port 0).
 pub fn bind(demo: &Demo, listeners: Vec<(SocketAddr, Security)>) -> Result<Server, DemoError> {
     let archive = Archive::open(&demo.dir.join("archive"))?;
-    let tls = server::tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())?;
-    let context = Arc::new(SessionContext::new(
-        &archive,
-        ArchiveMode::Mailbox,
-        FlagPolicy::PerUser,
-    ));
+    let tls =
+        server::tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())?;
+    let context = Arc::new(SessionContext::new(&archive, FlagPolicy::PerUser));
     Ok(Server::bind(
         ServerSettings {
             listeners,
@@ -140,7 +138,10 @@ pub fn prepare(dir: Option<&Path>) -> Result<Demo, DemoError> {
             index.add_user(USER, &hash)?;
         }
     }
-    for line in MANIFEST.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in MANIFEST
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let (file, folder) = line.split_once('\t').unwrap_or((line, "INBOX"));
         let bytes = MAIL
             .iter()
@@ -211,7 +212,10 @@ mod tests {
     #[test]
     fn manifest_names_only_embedded_files() {
         let mut folders = 0;
-        for line in MANIFEST.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for line in MANIFEST
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let (file, _) = line.split_once('\t').expect("file<TAB>folder");
             assert!(MAIL.iter().any(|(n, _)| *n == file), "{file} not embedded");
             folders += 1;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::archive::Archive;
-use crate::config::{ArchiveMode, FlagPolicy};
+use crate::config::FlagPolicy;
 use crate::index::{Index, IndexError};
 use crate::store::BlobStore;
 
@@ -43,7 +43,6 @@ pub enum Exit {
 pub struct SessionContext {
     pub(crate) archive_dir: PathBuf,
     pub(crate) store: Arc<BlobStore>,
-    pub(crate) mode: ArchiveMode,
     pub(crate) flags: FlagPolicy,
     /// Set when the server is stopping: a session that sees its input end says `* BYE`.
     pub stopping: Arc<AtomicBool>,
@@ -51,11 +50,10 @@ pub struct SessionContext {
 
 impl SessionContext {
     /// The context for serving `archive`.
-    pub fn new(archive: &Archive, mode: ArchiveMode, flags: FlagPolicy) -> SessionContext {
+    pub fn new(archive: &Archive, flags: FlagPolicy) -> SessionContext {
         SessionContext {
             archive_dir: archive.dir().to_owned(),
             store: archive.store().clone(),
-            mode,
             flags,
             stopping: Arc::new(AtomicBool::new(false)),
         }

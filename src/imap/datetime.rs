@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(Day::new(1970, 1, 1).unwrap().days_since_epoch(), 0);
         assert_eq!(Day::of_instant(0, 0), Day::new(1970, 1, 1).unwrap());
         // 2024-02-29 12:00:00 UTC = 1709208000
-        assert_eq!(Day::of_instant(1_709_208_000, 0), Day::new(2024, 2, 29).unwrap());
+        assert_eq!(
+            Day::of_instant(1_709_208_000, 0),
+            Day::new(2024, 2, 29).unwrap()
+        );
         assert_eq!(Day::of_instant(-1, 0), Day::new(1969, 12, 31).unwrap());
     }
 

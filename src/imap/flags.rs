@@ -124,9 +124,9 @@ fn system_bit(flag: &str) -> Option<u8> {
 fn is_keyword(flag: &str) -> bool {
     !flag.is_empty()
         && flag.len() <= MAX_KEYWORD_LEN
-        && flag.bytes().all(|b| {
-            b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b)
-        })
+        && flag
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
 }
 
 #[cfg(test)]
@@ -162,7 +162,10 @@ mod tests {
             assert_eq!(f.insert(&format!("k{i}")), Admission::Kept);
         }
         assert_eq!(f.insert("one-too-many"), Admission::Dropped);
-        assert_eq!(f.insert(&"x".repeat(MAX_KEYWORD_LEN + 1)), Admission::Dropped);
+        assert_eq!(
+            f.insert(&"x".repeat(MAX_KEYWORD_LEN + 1)),
+            Admission::Dropped
+        );
         assert_eq!(f.insert("bad(kw"), Admission::Dropped);
     }
 }

@@ -128,11 +128,11 @@ impl FrameError {
 
 /// Reads one whole command: its lines and literals, within `limits`.
 ///
-/// For each synchronising literal it writes [`LITERAL_CONTINUATION`] to `writer` and flushes
-/// before reading the octets; for `{n+}` it writes nothing.
-pub fn read_command<R: BufRead, W: Write>(
-    reader: &mut R,
-    writer: &mut W,
+/// `io` is the connection, read through a buffer and written to directly: for each
+/// synchronising literal [`LITERAL_CONTINUATION`] is written and flushed before the octets are
+/// read; for `{n+}` nothing is written.
+pub fn read_command<S: BufRead + Write>(
+    io: &mut S,
     limits: &FrameLimits,
 ) -> Result<Vec<u8>, FrameError> {
     let mut out: Vec<u8> = Vec::new();
@@ -142,7 +142,7 @@ pub fn read_command<R: BufRead, W: Write>(
         let line_start = out.len();
         let room = limits.max_command.saturating_sub(out.len() + 2);
         let cap = limits.max_line.min(room);
-        let read = read_line_into(reader, &mut out, cap);
+        let read = read_line_into(io, &mut out, cap);
         if first_line {
             tag = leading_tag(&out);
         }
@@ -179,19 +179,51 @@ pub fn read_command<R: BufRead, W: Write>(
             }
         };
         if marker.sync == Synchronization::Synchronizing {
-            writer
-                .write_all(LITERAL_CONTINUATION)
-                .and_then(|()| writer.flush())
+            io.write_all(LITERAL_CONTINUATION)
+                .and_then(|()| io.flush())
                 .map_err(|e| io_error(e, tag.clone()))?;
         }
         out.extend_from_slice(b"\r\n");
         // len <= limit <= max_command, a usize.
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        match read_exact_into(reader, &mut out, len) {
+        match read_exact_into(io, &mut out, len) {
             Ok(true) => {}
             Ok(false) => return Err(FrameError::UnexpectedEof { tag }),
             Err(e) => return Err(io_error(e, tag)),
         }
+    }
+}
+
+/// A reader and a writer joined into one `BufRead + Write` (for tests, and for callers whose
+/// two directions are separate objects).
+pub struct Joined<'a, R, W> {
+    /// Where input comes from.
+    pub reader: &'a mut R,
+    /// Where continuation requests go.
+    pub writer: &'a mut W,
+}
+
+impl<R: BufRead, W> io::Read for Joined<'_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl<R: BufRead, W> BufRead for Joined<'_, R, W> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.reader.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.reader.consume(amt)
+    }
+}
+
+impl<R, W: Write> Write for Joined<'_, R, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
     }
 }
 
@@ -397,7 +429,13 @@ mod tests {
     fn read(input: &[u8], limits: &FrameLimits) -> (Result<Vec<u8>, FrameError>, Vec<u8>) {
         let mut r = Cursor::new(input.to_vec());
         let mut w = Vec::new();
-        let res = read_command(&mut r, &mut w, limits);
+        let res = read_command(
+            &mut Joined {
+                reader: &mut r,
+                writer: &mut w,
+            },
+            limits,
+        );
         (res, w)
     }
 
@@ -489,11 +527,25 @@ mod tests {
         input.extend_from_slice(b"\r\nt2 NOOP\r\n");
         let mut r = BufReader::with_capacity(16, Cursor::new(input));
         let mut w = Vec::new();
-        let e = read_command(&mut r, &mut w, &small()).unwrap_err();
+        let e = read_command(
+            &mut Joined {
+                reader: &mut r,
+                writer: &mut w,
+            },
+            &small(),
+        )
+        .unwrap_err();
         assert_eq!(e.tag().map(Tag::as_str), Some("t1"));
         assert_eq!(e.recovery(), Recovery::RejectBad);
         assert_eq!(
-            read_command(&mut r, &mut w, &small()).unwrap(),
+            read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut w
+                },
+                &small()
+            )
+            .unwrap(),
             b"t2 NOOP\r\n"
         );
     }
@@ -511,7 +563,14 @@ mod tests {
     fn endless_line_gives_up() {
         let input = std::io::repeat(b'x').take((MAX_DISCARD * 2) as u64);
         let mut r = BufReader::new(input);
-        let e = read_command(&mut r, &mut Vec::new(), &small()).unwrap_err();
+        let e = read_command(
+            &mut Joined {
+                reader: &mut r,
+                writer: &mut Vec::new(),
+            },
+            &small(),
+        )
+        .unwrap_err();
         assert_eq!(e.recovery(), Recovery::Bye);
     }
 
@@ -520,14 +579,47 @@ mod tests {
         let mut r = Cursor::new(b"a NOOP\r\nb LOGIN {1+}\r\nx y\r\nc LOGOUT\r\n".to_vec());
         let mut w = Vec::new();
         let l = FrameLimits::NOT_AUTHENTICATED;
-        assert_eq!(read_command(&mut r, &mut w, &l).unwrap(), b"a NOOP\r\n");
         assert_eq!(
-            read_command(&mut r, &mut w, &l).unwrap(),
+            read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut w
+                },
+                &l
+            )
+            .unwrap(),
+            b"a NOOP\r\n"
+        );
+        assert_eq!(
+            read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut w
+                },
+                &l
+            )
+            .unwrap(),
             b"b LOGIN {1+}\r\nx y\r\n"
         );
-        assert_eq!(read_command(&mut r, &mut w, &l).unwrap(), b"c LOGOUT\r\n");
+        assert_eq!(
+            read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut w
+                },
+                &l
+            )
+            .unwrap(),
+            b"c LOGOUT\r\n"
+        );
         assert!(matches!(
-            read_command(&mut r, &mut w, &l),
+            read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut w
+                },
+                &l
+            ),
             Err(FrameError::Closed)
         ));
     }
@@ -555,11 +647,25 @@ mod tests {
     fn timeouts_and_io_errors_are_distinct() {
         for kind in [io::ErrorKind::WouldBlock, io::ErrorKind::TimedOut] {
             let mut r = BufReader::new(Failing(kind));
-            let e = read_command(&mut r, &mut Vec::new(), &small()).unwrap_err();
+            let e = read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut Vec::new(),
+                },
+                &small(),
+            )
+            .unwrap_err();
             assert!(matches!(e, FrameError::Timeout { .. }));
         }
         let mut r = BufReader::new(Failing(io::ErrorKind::ConnectionReset));
-        let e = read_command(&mut r, &mut Vec::new(), &small()).unwrap_err();
+        let e = read_command(
+            &mut Joined {
+                reader: &mut r,
+                writer: &mut Vec::new(),
+            },
+            &small(),
+        )
+        .unwrap_err();
         assert!(matches!(e, FrameError::Io(_)));
         assert_eq!(e.recovery(), Recovery::Close);
     }

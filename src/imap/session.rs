@@ -134,7 +134,11 @@ impl Session {
     }
 
     /// Reads and answers commands until the session ends or the transport must change.
-    pub fn serve<T: Transport>(&mut self, io: &mut BufReader<T>, resources: &mut WorkerResources) -> Exit {
+    pub fn serve<T: Transport>(
+        &mut self,
+        io: &mut BufReader<T>,
+        resources: &mut WorkerResources,
+    ) -> Exit {
         loop {
             if matches!(self.state, State::Logout) {
                 return Exit::Closed;
@@ -205,7 +209,12 @@ impl Session {
     }
 
     /// Sends a refusal of a malformed command and counts it; too many end the session.
-    fn send_bad<T: Transport>(&mut self, io: &mut BufReader<T>, tag: &str, reply: &Completion) -> Next {
+    fn send_bad<T: Transport>(
+        &mut self,
+        io: &mut BufReader<T>,
+        tag: &str,
+        reply: &Completion,
+    ) -> Next {
         self.bad_commands += 1;
         let mut line = reply.line(tag);
         if self.bad_commands >= MAX_BAD_COMMANDS {
@@ -312,7 +321,10 @@ impl Session {
             (_, ChannelSecurity::Tls) => {
                 Completion::bad(ResponseCode::ClientBug, "TLS is already active")
             }
-            _ => Completion::bad(ResponseCode::ClientBug, "STARTTLS is only allowed before login"),
+            _ => Completion::bad(
+                ResponseCode::ClientBug,
+                "STARTTLS is only allowed before login",
+            ),
         };
         self.send_bad(io, tag, &reply)
     }

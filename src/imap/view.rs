@@ -92,7 +92,11 @@ impl MailboxView {
 
     /// The 0-based indices, ascending and without repeats, of the messages `set` names.
     /// The result never holds more than the mailbox's messages, whatever the set says.
-    pub fn resolve(&self, set: &SequenceSet, addressing: Addressing) -> Result<Vec<usize>, SetError> {
+    pub fn resolve(
+        &self,
+        set: &SequenceSet,
+        addressing: Addressing,
+    ) -> Result<Vec<usize>, SetError> {
         let mut out = Vec::new();
         match addressing {
             Addressing::Sequence => {

@@ -144,9 +144,8 @@ impl Index {
         let mut counters: HashMap<MailboxId, MailboxCounters> = HashMap::new();
         let mut placed = Vec::with_capacity(placements.len());
         {
-            let mut read_counters = tx.prepare_cached(
-                "SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1",
-            )?;
+            let mut read_counters =
+                tx.prepare_cached("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -177,8 +176,8 @@ impl Index {
                         })
                     }
                 };
-                let uid = u32::try_from(c.uidnext)
-                    .map_err(|_| IndexError::UidsExhausted(p.mailbox.0))?;
+                let uid =
+                    u32::try_from(c.uidnext).map_err(|_| IndexError::UidsExhausted(p.mailbox.0))?;
                 let n = insert.execute(params![
                     p.mailbox.0,
                     uid,

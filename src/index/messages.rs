@@ -167,7 +167,12 @@ impl Index {
     /// Replaces the flags of one entry with `flags` (canonicalised: see [`canonical_flags`]) and
     /// returns its MODSEQ: a new one from the mailbox's HIGHESTMODSEQ if the flags changed, the
     /// old one if not (RFC 7162 §3.1.3: no change, no new modseq).
-    pub fn set_flags(&mut self, mailbox: MailboxId, uid: u32, flags: &str) -> Result<u64, IndexError> {
+    pub fn set_flags(
+        &mut self,
+        mailbox: MailboxId,
+        uid: u32,
+        flags: &str,
+    ) -> Result<u64, IndexError> {
         let flags = canonical_flags(flags);
         let tx = self
             .conn
@@ -199,6 +204,54 @@ impl Index {
         )?;
         tx.commit()?;
         Ok(modseq)
+    }
+
+    /// Replaces the flags of many entries of one mailbox in ONE transaction (STORE on a large
+    /// set, or the `\Seen` of a FETCH), returning each entry's MODSEQ in the order given. As
+    /// with [`Index::set_flags`], an entry whose flags do not change keeps its MODSEQ.
+    pub fn set_flags_many(
+        &mut self,
+        mailbox: MailboxId,
+        changes: &[(u32, String)],
+    ) -> Result<Vec<u64>, IndexError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut modseqs = Vec::with_capacity(changes.len());
+        {
+            let mut read = tx.prepare_cached(
+                "SELECT flags, modseq FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2",
+            )?;
+            let mut bump = tx.prepare_cached(
+                "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1
+                 RETURNING highestmodseq",
+            )?;
+            let mut write = tx.prepare_cached(
+                "UPDATE mailbox_messages SET flags = ?3, modseq = ?4
+                  WHERE mailbox_id = ?1 AND uid = ?2",
+            )?;
+            for (uid, flags) in changes {
+                let flags = canonical_flags(flags);
+                let current: Option<(String, u64)> = read
+                    .query_row(params![mailbox.0, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let Some((old, old_modseq)) = current else {
+                    return Err(IndexError::NoSuchMessage {
+                        mailbox: mailbox.0,
+                        uid: *uid,
+                    });
+                };
+                if old == flags {
+                    modseqs.push(old_modseq);
+                    continue;
+                }
+                let modseq: u64 = bump.query_row(params![mailbox.0], |r| r.get(0))?;
+                write.execute(params![mailbox.0, uid, flags, modseq])?;
+                modseqs.push(modseq);
+            }
+        }
+        tx.commit()?;
+        Ok(modseqs)
     }
 
     /// UIDNEXT, HIGHESTMODSEQ and the message count of a mailbox.

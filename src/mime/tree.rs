@@ -57,21 +57,29 @@ struct Budget {
 }
 
 /// Parses the entity in `range`; `depth` is the number of containers around it.
-fn entity(msg: &[u8], range: Range<usize>, default: DefaultType, depth: usize, budget: &mut Budget) -> Part {
+fn entity(
+    msg: &[u8],
+    range: Range<usize>,
+    default: DefaultType,
+    depth: usize,
+    budget: &mut Budget,
+) -> Part {
     budget.parts += 1;
     let bytes = &msg[range.clone()];
     let split = header::split(bytes);
     let header_range = range.start..range.start + split.header_end;
     let body = range.start + split.body_start..range.end;
     let head = &msg[header_range.clone()];
-    let ctype = header::first(head, "Content-Type").and_then(params::content_type).unwrap_or_else(|| match default {
-        DefaultType::Text => {
-            let mut ct = ContentType::new("text", "plain");
-            ct.params.push((b"charset".to_vec(), b"us-ascii".to_vec()));
-            ct
-        }
-        DefaultType::Message => ContentType::new("message", "rfc822"),
-    });
+    let ctype = header::first(head, "Content-Type")
+        .and_then(params::content_type)
+        .unwrap_or_else(|| match default {
+            DefaultType::Text => {
+                let mut ct = ContentType::new("text", "plain");
+                ct.params.push((b"charset".to_vec(), b"us-ascii".to_vec()));
+                ct
+            }
+            DefaultType::Message => ContentType::new("message", "rfc822"),
+        });
     let is_multipart = ctype.is("multipart");
     let is_message = ctype.is_sub("message", "rfc822") || ctype.is_sub("message", "global");
     let kind = if !is_multipart && !is_message {
@@ -79,10 +87,19 @@ fn entity(msg: &[u8], range: Range<usize>, default: DefaultType, depth: usize, b
     } else if depth >= MAX_DEPTH || budget.parts >= MAX_PARTS {
         Kind::Opaque
     } else if is_message {
-        Kind::Message(Box::new(entity(msg, body.clone(), DefaultType::Text, depth + 1, budget)))
+        Kind::Message(Box::new(entity(
+            msg,
+            body.clone(),
+            DefaultType::Text,
+            depth + 1,
+            budget,
+        )))
     } else {
-        let child_default =
-            if ctype.sub.eq_ignore_ascii_case(b"digest") { DefaultType::Message } else { DefaultType::Text };
+        let child_default = if ctype.sub.eq_ignore_ascii_case(b"digest") {
+            DefaultType::Message
+        } else {
+            DefaultType::Text
+        };
         let children = match ctype.param("boundary") {
             Some(b) if !b.is_empty() => {
                 let boundary = b.to_vec();
@@ -105,7 +122,12 @@ fn entity(msg: &[u8], range: Range<usize>, default: DefaultType, depth: usize, b
         };
         Kind::Multipart(children)
     };
-    Part { header: header_range, body, ctype, kind }
+    Part {
+        header: header_range,
+        body,
+        ctype,
+        kind,
+    }
 }
 
 fn opaque(msg: &[u8], range: Range<usize>) -> Part {
@@ -132,7 +154,10 @@ fn split_multipart(msg: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range
     while pos < body.end {
         let line_end = header::memchr(b'\n', &msg[pos..body.end]).map_or(body.end, |i| pos + i + 1);
         let line = &msg[pos..line_end];
-        if line.len() >= 2 + boundary.len() && line.starts_with(b"--") && line[2..].starts_with(boundary) {
+        if line.len() >= 2 + boundary.len()
+            && line.starts_with(b"--")
+            && line[2..].starts_with(boundary)
+        {
             let close = line[2 + boundary.len()..].starts_with(b"--");
             if let Some(start) = current.take() {
                 // The line end before the delimiter is part of the delimiter.
@@ -186,7 +211,9 @@ mod tests {
     fn default_types() {
         let m = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: x\r\n\r\ny\r\n--d--\r\n";
         let p = build(m);
-        let Kind::Multipart(children) = &p.kind else { panic!("multipart expected") };
+        let Kind::Multipart(children) = &p.kind else {
+            panic!("multipart expected")
+        };
         assert!(children[0].ctype.is_sub("message", "rfc822"));
         assert!(matches!(children[0].kind, Kind::Message(_)));
     }

@@ -91,7 +91,12 @@ pub(crate) fn serve(
     };
     let mut session = Session::new(context.clone(), peer.to_string(), channel);
     let mut io = BufReader::with_capacity(READ_BUFFER, stream);
-    if io.get_mut().write_all(&session.greeting()).and_then(|_| io.get_mut().flush()).is_err() {
+    if io
+        .get_mut()
+        .write_all(&session.greeting())
+        .and_then(|_| io.get_mut().flush())
+        .is_err()
+    {
         return;
     }
     loop {
@@ -149,7 +154,10 @@ fn handshake(
     let deadline = std::time::Instant::now() + HANDSHAKE_DEADLINE;
     while stream.conn.is_handshaking() {
         if std::time::Instant::now() > deadline {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake deadline"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "handshake deadline",
+            ));
         }
         stream.conn.complete_io(&mut stream.sock)?;
     }

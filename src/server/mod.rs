@@ -131,7 +131,11 @@ pub struct Server {
 
 impl Server {
     /// Binds every listener.
-    pub fn bind(settings: ServerSettings, context: Arc<SessionContext>) -> Result<Server, ServerError> {
+    pub fn bind(
+        settings: ServerSettings,
+        context: Arc<SessionContext>,
+    ) -> Result<Server, ServerError> {
+        let stopping = context.stopping.clone();
         let poll = Poll::new().map_err(ServerError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?);
         let mut listeners = Vec::new();
@@ -149,7 +153,7 @@ impl Server {
             settings,
             context,
             shutdown: Shutdown {
-                requested: context.stopping.clone(),
+                requested: stopping,
                 waker,
                 connections: Arc::new(Connections::default()),
             },
@@ -207,7 +211,11 @@ impl Server {
         result
     }
 
-    fn accept_loop(&mut self, jobs: &Sender<Job>, refusals: &Sender<Job>) -> Result<(), ServerError> {
+    fn accept_loop(
+        &mut self,
+        jobs: &Sender<Job>,
+        refusals: &Sender<Job>,
+    ) -> Result<(), ServerError> {
         let mut events = Events::with_capacity(128);
         loop {
             if self.shutdown.is_requested() {
@@ -367,6 +375,8 @@ pub enum StartError {
     Server(#[from] ServerError),
     #[error("cannot install the signal handler: {0}")]
     Signal(String),
+    #[error("archive.mode = \"journal\" is not available in this version; use \"mailbox\"")]
+    JournalMode,
 }
 
 /// Runs the server that `config` describes until SIGINT or SIGTERM.
@@ -374,14 +384,13 @@ pub fn run_configured(
     config: &crate::config::Config,
     config_path: &std::path::Path,
 ) -> Result<(), StartError> {
+    if config.archive.mode == crate::config::ArchiveMode::Journal {
+        return Err(StartError::JournalMode);
+    }
     let tls_files = config.require_tls(config_path)?;
     let tls = tls::load_server_config(&tls_files.cert, &tls_files.key)?;
     let archive = crate::archive::Archive::open(&config.archive.dir)?;
-    let context = Arc::new(SessionContext::new(
-        &archive,
-        config.archive.mode,
-        config.archive.flags,
-    ));
+    let context = Arc::new(SessionContext::new(&archive, config.archive.flags));
     let mut listeners: Vec<(SocketAddr, Security)> = config
         .server
         .listen_tls

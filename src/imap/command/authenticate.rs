@@ -20,11 +20,7 @@ pub enum ClientResponse {
 
 /// Runs AUTHENTICATE. `response` is the client's SASL response: the initial response sent
 /// with the command, or the line read after the session's `+ ` challenge.
-pub fn run(
-    ctx: &mut Ctx<'_>,
-    mechanism: &str,
-    response: Option<ClientResponse>,
-) -> Completion {
+pub fn run(ctx: &mut Ctx<'_>, mechanism: &str, response: Option<ClientResponse>) -> Completion {
     if ctx.session.channel == ChannelSecurity::Plain {
         return super::login::privacy_required();
     }

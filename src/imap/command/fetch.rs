@@ -10,8 +10,9 @@ use crate::imap::datetime::format_internal_date;
 use crate::imap::encode::ResponseCode;
 use crate::imap::flags::Flags;
 use crate::imap::response::{Completion, LiteralKind, Out};
+use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
-use crate::imap::types::{Addressing, FetchAttribute, FetchItems, Partial, SeenPolicy, SequenceArg};
+use crate::imap::types::{Addressing, FetchAttribute, FetchItems, Partial, SeenPolicy};
 use crate::imap::view::Access;
 use crate::index::MessageMeta;
 use crate::mime::{self, Section, SectionText};
@@ -69,7 +70,16 @@ pub fn run(
             let Some(entry) = view.entry(i) else { continue };
             let meta = metas.as_ref().and_then(|m| m.get(pos));
             let flags_changed = newly_seen.binary_search(&i).is_ok();
-            if let Err(c) = write_one(ctx, out, i, &attributes, meta, &entry.flags.clone(), entry.uid, flags_changed) {
+            if let Err(c) = write_one(
+                ctx,
+                out,
+                i,
+                &attributes,
+                meta,
+                &entry.flags.clone(),
+                entry.uid,
+                flags_changed,
+            ) {
                 return c;
             }
         }
@@ -156,7 +166,10 @@ fn write_one(
             }
             FetchAttribute::Uid => out.text(&format!("UID {uid}")),
             FetchAttribute::ModSeq => {
-                let modseq = ctx.view().and_then(|v| v.entry(index)).map_or(0, |e| e.modseq);
+                let modseq = ctx
+                    .view()
+                    .and_then(|v| v.entry(index))
+                    .map_or(0, |e| e.modseq);
                 out.text(&format!("MODSEQ ({modseq})"));
             }
             FetchAttribute::InternalDate => {
@@ -200,12 +213,24 @@ fn write_one(
                 out.literal(bytes, LiteralKind::Text);
             }
             FetchAttribute::Rfc822Header => {
-                let data = mime::section(bytes, &Section { part: vec![], text: Some(SectionText::Header) });
+                let data = mime::section(
+                    bytes,
+                    &Section {
+                        part: vec![],
+                        text: Some(SectionText::Header),
+                    },
+                );
                 out.text("RFC822.HEADER ");
                 out.literal(data.as_deref().unwrap_or(&[]), LiteralKind::Text);
             }
             FetchAttribute::Rfc822Text => {
-                let data = mime::section(bytes, &Section { part: vec![], text: Some(SectionText::Text) });
+                let data = mime::section(
+                    bytes,
+                    &Section {
+                        part: vec![],
+                        text: Some(SectionText::Text),
+                    },
+                );
                 out.text("RFC822.TEXT ");
                 out.literal(data.as_deref().unwrap_or(&[]), LiteralKind::Text);
             }
@@ -255,7 +280,9 @@ fn write_data(out: &mut Out<'_>, data: Option<&[u8]>, partial: Option<Partial>, 
         Some(p) => {
             // RFC 3501 §6.4.5: an origin past the end gives the empty string.
             let start = (p.offset as usize).min(data.len());
-            let end = start.saturating_add(p.length.get() as usize).min(data.len());
+            let end = start
+                .saturating_add(p.length.get() as usize)
+                .min(data.len());
             out.text(&format!("<{}> ", p.offset));
             out.literal(&data[start..end], kind);
         }
@@ -297,7 +324,10 @@ pub fn section_spec(section: &Section) -> String {
 }
 
 fn part_spec(part: &[u32]) -> String {
-    part.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 #[cfg(test)]
@@ -312,11 +342,17 @@ mod tests {
         assert_eq!(s(vec![], Some(SectionText::Header)), "HEADER");
         assert_eq!(s(vec![2], Some(SectionText::Mime)), "2.MIME");
         assert_eq!(
-            s(vec![], Some(SectionText::HeaderFields(vec!["From".into(), "to".into()]))),
+            s(
+                vec![],
+                Some(SectionText::HeaderFields(vec!["From".into(), "to".into()]))
+            ),
             "HEADER.FIELDS (FROM TO)"
         );
         assert_eq!(
-            s(vec![3], Some(SectionText::HeaderFieldsNot(vec!["Received".into()]))),
+            s(
+                vec![3],
+                Some(SectionText::HeaderFieldsNot(vec!["Received".into()]))
+            ),
             "3.HEADER.FIELDS.NOT (RECEIVED)"
         );
     }

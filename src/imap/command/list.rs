@@ -10,7 +10,9 @@ use crate::imap::encode::ResponseCode;
 use crate::imap::listmatch::{Pattern, SEPARATOR};
 use crate::imap::response::{Completion, Out};
 use crate::imap::session::Ctx;
-use crate::imap::types::{ListCommand, ListMailbox, ListReturnOption, ListSelectOption, Mailbox, StatusItem};
+use crate::imap::types::{
+    ListCommand, ListMailbox, ListReturnOption, ListSelectOption, Mailbox, StatusItem,
+};
 use crate::index::{MailboxInfo, Subscription};
 
 /// Runs LIST.
@@ -47,8 +49,8 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
             "RECURSIVEMATCH needs another selection option",
         );
     }
-    let return_subscribed = select_subscribed
-        || cmd.return_options.contains(&ListReturnOption::Subscribed);
+    let return_subscribed =
+        select_subscribed || cmd.return_options.contains(&ListReturnOption::Subscribed);
     let status_items: Option<Vec<StatusItem>> = cmd.return_options.iter().find_map(|o| match o {
         ListReturnOption::Status(items) => Some(items.clone()),
         _ => None,
@@ -66,14 +68,17 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
     } else {
         Vec::new()
     };
-    let compiled: Vec<Pattern> = patterns.iter().map(|p| Pattern::new(&reference, p)).collect();
+    let compiled: Vec<Pattern> = patterns
+        .iter()
+        .map(|p| Pattern::new(&reference, p))
+        .collect();
     let matches = |name: &str| compiled.iter().any(|p| p.matches(name));
     let names: BTreeSet<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
 
     for info in sorted(&mailboxes) {
         let subscribed = info.subscribed == Subscription::Subscribed;
-        let selected = (!select_subscribed || subscribed)
-            && (!select_special || info.special_use.is_some());
+        let selected =
+            (!select_subscribed || subscribed) && (!select_special || info.special_use.is_some());
         let direct = selected && matches(&info.name);
         // RFC 5258 §3.5: with RECURSIVEMATCH, a parent that is not itself selected but has a
         // selected descendant is returned with CHILDINFO.
@@ -105,7 +110,11 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
             super::wire_name(ctx, &info.name)
         ));
         if child_info {
-            let why = if select_subscribed { "SUBSCRIBED" } else { "SPECIAL-USE" };
+            let why = if select_subscribed {
+                "SUBSCRIBED"
+            } else {
+                "SPECIAL-USE"
+            };
             out.text(&format!(" (\"CHILDINFO\" (\"{why}\"))"));
         }
         out.text("\r\n");
@@ -130,12 +139,20 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
 }
 
 /// Runs LSUB: the subscribed names that match.
-pub fn lsub(ctx: &mut Ctx<'_>, out: &mut Out<'_>, reference: &Mailbox, pattern: &ListMailbox) -> Completion {
+pub fn lsub(
+    ctx: &mut Ctx<'_>,
+    out: &mut Out<'_>,
+    reference: &Mailbox,
+    pattern: &ListMailbox,
+) -> Completion {
     let user = match super::user(ctx) {
         Ok(u) => u,
         Err(c) => return c,
     };
-    let (reference, pattern) = match (decode(ctx, reference.as_bytes()), decode(ctx, pattern.as_bytes())) {
+    let (reference, pattern) = match (
+        decode(ctx, reference.as_bytes()),
+        decode(ctx, pattern.as_bytes()),
+    ) {
         (Ok(r), Ok(p)) => (r, p),
         (Err(c), _) | (_, Err(c)) => return c,
     };
@@ -148,7 +165,10 @@ pub fn lsub(ctx: &mut Ctx<'_>, out: &mut Out<'_>, reference: &Mailbox, pattern: 
         Err(e) => return super::index_failure(ctx, "LSUB", &e),
     };
     let compiled = Pattern::new(&reference, &pattern);
-    let mut names: Vec<&String> = subscriptions.iter().filter(|n| compiled.matches(n)).collect();
+    let mut names: Vec<&String> = subscriptions
+        .iter()
+        .filter(|n| compiled.matches(n))
+        .collect();
     names.sort_by(|a, b| inbox_first(a, b));
     for name in names {
         out.text(&format!(
@@ -198,7 +218,9 @@ mod tests {
 
     #[test]
     fn children_and_descendants() {
-        let names: BTreeSet<&str> = ["Archive", "Archive/2019", "ArchiveX", "Sent"].into_iter().collect();
+        let names: BTreeSet<&str> = ["Archive", "Archive/2019", "ArchiveX", "Sent"]
+            .into_iter()
+            .collect();
         assert!(has_children(&names, "Archive"));
         assert!(!has_children(&names, "ArchiveX"));
         assert!(!has_children(&names, "Sent"));

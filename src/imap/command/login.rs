@@ -56,7 +56,12 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
             log::info!("{peer}: login as {}", verified.user());
             ctx.session.state = State::Authenticated(User { verified, id });
             Completion::ok_with(
-                ResponseCode::Capability(super::capability::list(ctx.session)),
+                ResponseCode::Capability(
+                    super::capability::list(ctx.session)
+                        .split(' ')
+                        .map(str::to_owned)
+                        .collect(),
+                ),
                 "Logged in",
             )
         }

@@ -18,8 +18,9 @@ pub mod subscribe;
 
 use crate::imap::encode::ResponseCode;
 use crate::imap::response::Completion;
+use crate::imap::sequence::SequenceArg;
 use crate::imap::session::{Ctx, State};
-use crate::imap::types::{Addressing, SequenceArg};
+use crate::imap::types::Addressing;
 use crate::imap::view::{Access, MailboxView, SetError};
 
 impl Ctx<'_> {
@@ -52,7 +53,10 @@ pub fn resolve_set(
     addressing: Addressing,
 ) -> Result<Vec<usize>, Completion> {
     let Some(view) = ctx.view() else {
-        return Err(Completion::bad(ResponseCode::ClientBug, "No mailbox selected"));
+        return Err(Completion::bad(
+            ResponseCode::ClientBug,
+            "No mailbox selected",
+        ));
     };
     let set = match set {
         SequenceArg::Set(s) => s,
@@ -83,7 +87,10 @@ pub fn index_failure(ctx: &Ctx<'_>, what: &str, e: &crate::index::IndexError) ->
 
 /// The Unicode name a client means by `mailbox` (modified UTF-7 or UTF-8 per the session, and
 /// INBOX in any case is INBOX, RFC 3501 §5.1).
-pub fn mailbox_name(ctx: &Ctx<'_>, mailbox: &crate::imap::types::Mailbox) -> Result<String, Completion> {
+pub fn mailbox_name(
+    ctx: &Ctx<'_>,
+    mailbox: &crate::imap::types::Mailbox,
+) -> Result<String, Completion> {
     let name = mailbox
         .decode(ctx.session.enabled.mailbox_encoding())
         .map_err(|e| Completion::bad(ResponseCode::ClientBug, e.to_string()))?;
@@ -92,12 +99,10 @@ pub fn mailbox_name(ctx: &Ctx<'_>, mailbox: &crate::imap::types::Mailbox) -> Res
 
 /// A name as it travels to this client: modified UTF-7 or UTF-8, quoted (or a literal).
 pub fn wire_name(ctx: &Ctx<'_>, name: &str) -> String {
-    use crate::imap::types::MailboxEncoding;
-    let encoded = match ctx.session.enabled.mailbox_encoding() {
-        MailboxEncoding::ModifiedUtf7 => crate::imap::mutf7::encode(name),
-        MailboxEncoding::Utf8 => name.to_owned(),
-    };
-    crate::imap::encode::astring_text(&encoded)
+    let mut wire = Vec::with_capacity(name.len() + 2);
+    crate::imap::encode::write_mailbox(&mut wire, name, ctx.session.enabled.mailbox_encoding());
+    // Modified UTF-7 is ASCII, and UTF-8 names stay UTF-8: nothing is lost here.
+    String::from_utf8_lossy(&wire).into_owned()
 }
 
 /// The logged-in user, or the completion that says there is none.

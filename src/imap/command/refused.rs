@@ -29,7 +29,10 @@ pub fn refuse(ctx: &Ctx<'_>, command: &str) -> Completion {
         "CREATE" | "DELETE" | "RENAME" => "folders cannot be created, deleted or renamed",
         _ => "nothing can be changed",
     };
-    Completion::no(ResponseCode::Cannot, format!("{command} refused: {READ_ONLY}; {what}"))
+    Completion::no(
+        ResponseCode::Cannot,
+        format!("{command} refused: {READ_ONLY}; {what}"),
+    )
 }
 
 /// CREATE: `[ALREADYEXISTS]` for an existing name, otherwise the read-only refusal.

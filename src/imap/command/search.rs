@@ -8,8 +8,9 @@
 use crate::imap::datetime::Day;
 use crate::imap::encode::ResponseCode;
 use crate::imap::response::{Completion, Out};
+use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
-use crate::imap::types::{Addressing, AString, Date, SearchKey, SearchReturnOption, SequenceArg};
+use crate::imap::types::{AString, Addressing, Date, SearchKey, SearchReturnOption};
 use crate::imap::view::ViewEntry;
 use crate::index::MessageMeta;
 
@@ -44,7 +45,10 @@ pub fn run(
         );
     }
     if ret.is_some_and(|r| r.contains(&SearchReturnOption::Save)) {
-        return Completion::bad(ResponseCode::ClientBug, "SEARCHRES (RETURN SAVE) is not offered");
+        return Completion::bad(
+            ResponseCode::ClientBug,
+            "SEARCHRES (RETURN SAVE) is not offered",
+        );
     }
     let Some(view) = ctx.view() else {
         return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
@@ -161,8 +165,16 @@ struct Bounds {
 fn needs_content(key: &SearchKey) -> bool {
     use SearchKey as K;
     match key {
-        K::Bcc(_) | K::Body(_) | K::Cc(_) | K::From(_) | K::Header(..) | K::Subject(_)
-        | K::Text(_) | K::To(_) | K::EmailId(_) | K::ThreadId(_) => true,
+        K::Bcc(_)
+        | K::Body(_)
+        | K::Cc(_)
+        | K::From(_)
+        | K::Header(..)
+        | K::Subject(_)
+        | K::Text(_)
+        | K::To(_)
+        | K::EmailId(_)
+        | K::ThreadId(_) => true,
         K::And(keys) => keys.iter().any(needs_content),
         K::Not(k) => needs_content(k),
         K::Or(a, b) => needs_content(a) || needs_content(b),
@@ -173,8 +185,16 @@ fn needs_content(key: &SearchKey) -> bool {
 fn needs_meta(key: &SearchKey) -> bool {
     use SearchKey as K;
     match key {
-        K::Before(_) | K::On(_) | K::Since(_) | K::SentBefore(_) | K::SentOn(_)
-        | K::SentSince(_) | K::Larger(_) | K::Smaller(_) | K::Older(_) | K::Younger(_) => true,
+        K::Before(_)
+        | K::On(_)
+        | K::Since(_)
+        | K::SentBefore(_)
+        | K::SentOn(_)
+        | K::SentSince(_)
+        | K::Larger(_)
+        | K::Smaller(_)
+        | K::Older(_)
+        | K::Younger(_) => true,
         K::And(keys) => keys.iter().any(needs_meta),
         K::Not(k) => needs_meta(k),
         K::Or(a, b) => needs_meta(a) || needs_meta(b),
@@ -190,9 +210,17 @@ fn day(date: &Date) -> Day {
     }
 }
 
-fn matches(key: &SearchKey, seq: u32, e: &ViewEntry, meta: Option<&MessageMeta>, b: &Bounds) -> bool {
+fn matches(
+    key: &SearchKey,
+    seq: u32,
+    e: &ViewEntry,
+    meta: Option<&MessageMeta>,
+    b: &Bounds,
+) -> bool {
     use SearchKey as K;
-    let internal_day = || meta.map(|m| Day::of_instant(m.internal_date.unix, i32::from(m.internal_date.tz_minutes)));
+    let internal_day = || {
+        meta.map(|m| Day::of_instant(m.internal_date.unix, i32::from(m.internal_date.tz_minutes)))
+    };
     let sent_day = || {
         meta.and_then(|m| m.sent_day)
             .map(|(year, month, day)| Day { year, month, day })
@@ -242,8 +270,16 @@ fn matches(key: &SearchKey, seq: u32, e: &ViewEntry, meta: Option<&MessageMeta>,
         K::Uid(SequenceArg::SavedResult) | K::SequenceSet(SequenceArg::SavedResult) => false,
         K::ModSeq { mod_seq, .. } => e.modseq >= *mod_seq,
         // Content keys are refused before evaluation (see `needs_content`).
-        K::Bcc(_) | K::Body(_) | K::Cc(_) | K::From(_) | K::Header(..) | K::Subject(_)
-        | K::Text(_) | K::To(_) | K::EmailId(_) | K::ThreadId(_) => false,
+        K::Bcc(_)
+        | K::Body(_)
+        | K::Cc(_)
+        | K::From(_)
+        | K::Header(..)
+        | K::Subject(_)
+        | K::Text(_)
+        | K::To(_)
+        | K::EmailId(_)
+        | K::ThreadId(_) => false,
     }
 }
 

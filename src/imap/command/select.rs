@@ -13,7 +13,12 @@ use crate::imap::types::{Mailbox, SelectAccess};
 use crate::imap::view::{Access, MailboxView, ViewEntry};
 
 /// Runs SELECT or EXAMINE.
-pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox, access: SelectAccess) -> Completion {
+pub fn run(
+    ctx: &mut Ctx<'_>,
+    out: &mut Out<'_>,
+    mailbox: &Mailbox,
+    access: SelectAccess,
+) -> Completion {
     let user = match super::user(ctx) {
         Ok(u) => u,
         Err(c) => return c,
@@ -80,8 +85,14 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox, access: Sele
         )),
         Access::ReadOnly => out.text("* OK [PERMANENTFLAGS ()] No changes allowed\r\n"),
     }
-    out.text(&format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", info.uidvalidity));
-    out.text(&format!("* OK [UIDNEXT {}] Predicted next UID\r\n", info.uidnext));
+    out.text(&format!(
+        "* OK [UIDVALIDITY {}] UIDs valid\r\n",
+        info.uidvalidity
+    ));
+    out.text(&format!(
+        "* OK [UIDNEXT {}] Predicted next UID\r\n",
+        info.uidnext
+    ));
 
     let view = MailboxView::new(info, access, entries);
     ctx.session.state = State::Selected(user, view);

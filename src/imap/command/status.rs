@@ -7,7 +7,12 @@ use crate::imap::types::{Mailbox, StatusItem};
 use crate::index::MailboxInfo;
 
 /// Runs STATUS.
-pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox, items: &[StatusItem]) -> Completion {
+pub fn run(
+    ctx: &mut Ctx<'_>,
+    out: &mut Out<'_>,
+    mailbox: &Mailbox,
+    items: &[StatusItem],
+) -> Completion {
     let user = match super::user(ctx) {
         Ok(u) => u,
         Err(c) => return c,

@@ -7,8 +7,9 @@
 use crate::imap::encode::ResponseCode;
 use crate::imap::flags::{Admission, Flags};
 use crate::imap::response::{Completion, Out};
+use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
-use crate::imap::types::{Addressing, SequenceArg, StoreAction, StoreKind, StoreResponse};
+use crate::imap::types::{Addressing, StoreAction, StoreKind, StoreResponse};
 use crate::imap::view::Access;
 
 /// Runs STORE / UID STORE.
