@@ -109,7 +109,11 @@ fn tokenize(s: &[u8]) -> Vec<Spaced> {
                     i += 1;
                 }
                 i = (i + 1).min(s.len());
-                let v = s[start..i].iter().copied().filter(|&c| c != b'\r' && c != b'\n').collect();
+                let v = s[start..i]
+                    .iter()
+                    .copied()
+                    .filter(|&c| c != b'\r' && c != b'\n')
+                    .collect();
                 out.push((Tok::Literal(v), space));
             }
             b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.' => {
@@ -133,7 +137,10 @@ fn tokenize(s: &[u8]) -> Vec<Spaced> {
 /// Reads an address list; an empty result means the field gives no address (NIL).
 pub(crate) fn parse_list(value: &[u8]) -> Vec<Address> {
     let toks = tokenize(value);
-    let mut p = Parser { toks: &toks, pos: 0 };
+    let mut p = Parser {
+        toks: &toks,
+        pos: 0,
+    };
     let mut out = Vec::new();
     let mut in_group = false;
     while p.pos < toks.len() {
@@ -180,13 +187,21 @@ impl Parser<'_> {
             Some(Tok::Special(b':')) if !*in_group => {
                 self.pos += 1;
                 *in_group = true;
-                out.push(Address { mailbox: Some(join_phrase(phrase)), ..Address::default() });
+                out.push(Address {
+                    mailbox: Some(join_phrase(phrase)),
+                    ..Address::default()
+                });
             }
             Some(Tok::Special(b'<')) => {
                 self.pos += 1;
                 let mut addr = self.angle_addr();
                 let name = join_phrase(phrase);
-                addr.name = if name.is_empty() { self.trailing_comment() } else { self.skip_to_end(); Some(name) };
+                addr.name = if name.is_empty() {
+                    self.trailing_comment()
+                } else {
+                    self.skip_to_end();
+                    Some(name)
+                };
                 out.push(addr);
             }
             Some(Tok::Special(b'@')) => {
@@ -197,13 +212,20 @@ impl Parser<'_> {
                 out.push(Address {
                     name: comment,
                     adl: None,
-                    mailbox: Some(if local.is_empty() { MISSING_MAILBOX.to_vec() } else { local }),
+                    mailbox: Some(if local.is_empty() {
+                        MISSING_MAILBOX.to_vec()
+                    } else {
+                        local
+                    }),
                     host: Some(host.unwrap_or_else(|| MISSING_DOMAIN.to_vec())),
                 });
             }
             _ => {
                 // No `@` and no `<`: a bare word or a display name alone.
-                let words: Vec<_> = phrase.iter().filter(|t| !matches!(t.0, Tok::Comment(_))).collect();
+                let words: Vec<_> = phrase
+                    .iter()
+                    .filter(|t| !matches!(t.0, Tok::Comment(_)))
+                    .collect();
                 if !words.is_empty() {
                     let only_quoted = words.len() == 1 && matches!(words[0].0, Tok::Quoted(_));
                     out.push(if only_quoted {
@@ -289,7 +311,11 @@ impl Parser<'_> {
         Address {
             name: None,
             adl: (!adl.is_empty()).then_some(adl),
-            mailbox: Some(if local.is_empty() { MISSING_MAILBOX.to_vec() } else { local }),
+            mailbox: Some(if local.is_empty() {
+                MISSING_MAILBOX.to_vec()
+            } else {
+                local
+            }),
             host: Some(host.unwrap_or_else(|| MISSING_DOMAIN.to_vec())),
         }
     }
@@ -384,7 +410,12 @@ mod tests {
 
     fn a(name: Option<&str>, adl: Option<&str>, mb: Option<&str>, host: Option<&str>) -> Address {
         let f = |s: Option<&str>| s.map(|s| s.as_bytes().to_vec());
-        Address { name: f(name), adl: f(adl), mailbox: f(mb), host: f(host) }
+        Address {
+            name: f(name),
+            adl: f(adl),
+            mailbox: f(mb),
+            host: f(host),
+        }
     }
 
     #[test]
@@ -392,7 +423,12 @@ mod tests {
         assert_eq!(
             parse_list(b"Alice Example <alice@example.org>, bob@example.net"),
             vec![
-                a(Some("Alice Example"), None, Some("alice"), Some("example.org")),
+                a(
+                    Some("Alice Example"),
+                    None,
+                    Some("alice"),
+                    Some("example.org")
+                ),
                 a(None, None, Some("bob"), Some("example.net"))
             ]
         );
@@ -402,7 +438,12 @@ mod tests {
     fn encoded_words_stay_encoded() {
         assert_eq!(
             parse_list(b"=?ISO-8859-1?Q?Andr=E9?= Pirard <p@e.be>"),
-            vec![a(Some("=?ISO-8859-1?Q?Andr=E9?= Pirard"), None, Some("p"), Some("e.be"))]
+            vec![a(
+                Some("=?ISO-8859-1?Q?Andr=E9?= Pirard"),
+                None,
+                Some("p"),
+                Some("e.be")
+            )]
         );
     }
 
@@ -425,7 +466,10 @@ mod tests {
     fn groups() {
         assert_eq!(
             parse_list(b"undisclosed-recipients:;"),
-            vec![a(None, None, Some("undisclosed-recipients"), None), a(None, None, None, None)]
+            vec![
+                a(None, None, Some("undisclosed-recipients"), None),
+                a(None, None, None, None)
+            ]
         );
         assert_eq!(
             parse_list(b"F: b@n, \"C C\" <c@m>;, d@m"),
@@ -446,7 +490,12 @@ mod tests {
         assert_eq!(
             parse_list(b"Old <@r1.ex,@r2.ex:u@ex.org>, <x@[1.2.3.4]>, \"x y\"@z"),
             vec![
-                a(Some("Old"), Some("@r1.ex,@r2.ex"), Some("u"), Some("ex.org")),
+                a(
+                    Some("Old"),
+                    Some("@r1.ex,@r2.ex"),
+                    Some("u"),
+                    Some("ex.org")
+                ),
                 a(None, None, Some("x"), Some("[1.2.3.4]")),
                 a(None, None, Some("x y"), Some("z")),
             ]
@@ -455,12 +504,31 @@ mod tests {
 
     #[test]
     fn missing_parts() {
-        assert_eq!(parse_list(b"<>"), vec![a(None, None, Some("MISSING_MAILBOX"), Some("MISSING_DOMAIN"))]);
-        assert_eq!(parse_list(b"@example.org"), vec![a(None, None, Some("MISSING_MAILBOX"), Some("example.org"))]);
-        assert_eq!(parse_list(b"naked"), vec![a(None, None, Some("naked"), Some("MISSING_DOMAIN"))]);
+        assert_eq!(
+            parse_list(b"<>"),
+            vec![a(
+                None,
+                None,
+                Some("MISSING_MAILBOX"),
+                Some("MISSING_DOMAIN")
+            )]
+        );
+        assert_eq!(
+            parse_list(b"@example.org"),
+            vec![a(None, None, Some("MISSING_MAILBOX"), Some("example.org"))]
+        );
+        assert_eq!(
+            parse_list(b"naked"),
+            vec![a(None, None, Some("naked"), Some("MISSING_DOMAIN"))]
+        );
         assert_eq!(
             parse_list(b"\"Only Name\""),
-            vec![a(Some("Only Name"), None, Some("MISSING_MAILBOX"), Some("MISSING_DOMAIN"))]
+            vec![a(
+                Some("Only Name"),
+                None,
+                Some("MISSING_MAILBOX"),
+                Some("MISSING_DOMAIN")
+            )]
         );
         assert!(parse_list(b"").is_empty());
         assert!(parse_list(b" , ,").is_empty());
@@ -468,7 +536,17 @@ mod tests {
 
     #[test]
     fn junk_never_panics() {
-        for s in [&b"<<<>>>@@@;;::,,"[..], b"(((", b"\"", b"[", b"a@", b"<a@", b"\\", b":;:;", b"<@a,@b"] {
+        for s in [
+            &b"<<<>>>@@@;;::,,"[..],
+            b"(((",
+            b"\"",
+            b"[",
+            b"a@",
+            b"<a@",
+            b"\\",
+            b":;:;",
+            b"<@a,@b",
+        ] {
             let _ = parse_list(s);
         }
     }

@@ -7,9 +7,15 @@
 /// Parsed `Date:`: Unix seconds (UTC) and the (year, month, day) in the header's zone.
 pub(crate) fn parse(value: &[u8]) -> Option<(i64, (i32, u32, u32))> {
     let text: String = strip_comments(value);
-    let mut words = text.split(|c: char| c.is_ascii_whitespace() || c == ',').filter(|w| !w.is_empty()).peekable();
+    let mut words = text
+        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .peekable();
     // Optional day of week.
-    if words.peek().is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
+    if words
+        .peek()
+        .is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+    {
         words.next();
     }
     let day: u32 = words.next()?.parse().ok()?;
@@ -54,7 +60,9 @@ fn strip_comments(value: &[u8]) -> String {
 }
 
 fn month(w: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let w = w.get(..3)?.to_ascii_lowercase();
     NAMES.iter().position(|n| *n == w).map(|i| i as u32 + 1)
 }
@@ -98,7 +106,10 @@ mod tests {
 
     #[test]
     fn rfc5322_date() {
-        assert_eq!(parse(b"Mon, 1 Jan 2024 10:00:00 +0100"), Some((1_704_099_600, (2024, 1, 1))));
+        assert_eq!(
+            parse(b"Mon, 1 Jan 2024 10:00:00 +0100"),
+            Some((1_704_099_600, (2024, 1, 1)))
+        );
     }
 
     #[test]
@@ -110,14 +121,30 @@ mod tests {
 
     #[test]
     fn obsolete_forms() {
-        assert_eq!(parse(b"Fri, 5 Jan 99 12:00 GMT (comment)").map(|d| d.1), Some((1999, 1, 5)));
-        assert_eq!(parse(b"5 Jan 2024 12:00:00 EST").map(|d| d.0), Some(1_704_474_000));
-        assert_eq!(parse(b"5 Jan 2024 12:00:00").map(|d| d.0), Some(1_704_456_000));
+        assert_eq!(
+            parse(b"Fri, 5 Jan 99 12:00 GMT (comment)").map(|d| d.1),
+            Some((1999, 1, 5))
+        );
+        assert_eq!(
+            parse(b"5 Jan 2024 12:00:00 EST").map(|d| d.0),
+            Some(1_704_474_000)
+        );
+        assert_eq!(
+            parse(b"5 Jan 2024 12:00:00").map(|d| d.0),
+            Some(1_704_456_000)
+        );
     }
 
     #[test]
     fn garbage_is_none() {
-        for s in [&b""[..], b"yesterday", b"32 Jan 2024 10:00", b"1 Foo 2024 10:00", b"1 Jan 2024 99:00", b"\xff\xfe"] {
+        for s in [
+            &b""[..],
+            b"yesterday",
+            b"32 Jan 2024 10:00",
+            b"1 Foo 2024 10:00",
+            b"1 Jan 2024 99:00",
+            b"\xff\xfe",
+        ] {
             assert_eq!(parse(s), None, "{s:?}");
         }
     }

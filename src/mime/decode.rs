@@ -34,7 +34,11 @@ pub(crate) fn base64(input: &[u8]) -> Result<Vec<u8>, BinaryError> {
         0 => {}
         2 => out.push((acc >> 4) as u8),
         3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
-        _ => return Err(BinaryError::InvalidBase64 { offset: input.len() }),
+        _ => {
+            return Err(BinaryError::InvalidBase64 {
+                offset: input.len(),
+            })
+        }
     }
     Ok(out)
 }
@@ -62,7 +66,10 @@ pub(crate) fn quoted_printable(input: &[u8]) -> Vec<u8> {
                     soft = true;
                     break;
                 }
-                if let (Some(h), Some(l)) = (body.get(i + 1).and_then(|&c| hex(c)), body.get(i + 2).and_then(|&c| hex(c))) {
+                if let (Some(h), Some(l)) = (
+                    body.get(i + 1).and_then(|&c| hex(c)),
+                    body.get(i + 2).and_then(|&c| hex(c)),
+                ) {
                     out.push(h << 4 | l);
                     i += 3;
                     continue;
@@ -96,13 +103,19 @@ mod tests {
 
     #[test]
     fn base64_rejects_garbage() {
-        assert!(matches!(base64(b"aG*s"), Err(BinaryError::InvalidBase64 { offset: 2 })));
+        assert!(matches!(
+            base64(b"aG*s"),
+            Err(BinaryError::InvalidBase64 { offset: 2 })
+        ));
         assert!(base64(b"a").is_err());
     }
 
     #[test]
     fn qp_rules() {
-        assert_eq!(quoted_printable(b"caf=E9 au lait=\r\n ok"), b"caf\xe9 au lait ok");
+        assert_eq!(
+            quoted_printable(b"caf=E9 au lait=\r\n ok"),
+            b"caf\xe9 au lait ok"
+        );
         assert_eq!(quoted_printable(b"a=3d=3D  \r\nb"), b"a==\r\nb");
         assert_eq!(quoted_printable(b"bad =ZZ and =\r"), b"bad =ZZ and =\r");
     }

@@ -23,18 +23,27 @@ pub(crate) fn split(entity: &[u8]) -> Split {
         let rest = &entity[line_start..];
         if rest.starts_with(b"\r\n") {
             let end = line_start + 2;
-            return Split { header_end: end, body_start: end };
+            return Split {
+                header_end: end,
+                body_start: end,
+            };
         }
         if rest.starts_with(b"\n") {
             let end = line_start + 1;
-            return Split { header_end: end, body_start: end };
+            return Split {
+                header_end: end,
+                body_start: end,
+            };
         }
         match memchr(b'\n', rest) {
             Some(i) => line_start += i + 1,
             None => break,
         }
     }
-    Split { header_end: entity.len(), body_start: entity.len() }
+    Split {
+        header_end: entity.len(),
+        body_start: entity.len(),
+    }
 }
 
 /// One raw header field.
@@ -74,9 +83,15 @@ impl<'a> Iterator for Fields<'a> {
             }
             let raw = &self.rest[..end];
             self.rest = &self.rest[end..];
-            let Some(colon) = memchr(b':', raw) else { continue };
+            let Some(colon) = memchr(b':', raw) else {
+                continue;
+            };
             let name = trim_end(&raw[..colon]);
-            if name.is_empty() || name.iter().any(|&b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n') {
+            if name.is_empty()
+                || name
+                    .iter()
+                    .any(|&b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n')
+            {
                 // "no colon line" before a colon elsewhere, or an empty line: not a field.
                 if raw == b"\r\n" || raw == b"\n" {
                     return None;
@@ -96,13 +111,19 @@ impl<'a> Iterator for Fields<'a> {
 /// The first field named `name` (case-insensitive). RFC 5322 §3.6 allows most fields once; where
 /// a message repeats one, the first is used (Dovecot uses the last for ENVELOPE fields).
 pub(crate) fn first<'a>(header: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    fields(header).find(|f| f.name.eq_ignore_ascii_case(name.as_bytes())).map(|f| f.value)
+    fields(header)
+        .find(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|f| f.value)
 }
 
 /// RFC 5322 §2.2.3 unfolding: the CRLFs of folding are removed, the whitespace after them stays.
 /// Any other CR or LF goes too, so the result can never break an IMAP line.
 pub(crate) fn unfold(value: &[u8]) -> Vec<u8> {
-    value.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect()
+    value
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect()
 }
 
 fn line_end(s: &[u8], from: usize) -> usize {
@@ -132,7 +153,7 @@ pub(crate) fn trim(mut v: &[u8]) -> &[u8] {
 }
 
 pub(crate) fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+    memchr::memchr(needle, hay)
 }
 
 #[cfg(test)]

@@ -115,7 +115,12 @@ pub fn analyze(message: &[u8]) -> Analysis {
     let mut envelope = Vec::with_capacity(256);
     structure::envelope(&mut envelope, head);
     let mut body_structure = Vec::with_capacity(256);
-    structure::body(&mut body_structure, message, &root, structure::Form::Structure);
+    structure::body(
+        &mut body_structure,
+        message,
+        &root,
+        structure::Form::Structure,
+    );
     let mut body = Vec::with_capacity(128);
     structure::body(&mut body, message, &root, structure::Form::Body);
     let date = header::first(head, "Date").and_then(date::parse);
@@ -132,7 +137,10 @@ pub fn analyze(message: &[u8]) -> Analysis {
 fn has_attachment(msg: &[u8], part: &Part, depth: usize) -> bool {
     let head = &msg[part.header.clone()];
     let disp = header::first(head, "Content-Disposition").and_then(params::disposition);
-    if disp.as_ref().is_some_and(|d| d.kind.eq_ignore_ascii_case(b"attachment")) {
+    if disp
+        .as_ref()
+        .is_some_and(|d| d.kind.eq_ignore_ascii_case(b"attachment"))
+    {
         return true;
     }
     // `depth` is bounded by the tree, which limits::MAX_DEPTH caps; the guard is belt and braces.
@@ -145,7 +153,8 @@ fn has_attachment(msg: &[u8], part: &Part, depth: usize) -> bool {
         Kind::Leaf | Kind::Opaque => {
             let named = |params: &[(Vec<u8>, Vec<u8>)], name: &str| {
                 params.iter().any(|(n, _)| {
-                    n.len() >= name.len() && n[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+                    n.len() >= name.len()
+                        && n[..name.len()].eq_ignore_ascii_case(name.as_bytes())
                         && (n.len() == name.len() || n[name.len()] == b'*')
                 })
             };
@@ -196,14 +205,24 @@ pub fn section<'a>(message: &'a [u8], section: &Section) -> Option<Cow<'a, [u8]>
         None => Cow::Borrowed(&message[target.body.clone()]),
         Some(SectionText::Mime) if is_root => return None,
         Some(SectionText::Mime) => Cow::Borrowed(&message[target.header.clone()]),
-        Some(SectionText::Header) => inner.map_or(empty, |m| Cow::Borrowed(&message[m.header.clone()])),
+        Some(SectionText::Header) => {
+            inner.map_or(empty, |m| Cow::Borrowed(&message[m.header.clone()]))
+        }
         Some(SectionText::Text) => inner.map_or(empty, |m| Cow::Borrowed(&message[m.body.clone()])),
-        Some(SectionText::HeaderFields(names)) => {
-            inner.map_or(empty, |m| Cow::Owned(header_fields(&message[m.header.clone()], names, FieldChoice::Only)))
-        }
-        Some(SectionText::HeaderFieldsNot(names)) => {
-            inner.map_or(empty, |m| Cow::Owned(header_fields(&message[m.header.clone()], names, FieldChoice::AllBut)))
-        }
+        Some(SectionText::HeaderFields(names)) => inner.map_or(empty, |m| {
+            Cow::Owned(header_fields(
+                &message[m.header.clone()],
+                names,
+                FieldChoice::Only,
+            ))
+        }),
+        Some(SectionText::HeaderFieldsNot(names)) => inner.map_or(empty, |m| {
+            Cow::Owned(header_fields(
+                &message[m.header.clone()],
+                names,
+                FieldChoice::AllBut,
+            ))
+        }),
     })
 }
 
@@ -217,7 +236,9 @@ enum FieldChoice {
 fn header_fields(head: &[u8], names: &[String], choice: FieldChoice) -> Vec<u8> {
     let mut out = Vec::new();
     for f in header::fields(head) {
-        let listed = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
+        let listed = names
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
         if listed == matches!(choice, FieldChoice::Only) {
             out.extend_from_slice(f.raw);
             if !f.raw.ends_with(b"\n") {
@@ -289,7 +310,10 @@ pub enum BinaryError {
 /// - A multipart part or a message/rfc822 part is returned as it is: RFC 2045 §6.4 allows them
 ///   only identity encodings, so there is nothing to remove (Dovecot does the same).
 /// - Part numbering and nonexistent parts (None) are as in [`section`].
-pub fn binary_section<'a>(message: &'a [u8], part: &[u32]) -> Result<Option<Cow<'a, [u8]>>, BinaryError> {
+pub fn binary_section<'a>(
+    message: &'a [u8],
+    part: &[u32],
+) -> Result<Option<Cow<'a, [u8]>>, BinaryError> {
     if part.is_empty() {
         return Ok(Some(Cow::Borrowed(message)));
     }
@@ -310,7 +334,9 @@ pub fn binary_section<'a>(message: &'a [u8], part: &[u32]) -> Result<Option<Cow<
         b"7bit" | b"8bit" | b"binary" => Ok(Some(Cow::Borrowed(content))),
         b"base64" => decode::base64(content).map(|v| Some(Cow::Owned(v))),
         b"quoted-printable" => Ok(Some(Cow::Owned(decode::quoted_printable(content)))),
-        other => Err(BinaryError::UnknownEncoding(String::from_utf8_lossy(other).into_owned())),
+        other => Err(BinaryError::UnknownEncoding(
+            String::from_utf8_lossy(other).into_owned(),
+        )),
     }
 }
 
@@ -325,13 +351,26 @@ Subject: in\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\
 --b\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n--b--\r\n";
 
     fn sec(m: &[u8], part: &[u32], text: Option<SectionText>) -> Option<Vec<u8>> {
-        section(m, &Section { part: part.to_vec(), text }).map(|c| c.into_owned())
+        section(
+            m,
+            &Section {
+                part: part.to_vec(),
+                text,
+            },
+        )
+        .map(|c| c.into_owned())
     }
 
     #[test]
     fn canonical_line_ends_borrows_when_clean() {
-        assert!(matches!(canonical_line_ends(b"a\r\nb\r\n"), Cow::Borrowed(_)));
-        assert_eq!(&*canonical_line_ends(b"a\nb\r\nc\rd\n"), b"a\r\nb\r\nc\rd\r\n");
+        assert!(matches!(
+            canonical_line_ends(b"a\r\nb\r\n"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            &*canonical_line_ends(b"a\nb\r\nc\rd\n"),
+            b"a\r\nb\r\nc\rd\r\n"
+        );
         assert_eq!(&*canonical_line_ends(b"\n"), b"\r\n");
         assert_eq!(&*canonical_line_ends(b""), b"");
     }
@@ -340,7 +379,10 @@ Subject: in\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\
     fn whole_header_text() {
         let m = b"Subject: a\r\n\r\nbody\r\n";
         assert_eq!(sec(m, &[], None).unwrap(), m);
-        assert_eq!(sec(m, &[], Some(SectionText::Header)).unwrap(), b"Subject: a\r\n\r\n");
+        assert_eq!(
+            sec(m, &[], Some(SectionText::Header)).unwrap(),
+            b"Subject: a\r\n\r\n"
+        );
         assert_eq!(sec(m, &[], Some(SectionText::Text)).unwrap(), b"body\r\n");
         assert_eq!(sec(m, &[], Some(SectionText::Mime)), None);
     }
@@ -349,7 +391,10 @@ Subject: in\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\
     fn part_one_of_a_plain_message_is_its_body() {
         let m = b"Subject: a\r\n\r\nbody\r\n";
         assert_eq!(sec(m, &[1], None).unwrap(), b"body\r\n");
-        assert_eq!(sec(m, &[1], Some(SectionText::Mime)).unwrap(), b"Subject: a\r\n\r\n");
+        assert_eq!(
+            sec(m, &[1], Some(SectionText::Mime)).unwrap(),
+            b"Subject: a\r\n\r\n"
+        );
         assert_eq!(sec(m, &[1], Some(SectionText::Header)).unwrap(), b"");
         assert_eq!(sec(m, &[2], None), None);
         assert_eq!(sec(m, &[1, 1], None), None);
@@ -359,12 +404,19 @@ Subject: in\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\
     #[test]
     fn nested_numbering() {
         assert_eq!(sec(MIXED, &[1], None).unwrap(), b"hello");
-        assert_eq!(sec(MIXED, &[1], Some(SectionText::Mime)).unwrap(), b"Content-Type: text/plain\r\n\r\n");
+        assert_eq!(
+            sec(MIXED, &[1], Some(SectionText::Mime)).unwrap(),
+            b"Content-Type: text/plain\r\n\r\n"
+        );
         assert_eq!(sec(MIXED, &[3, 1], None).unwrap(), b"one");
         assert_eq!(sec(MIXED, &[3, 2], None).unwrap(), b"two");
         assert_eq!(sec(MIXED, &[3, 3], None), None);
-        assert!(sec(MIXED, &[3], Some(SectionText::Header)).unwrap().starts_with(b"Subject: in\r\n"));
-        assert!(sec(MIXED, &[3], Some(SectionText::Text)).unwrap().starts_with(b"--c\r\n"));
+        assert!(sec(MIXED, &[3], Some(SectionText::Header))
+            .unwrap()
+            .starts_with(b"Subject: in\r\n"));
+        assert!(sec(MIXED, &[3], Some(SectionText::Text))
+            .unwrap()
+            .starts_with(b"--c\r\n"));
         assert_eq!(sec(MIXED, &[5], None), None);
     }
 
@@ -373,17 +425,33 @@ Subject: in\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\
         let m = b"From: a\r\nSubject: s\r\n x\r\nTo: b\r\n\r\nbody";
         let f = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            sec(m, &[], Some(SectionText::HeaderFields(f(&["subject", "TO"])))).unwrap(),
+            sec(
+                m,
+                &[],
+                Some(SectionText::HeaderFields(f(&["subject", "TO"])))
+            )
+            .unwrap(),
             b"Subject: s\r\n x\r\nTo: b\r\n\r\n"
         );
-        assert_eq!(sec(m, &[], Some(SectionText::HeaderFieldsNot(f(&["subject"])))).unwrap(), b"From: a\r\nTo: b\r\n\r\n");
+        assert_eq!(
+            sec(m, &[], Some(SectionText::HeaderFieldsNot(f(&["subject"])))).unwrap(),
+            b"From: a\r\nTo: b\r\n\r\n"
+        );
     }
 
     #[test]
     fn binary_decodes() {
-        assert_eq!(binary_section(MIXED, &[2]).unwrap().unwrap().as_ref(), b"hi");
-        assert_eq!(binary_section(MIXED, &[1]).unwrap().unwrap().as_ref(), b"hello");
-        assert!(matches!(binary_section(MIXED, &[4]), Err(BinaryError::UnknownEncoding(e)) if e == "x-uuencode"));
+        assert_eq!(
+            binary_section(MIXED, &[2]).unwrap().unwrap().as_ref(),
+            b"hi"
+        );
+        assert_eq!(
+            binary_section(MIXED, &[1]).unwrap().unwrap().as_ref(),
+            b"hello"
+        );
+        assert!(
+            matches!(binary_section(MIXED, &[4]), Err(BinaryError::UnknownEncoding(e)) if e == "x-uuencode")
+        );
         assert_eq!(binary_section(MIXED, &[9]).unwrap(), None);
         assert_eq!(binary_section(MIXED, &[]).unwrap().unwrap().as_ref(), MIXED);
     }

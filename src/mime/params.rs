@@ -20,7 +20,11 @@ pub(crate) struct ContentType {
 
 impl ContentType {
     pub fn new(main: &str, sub: &str) -> ContentType {
-        ContentType { main: main.into(), sub: sub.into(), params: Vec::new() }
+        ContentType {
+            main: main.into(),
+            sub: sub.into(),
+            params: Vec::new(),
+        }
     }
 
     pub fn is(&self, main: &str) -> bool {
@@ -38,7 +42,10 @@ impl ContentType {
 
 /// The first parameter named `name` (case-insensitive).
 pub(crate) fn param<'p>(params: &'p [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'p [u8]> {
-    params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v.as_slice())
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v.as_slice())
 }
 
 /// Parses a `Content-Type` value; `None` when it has no `type/subtype` (the caller then uses the
@@ -96,7 +103,23 @@ struct Tokens<'a> {
 }
 
 fn is_tspecial(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'@' | b',' | b';' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'=')
+    matches!(
+        b,
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
+    )
 }
 
 impl<'a> Tokens<'a> {
@@ -259,7 +282,10 @@ fn merge_rfc2231(raw: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
                 let seg = (index, extended, name, value);
                 match groups.iter_mut().find(|g| g.base == base) {
                     Some(g) => g.segs.push(seg),
-                    None => groups.push(Group { base, segs: vec![seg] }),
+                    None => groups.push(Group {
+                        base,
+                        segs: vec![seg],
+                    }),
                 }
             }
             None => plain.push((name, value)),
@@ -295,7 +321,11 @@ fn continuation(name: &[u8]) -> Option<(&[u8], u32, bool)> {
         Some(d) => (d, true),
         None => (rest, false),
     };
-    if base.is_empty() || digits.is_empty() || digits.len() > 4 || !digits.iter().all(u8::is_ascii_digit) {
+    if base.is_empty()
+        || digits.is_empty()
+        || digits.len() > 4
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
         return None;
     }
     let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
@@ -307,7 +337,9 @@ mod tests {
     use super::*;
 
     fn p(v: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        v.iter().map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec())).collect()
+        v.iter()
+            .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
+            .collect()
     }
 
     #[test]
@@ -332,10 +364,19 @@ mod tests {
 
     #[test]
     fn rfc2231_continuations_join_but_stay_encoded() {
-        let ct = content_type(b"a/b; a=1; b*=us-ascii'en'x%20y; c*0*=utf-8''%C3; c*1*=%A9; d*0=p; d*2=r").unwrap();
+        let ct = content_type(
+            b"a/b; a=1; b*=us-ascii'en'x%20y; c*0*=utf-8''%C3; c*1*=%A9; d*0=p; d*2=r",
+        )
+        .unwrap();
         assert_eq!(
             ct.params,
-            p(&[("a", "1"), ("b*", "us-ascii'en'x%20y"), ("c*", "utf-8''%C3%A9"), ("d*0", "p"), ("d*2", "r")])
+            p(&[
+                ("a", "1"),
+                ("b*", "us-ascii'en'x%20y"),
+                ("c*", "utf-8''%C3%A9"),
+                ("d*0", "p"),
+                ("d*2", "r")
+            ])
         );
         let ct = content_type(b"a/b; name*1=\"y\"; name*0=\"x \"").unwrap();
         assert_eq!(ct.params, p(&[("name", "x y")]));
@@ -346,7 +387,10 @@ mod tests {
         let d = disposition(b"attachment; filename=\"a b\"").unwrap();
         assert_eq!(d.kind, b"attachment");
         assert_eq!(d.params, p(&[("filename", "a b")]));
-        assert_eq!(languages(b"en, de-CH (Swiss)"), vec![b"en".to_vec(), b"de-CH".to_vec()]);
+        assert_eq!(
+            languages(b"en, de-CH (Swiss)"),
+            vec![b"en".to_vec(), b"de-CH".to_vec()]
+        );
         assert!(languages(b" ").is_empty());
         assert_eq!(encoding(b" Base64 (x)"), Some(b"Base64".to_vec()));
     }

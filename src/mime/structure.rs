@@ -41,11 +41,22 @@ pub(crate) fn envelope(out: &mut Vec<u8>, head: &[u8]) {
         None => out.extend_from_slice(b"NIL"),
     }
     let from = addresses(head, "From");
-    for (i, name) in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"].into_iter().enumerate() {
+    for (i, name) in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"]
+        .into_iter()
+        .enumerate()
+    {
         out.push(b' ');
-        let list = if i == 0 { from.clone() } else { addresses(head, name) };
+        let list = if i == 0 {
+            from.clone()
+        } else {
+            addresses(head, name)
+        };
         // RFC 3501 §7.4.2: Sender and Reply-To default to From.
-        let list = if (i == 1 || i == 2) && list.is_empty() { from.clone() } else { list };
+        let list = if (i == 1 || i == 2) && list.is_empty() {
+            from.clone()
+        } else {
+            list
+        };
         address_list(out, &list);
     }
     out.push(b' ');
@@ -81,7 +92,9 @@ fn humane(v: &[u8]) -> Vec<u8> {
 }
 
 fn addresses(head: &[u8], name: &str) -> Vec<Address> {
-    header::first(head, name).map(address::parse_list).unwrap_or_default()
+    header::first(head, name)
+        .map(address::parse_list)
+        .unwrap_or_default()
 }
 
 fn address_list(out: &mut Vec<u8>, list: &[Address]) {
@@ -110,7 +123,9 @@ pub(crate) fn body(out: &mut Vec<u8>, msg: &[u8], part: &Part, form: Form) {
         Kind::Multipart(children) => {
             out.push(b'(');
             if children.is_empty() {
-                out.extend_from_slice(b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+                out.extend_from_slice(
+                    b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0",
+                );
                 if form == Form::Structure {
                     out.extend_from_slice(b" NIL NIL NIL NIL");
                 }
@@ -197,7 +212,9 @@ fn extension(out: &mut Vec<u8>, msg: &[u8], part: &Part) {
         None => out.extend_from_slice(b"NIL"),
     }
     out.push(b' ');
-    let langs = header::first(head, "Content-Language").map(params::languages).unwrap_or_default();
+    let langs = header::first(head, "Content-Language")
+        .map(params::languages)
+        .unwrap_or_default();
     if langs.is_empty() {
         out.extend_from_slice(b"NIL");
     } else {
@@ -237,7 +254,7 @@ fn param_list(out: &mut Vec<u8>, params: &[(Vec<u8>, Vec<u8>)]) {
 }
 
 pub(crate) fn lines(content: &[u8]) -> usize {
-    content.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', content).count()
 }
 
 trait PushNum {
@@ -287,7 +304,10 @@ mod tests {
     #[test]
     fn envelope_defaults_and_raw_strings() {
         let mut out = Vec::new();
-        envelope(&mut out, b"Subject: =?utf-8?q?a?=  \r\n\tb \r\nFrom: A <a@b>\r\n\r\n");
+        envelope(
+            &mut out,
+            b"Subject: =?utf-8?q?a?=  \r\n\tb \r\nFrom: A <a@b>\r\n\r\n",
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "(NIL \"=?utf-8?q?a?= b\" ((\"A\" NIL \"a\" \"b\")) ((\"A\" NIL \"a\" \"b\")) ((\"A\" NIL \"a\" \"b\")) NIL NIL NIL NIL NIL)"

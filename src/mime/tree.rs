@@ -57,21 +57,29 @@ struct Budget {
 }
 
 /// Parses the entity in `range`; `depth` is the number of containers around it.
-fn entity(msg: &[u8], range: Range<usize>, default: DefaultType, depth: usize, budget: &mut Budget) -> Part {
+fn entity(
+    msg: &[u8],
+    range: Range<usize>,
+    default: DefaultType,
+    depth: usize,
+    budget: &mut Budget,
+) -> Part {
     budget.parts += 1;
     let bytes = &msg[range.clone()];
     let split = header::split(bytes);
     let header_range = range.start..range.start + split.header_end;
     let body = range.start + split.body_start..range.end;
     let head = &msg[header_range.clone()];
-    let ctype = header::first(head, "Content-Type").and_then(params::content_type).unwrap_or_else(|| match default {
-        DefaultType::Text => {
-            let mut ct = ContentType::new("text", "plain");
-            ct.params.push((b"charset".to_vec(), b"us-ascii".to_vec()));
-            ct
-        }
-        DefaultType::Message => ContentType::new("message", "rfc822"),
-    });
+    let ctype = header::first(head, "Content-Type")
+        .and_then(params::content_type)
+        .unwrap_or_else(|| match default {
+            DefaultType::Text => {
+                let mut ct = ContentType::new("text", "plain");
+                ct.params.push((b"charset".to_vec(), b"us-ascii".to_vec()));
+                ct
+            }
+            DefaultType::Message => ContentType::new("message", "rfc822"),
+        });
     let is_multipart = ctype.is("multipart");
     let is_message = ctype.is_sub("message", "rfc822") || ctype.is_sub("message", "global");
     let kind = if !is_multipart && !is_message {
@@ -79,10 +87,19 @@ fn entity(msg: &[u8], range: Range<usize>, default: DefaultType, depth: usize, b
     } else if depth >= MAX_DEPTH || budget.parts >= MAX_PARTS {
         Kind::Opaque
     } else if is_message {
-        Kind::Message(Box::new(entity(msg, body.clone(), DefaultType::Text, depth + 1, budget)))
+        Kind::Message(Box::new(entity(
+            msg,
+            body.clone(),
+            DefaultType::Text,
+            depth + 1,
+            budget,
+        )))
     } else {
-        let child_default =
-            if ctype.sub.eq_ignore_ascii_case(b"digest") { DefaultType::Message } else { DefaultType::Text };
+        let child_default = if ctype.sub.eq_ignore_ascii_case(b"digest") {
+            DefaultType::Message
+        } else {
+            DefaultType::Text
+        };
         let children = match ctype.param("boundary") {
             Some(b) if !b.is_empty() => {
                 let boundary = b.to_vec();
@@ -105,7 +122,12 @@ fn entity(msg: &[u8], range: Range<usize>, default: DefaultType, depth: usize, b
         };
         Kind::Multipart(children)
     };
-    Part { header: header_range, body, ctype, kind }
+    Part {
+        header: header_range,
+        body,
+        ctype,
+        kind,
+    }
 }
 
 fn opaque(msg: &[u8], range: Range<usize>) -> Part {
@@ -126,36 +148,45 @@ fn opaque(msg: &[u8], range: Range<usize>) -> Part {
 /// and epilogue are not parts. A part that is never closed runs to the end of the multipart.
 /// At most [`MAX_PARTS`] ranges are returned: the last one then runs to the end.
 fn split_multipart(msg: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range<usize>> {
+    let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+    delimiter.extend_from_slice(b"--");
+    delimiter.extend_from_slice(boundary);
+    // memmem keeps deep nesting cheap: each level scans its body once, fast.
+    let finder = memchr::memmem::Finder::new(&delimiter);
     let mut parts = Vec::new();
     let mut current: Option<usize> = None;
     let mut pos = body.start;
-    while pos < body.end {
-        let line_end = header::memchr(b'\n', &msg[pos..body.end]).map_or(body.end, |i| pos + i + 1);
-        let line = &msg[pos..line_end];
-        if line.len() >= 2 + boundary.len() && line.starts_with(b"--") && line[2..].starts_with(boundary) {
-            let close = line[2 + boundary.len()..].starts_with(b"--");
-            if let Some(start) = current.take() {
-                // The line end before the delimiter is part of the delimiter.
-                let mut end = pos;
-                if end > start && msg[end - 1] == b'\n' {
-                    end -= 1;
-                    if end > start && msg[end - 1] == b'\r' {
-                        end -= 1;
-                    }
-                }
-                parts.push(start..end.max(start));
-            }
-            if close {
-                return parts;
-            }
-            if parts.len() + 1 >= MAX_PARTS {
-                // Do not collect more than the cap: the rest becomes one (opaque) range.
-                parts.push(line_end..body.end);
-                return parts;
-            }
-            current = Some(line_end);
-        }
+    while let Some(hit) = finder.find(&msg[pos..body.end]) {
+        let at = pos + hit;
+        let line_end = memchr::memchr(b'\n', &msg[at..body.end]).map_or(body.end, |i| at + i + 1);
         pos = line_end;
+        if at != body.start && msg[at - 1] != b'\n' {
+            continue; // not at the start of a line
+        }
+        let close = msg[at + delimiter.len()..line_end].starts_with(b"--");
+        if let Some(start) = current.take() {
+            // The line end before the delimiter is part of the delimiter.
+            let mut end = at;
+            if end > start && msg[end - 1] == b'\n' {
+                end -= 1;
+                if end > start && msg[end - 1] == b'\r' {
+                    end -= 1;
+                }
+            }
+            parts.push(start..end.max(start));
+        }
+        if close {
+            return parts;
+        }
+        if parts.len() + 1 >= MAX_PARTS {
+            // Do not collect more than the cap: the rest becomes one (opaque) range.
+            parts.push(line_end..body.end);
+            return parts;
+        }
+        current = Some(line_end);
+        if pos >= body.end {
+            break;
+        }
     }
     if let Some(start) = current {
         parts.push(start..body.end);
@@ -186,7 +217,9 @@ mod tests {
     fn default_types() {
         let m = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: x\r\n\r\ny\r\n--d--\r\n";
         let p = build(m);
-        let Kind::Multipart(children) = &p.kind else { panic!("multipart expected") };
+        let Kind::Multipart(children) = &p.kind else {
+            panic!("multipart expected")
+        };
         assert!(children[0].ctype.is_sub("message", "rfc822"));
         assert!(matches!(children[0].kind, Kind::Message(_)));
     }
