@@ -153,7 +153,7 @@ pub(crate) fn trim(mut v: &[u8]) -> &[u8] {
 }
 
 pub(crate) fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+    memchr::memchr(needle, hay)
 }
 
 #[cfg(test)]

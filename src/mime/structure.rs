@@ -254,7 +254,7 @@ fn param_list(out: &mut Vec<u8>, params: &[(Vec<u8>, Vec<u8>)]) {
 }
 
 pub(crate) fn lines(content: &[u8]) -> usize {
-    content.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', content).count()
 }
 
 trait PushNum {

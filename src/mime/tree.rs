@@ -148,39 +148,45 @@ fn opaque(msg: &[u8], range: Range<usize>) -> Part {
 /// and epilogue are not parts. A part that is never closed runs to the end of the multipart.
 /// At most [`MAX_PARTS`] ranges are returned: the last one then runs to the end.
 fn split_multipart(msg: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range<usize>> {
+    let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+    delimiter.extend_from_slice(b"--");
+    delimiter.extend_from_slice(boundary);
+    // memmem keeps deep nesting cheap: each level scans its body once, fast.
+    let finder = memchr::memmem::Finder::new(&delimiter);
     let mut parts = Vec::new();
     let mut current: Option<usize> = None;
     let mut pos = body.start;
-    while pos < body.end {
-        let line_end = header::memchr(b'\n', &msg[pos..body.end]).map_or(body.end, |i| pos + i + 1);
-        let line = &msg[pos..line_end];
-        if line.len() >= 2 + boundary.len()
-            && line.starts_with(b"--")
-            && line[2..].starts_with(boundary)
-        {
-            let close = line[2 + boundary.len()..].starts_with(b"--");
-            if let Some(start) = current.take() {
-                // The line end before the delimiter is part of the delimiter.
-                let mut end = pos;
-                if end > start && msg[end - 1] == b'\n' {
-                    end -= 1;
-                    if end > start && msg[end - 1] == b'\r' {
-                        end -= 1;
-                    }
-                }
-                parts.push(start..end.max(start));
-            }
-            if close {
-                return parts;
-            }
-            if parts.len() + 1 >= MAX_PARTS {
-                // Do not collect more than the cap: the rest becomes one (opaque) range.
-                parts.push(line_end..body.end);
-                return parts;
-            }
-            current = Some(line_end);
-        }
+    while let Some(hit) = finder.find(&msg[pos..body.end]) {
+        let at = pos + hit;
+        let line_end = memchr::memchr(b'\n', &msg[at..body.end]).map_or(body.end, |i| at + i + 1);
         pos = line_end;
+        if at != body.start && msg[at - 1] != b'\n' {
+            continue; // not at the start of a line
+        }
+        let close = msg[at + delimiter.len()..line_end].starts_with(b"--");
+        if let Some(start) = current.take() {
+            // The line end before the delimiter is part of the delimiter.
+            let mut end = at;
+            if end > start && msg[end - 1] == b'\n' {
+                end -= 1;
+                if end > start && msg[end - 1] == b'\r' {
+                    end -= 1;
+                }
+            }
+            parts.push(start..end.max(start));
+        }
+        if close {
+            return parts;
+        }
+        if parts.len() + 1 >= MAX_PARTS {
+            // Do not collect more than the cap: the rest becomes one (opaque) range.
+            parts.push(line_end..body.end);
+            return parts;
+        }
+        current = Some(line_end);
+        if pos >= body.end {
+            break;
+        }
     }
     if let Some(start) = current {
         parts.push(start..body.end);
