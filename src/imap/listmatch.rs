@@ -44,16 +44,6 @@ impl Pattern {
         let name: Vec<char> = name.chars().collect();
         wildcard_match(&self.chars, &name)
     }
-
-    /// Whether the pattern could match a child of `name` (used to report `\HasChildren` parents
-    /// with `%`: RFC 3501 §6.3.8 lets `%` return a parent whose children match).
-    pub fn matches_prefix_of_child(&self, name: &str) -> bool {
-        let mut child = String::with_capacity(name.len() + 2);
-        child.push_str(name);
-        child.push(SEPARATOR);
-        child.push('\u{1}');
-        self.matches(&child)
-    }
 }
 
 /// `inbox`, `Inbox/x`, ... → `INBOX`, `INBOX/x`.
@@ -141,12 +131,6 @@ mod tests {
         assert!(m("", "Inbox/%", "INBOX/Sub"));
         assert_eq!(canonical_inbox("inBox/x"), "INBOX/x");
         assert_eq!(canonical_inbox("INBOXES"), "INBOXES");
-    }
-
-    #[test]
-    fn children_of_percent_parent() {
-        assert!(Pattern::new("", "%").matches_prefix_of_child("Archive"));
-        assert!(!Pattern::new("", "Sent").matches_prefix_of_child("Archive"));
     }
 
     #[test]
