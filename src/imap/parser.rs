@@ -1442,6 +1442,10 @@ impl<'a> Parser<'a> {
 
     /// `astring = 1*ASTRING-CHAR / string`.
     fn astring(&mut self) -> R<AString> {
+        if self.rest().starts_with(b"~{") {
+            // Not an atom ("{" is not an ATOM-CHAR): report the misplaced literal8.
+            return self.string(LiteralForm::Text);
+        }
         match self.peek() {
             Some(b'"') | Some(b'{') => self.string(LiteralForm::Text),
             _ => {
@@ -1949,3 +1953,6 @@ fn is_base64(t: &[u8]) -> bool {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
+
+#[cfg(test)]
+mod tests;
