@@ -1199,6 +1199,33 @@ fn sixty_thousand_nots() {
 }
 
 #[test]
+fn nesting_at_the_cap_fits_a_small_stack() {
+    // A right-nested OR chain just under the cap, parsed on a 512 KiB stack (debug build).
+    let mut cmd = b"a SEARCH ".to_vec();
+    for _ in 0..MAX_SEARCH_DEPTH {
+        cmd.extend_from_slice(b"OR SEEN ");
+    }
+    cmd.extend_from_slice(b"ALL");
+    let handle = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let at_cap = parse_command(&cmd).map(|_| ()).map_err(|e| e.kind);
+            let under = parse_command(
+                &cmd[..cmd.len() - b"OR SEEN ALL".len()]
+                    .iter()
+                    .chain(b"ALL")
+                    .copied()
+                    .collect::<Vec<u8>>(),
+            );
+            (at_cap, under.is_ok())
+        })
+        .unwrap();
+    let (at_cap, under) = handle.join().unwrap();
+    assert_eq!(at_cap, Err(ParseErrorKind::TooDeep(MAX_SEARCH_DEPTH)));
+    assert!(under);
+}
+
+#[test]
 fn deep_or_chain_and_many_keys() {
     let mut cmd = b"a SEARCH ".to_vec();
     for _ in 0..50_000 {
