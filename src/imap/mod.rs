@@ -17,5 +17,5 @@ pub mod types;
 
 pub use framing::{read_command, read_line, FrameError};
 pub use parser::{parse_command, ParseError, ParseErrorKind};
-pub use sequence::{SeqNumber, SeqRange, SequenceSet};
+pub use sequence::{SeqNumber, SeqRange, SequenceArg, SequenceSet};
 pub use types::{Command, CommandBody, Tag};
