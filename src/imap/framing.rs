@@ -632,6 +632,32 @@ mod tests {
     }
 
     #[test]
+    fn noise_never_panics_and_respects_the_command_cap() {
+        let alphabet: &[u8] = b"a1 {}+~0123456789\r\nx";
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let limits = small();
+        for _ in 0..5_000 {
+            let mut input = Vec::new();
+            for _ in 0..(state % 300) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let mut r = BufReader::with_capacity(7, Cursor::new(input));
+            let mut w = Vec::new();
+            for _ in 0..100 {
+                match read_command(&mut r, &mut w, &limits) {
+                    Ok(cmd) => assert!(cmd.len() <= limits.max_command),
+                    Err(e) if e.recovery() == Recovery::Close => break,
+                    Err(e) if e.recovery() == Recovery::Bye => break,
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    #[test]
     fn marker_recognition() {
         assert_eq!(
             literal_marker(b"x {12}"),
