@@ -101,8 +101,9 @@ pub fn write_nstring(out: &mut Vec<u8>, s: Option<&[u8]>, eight_bit: EightBit) {
 }
 
 /// Writes a Unicode mailbox name as `mailbox`: modified UTF-7 (RFC 3501 §5.1.3) or UTF-8
-/// (RFC 6855 §3), then as an astring. The name is always quoted so that names such as `NIL`
-/// or ones with wildcards stay unambiguous.
+/// (RFC 6855 §3). Always a string (quoted, or a literal if it must be), never an atom, so names
+/// such as `NIL` or ones with wildcards stay unambiguous; `mailbox` is an astring, so this is
+/// valid wherever a mailbox name goes.
 pub fn write_mailbox(out: &mut Vec<u8>, name: &str, encoding: MailboxEncoding) {
     match encoding {
         MailboxEncoding::ModifiedUtf7 => {

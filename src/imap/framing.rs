@@ -166,7 +166,13 @@ pub fn read_command<S: BufRead + Write>(
         };
         // Check the literal against both caps before reading (or acknowledging) it.
         let left = limits.max_command.saturating_sub(out.len() + 2 + 2) as u64;
-        let limit = limits.max_literal.min(left);
+        let per_literal = match marker.sync {
+            Synchronization::Synchronizing => limits.max_literal,
+            Synchronization::NonSynchronizing => {
+                limits.max_literal.min(limits.max_non_sync_literal)
+            }
+        };
+        let limit = per_literal.min(left);
         let len = match marker.length {
             Some(n) if n <= limit => n,
             size => {
@@ -290,7 +296,11 @@ fn read_line_into<R: BufRead>(
             chunk.len()
         };
         if stored + counted > cap {
-            // Keep the tail of the line to see whether it announced a literal.
+            // Store what fits, so the caller still sees the tag, then skip the rest while
+            // keeping its tail to see whether it announced a literal.
+            let fit = cap.saturating_sub(stored).min(chunk.len());
+            out.extend_from_slice(&chunk[..fit]);
+            reader.consume(fit);
             let mut tail: Vec<u8> = out[out.len().saturating_sub(TAIL)..].to_vec();
             return discard_rest_of_line(reader, &mut tail).map(LineRead::TooLong);
         }
@@ -422,6 +432,7 @@ mod tests {
         FrameLimits {
             max_line: 64,
             max_literal: 16,
+            max_non_sync_literal: 16,
             max_command: 128,
         }
     }
@@ -514,6 +525,7 @@ mod tests {
         let limits = FrameLimits {
             max_line: 64,
             max_literal: 1000,
+            max_non_sync_literal: 1000,
             max_command: 40,
         };
         let (r, _) = read(b"a LOGIN {10}\r\n0123456789 {20}\r\n", &limits);
@@ -548,6 +560,53 @@ mod tests {
             .unwrap(),
             b"t2 NOOP\r\n"
         );
+    }
+
+    #[test]
+    fn long_line_in_one_chunk_still_reports_the_tag() {
+        let mut input = b"t9 SEARCH ".to_vec();
+        input.extend(std::iter::repeat_n(b'A', 500));
+        input.extend_from_slice(b"\r\nt2 NOOP\r\n");
+        let mut r = Cursor::new(input);
+        let e = read_command(
+            &mut Joined {
+                reader: &mut r,
+                writer: &mut Vec::new(),
+            },
+            &small(),
+        )
+        .unwrap_err();
+        assert_eq!(e.tag().map(Tag::as_str), Some("t9"));
+        assert_eq!(e.recovery(), Recovery::RejectBad);
+        assert_eq!(
+            read_command(
+                &mut Joined {
+                    reader: &mut r,
+                    writer: &mut Vec::new()
+                },
+                &small()
+            )
+            .unwrap(),
+            b"t2 NOOP\r\n"
+        );
+    }
+
+    #[test]
+    fn literal_minus_caps_non_sync_literals_only() {
+        let l = FrameLimits::AUTHENTICATED.with_literal_minus();
+        let mut big = b"a LOGIN {5000+}\r\n".to_vec();
+        big.extend(std::iter::repeat_n(b'x', 5000));
+        big.extend_from_slice(b" y\r\n");
+        let (r, _) = read(&big, &l);
+        let e = r.unwrap_err();
+        assert!(matches!(e, FrameError::LiteralTooBig { limit: 4096, .. }));
+        assert_eq!(e.recovery(), Recovery::Bye);
+        let mut sync = b"a LOGIN {5000}\r\n".to_vec();
+        sync.extend(std::iter::repeat_n(b'x', 5000));
+        sync.extend_from_slice(b" y\r\n");
+        let (r, w) = read(&sync, &l);
+        assert_eq!(r.unwrap().len(), sync.len());
+        assert_eq!(w, LITERAL_CONTINUATION);
     }
 
     #[test]
@@ -690,6 +749,38 @@ mod tests {
     #[test]
     fn empty_line_is_a_command_for_the_parser() {
         assert_eq!(read(b"\r\n", &small()).0.unwrap(), b"\r\n");
+    }
+
+    #[test]
+    fn noise_never_panics_and_respects_the_command_cap() {
+        let alphabet: &[u8] = b"a1 {}+~0123456789\r\nx";
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let limits = small();
+        for _ in 0..5_000 {
+            let mut input = Vec::new();
+            for _ in 0..(state % 300) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let mut r = BufReader::with_capacity(7, Cursor::new(input));
+            let mut w = Vec::new();
+            for _ in 0..100 {
+                match read_command(
+                    &mut Joined {
+                        reader: &mut r,
+                        writer: &mut w,
+                    },
+                    &limits,
+                ) {
+                    Ok(cmd) => assert!(cmd.len() <= limits.max_command),
+                    Err(e) if e.recovery() == Recovery::Close => break,
+                    Err(e) if e.recovery() == Recovery::Bye => break,
+                    Err(_) => {}
+                }
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct FrameLimits {
     pub max_line: usize,
     /// Largest single literal, in octets.
     pub max_literal: u64,
+    /// Largest non-synchronising literal (`{n+}`), in octets: [`max_literal`](Self::max_literal)
+    /// when LITERAL+ is advertised, [`LITERAL_MINUS_MAX`] under LITERAL- (RFC 7888 §5).
+    pub max_non_sync_literal: u64,
     /// Largest whole command (all lines and literals together), in octets.
     pub max_command: usize,
 }
@@ -31,6 +34,7 @@ impl FrameLimits {
     pub const AUTHENTICATED: FrameLimits = FrameLimits {
         max_line: 64 * 1024,
         max_literal: 1024 * 1024,
+        max_non_sync_literal: 1024 * 1024,
         max_command: 2 * 1024 * 1024,
     };
 
@@ -39,8 +43,17 @@ impl FrameLimits {
     pub const NOT_AUTHENTICATED: FrameLimits = FrameLimits {
         max_line: 8 * 1024,
         max_literal: 64 * 1024,
+        max_non_sync_literal: 64 * 1024,
         max_command: 128 * 1024,
     };
+
+    /// These limits with non-synchronising literals capped as LITERAL- requires.
+    pub const fn with_literal_minus(self) -> FrameLimits {
+        FrameLimits {
+            max_non_sync_literal: LITERAL_MINUS_MAX,
+            ..self
+        }
+    }
 }
 
 impl Default for FrameLimits {
@@ -48,6 +61,9 @@ impl Default for FrameLimits {
         Self::AUTHENTICATED
     }
 }
+
+/// RFC 7888 §5: under LITERAL- a non-synchronising literal may be at most 4096 octets.
+pub const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// How many octets of an over-long line the framer will read and drop while looking for its end
 /// before it gives up resynchronising (the caller then says BYE).
@@ -60,7 +76,11 @@ pub const MAX_CONTINUATION_LINE: usize = 16 * 1024;
 pub const MAX_SEQUENCE_RANGES: usize = 32 * 1024;
 
 /// Deepest nesting of parenthesised lists, `NOT` and `OR` in one search program.
-pub const MAX_SEARCH_DEPTH: usize = 32;
+///
+/// Clients OR many terms together as a right-nested chain (`OR a OR b OR c d`), one level per
+/// term, so a search for 100 addresses nests 99 deep; 128 allows that while keeping the
+/// recursion's stack use small (tested on a 512 KiB thread stack in a debug build).
+pub const MAX_SEARCH_DEPTH: usize = 128;
 
 /// Most search keys (counted at every level) in one search program.
 pub const MAX_SEARCH_KEYS: usize = 1024;

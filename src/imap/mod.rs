@@ -27,6 +27,6 @@ pub mod view;
 pub use context::{ChannelSecurity, Exit, SessionContext, Transport, WorkerResources};
 pub use framing::{read_command, read_line, FrameError};
 pub use parser::{parse_command, ParseError, ParseErrorKind};
-pub use sequence::{SeqNumber, SeqRange, SequenceSet};
+pub use sequence::{SeqNumber, SeqRange, SequenceArg, SequenceSet};
 pub use session::Session;
 pub use types::{Command, CommandBody, Tag};

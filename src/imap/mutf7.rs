@@ -9,6 +9,10 @@
 //! - every other character is UTF-16 encoded, then written in modified BASE64 (RFC 2045 BASE64
 //!   with `,` in place of `/`, no `=` padding) between `&` and `-`;
 //! - modified BASE64 MUST NOT encode a printing US-ASCII character that can represent itself.
+//!
+//! [`encode`] always produces the canonical form (one shift sequence per run of non-ASCII
+//! characters). [`decode`] accepts two adjacent shift sequences (`&AOk-&AOk-`), which RFC 3501
+//! does not forbid, so decoding then encoding may normalise such a name.
 
 /// Why a byte string is not valid modified UTF-7.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1266,7 +1266,33 @@ impl<'a> Parser<'a> {
             _ => {}
         }
         let at = self.pos;
-        let word = self.word().to_ascii_uppercase();
+        let word = self.word();
+        if word.eq_ignore_ascii_case(b"NOT") {
+            self.sp()?;
+            self.depth += 1;
+            let k = self.search_key()?;
+            self.depth -= 1;
+            return Ok(K::Not(Box::new(k)));
+        }
+        if word.eq_ignore_ascii_case(b"OR") {
+            self.sp()?;
+            self.depth += 1;
+            let a = self.search_key()?;
+            self.sp()?;
+            let b = self.search_key()?;
+            self.depth -= 1;
+            return Ok(K::Or(Box::new(a), Box::new(b)));
+        }
+        self.leaf_key(word, at)
+    }
+
+    /// A search key that holds no other key. Kept out of [`Self::search_key`] so that the
+    /// recursive function's stack frame stays small (debug builds give every arm's locals their
+    /// own slot).
+    #[inline(never)]
+    fn leaf_key(&mut self, word: &[u8], at: usize) -> R<SearchKey> {
+        use SearchKey as K;
+        let word = word.to_ascii_uppercase();
         Ok(match word.as_slice() {
             b"ALL" => K::All,
             b"ANSWERED" => K::Answered,
@@ -1367,22 +1393,6 @@ impl<'a> Parser<'a> {
                     mod_seq: self.mod_sequence_valzer()?,
                 }
             }
-            b"NOT" => {
-                self.sp()?;
-                self.depth += 1;
-                let k = self.search_key()?;
-                self.depth -= 1;
-                K::Not(Box::new(k))
-            }
-            b"OR" => {
-                self.sp()?;
-                self.depth += 1;
-                let a = self.search_key()?;
-                self.sp()?;
-                let b = self.search_key()?;
-                self.depth -= 1;
-                K::Or(Box::new(a), Box::new(b))
-            }
             _ => {
                 return Err(Fail {
                     kind: ParseErrorKind::Expected("a search key"),
@@ -1442,6 +1452,10 @@ impl<'a> Parser<'a> {
 
     /// `astring = 1*ASTRING-CHAR / string`.
     fn astring(&mut self) -> R<AString> {
+        if self.rest().starts_with(b"~{") {
+            // Not an atom ("{" is not an ATOM-CHAR): report the misplaced literal8.
+            return self.string(LiteralForm::Text);
+        }
         match self.peek() {
             Some(b'"') | Some(b'{') => self.string(LiteralForm::Text),
             _ => {
@@ -1949,3 +1963,6 @@ fn is_base64(t: &[u8]) -> bool {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
+
+#[cfg(test)]
+mod tests;
