@@ -57,7 +57,10 @@ impl Archive {
             path: dir.to_owned(),
             source,
         })?;
-        let store = Arc::new(BlobStore::with_segment_cap(&dir.join("blobs"), segment_cap)?);
+        let store = Arc::new(BlobStore::with_segment_cap(
+            &dir.join("blobs"),
+            segment_cap,
+        )?);
         let index = Index::open(&dir.join("index.sqlite"))?;
         Ok(Archive {
             dir: dir.to_owned(),

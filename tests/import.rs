@@ -93,12 +93,27 @@ fn rerun_counts_duplicates_and_stores_once() {
 fn maildir_plus_plus_folders_and_flags() {
     let (dir, mut a) = setup();
     let md = dir.path().join("Maildir");
-    write(&md.join("cur/1000.a.host:2,SR"), b"Subject: in\n\nread and answered\n");
+    write(
+        &md.join("cur/1000.a.host:2,SR"),
+        b"Subject: in\n\nread and answered\n",
+    );
     write(&md.join("new/1001.b.host"), b"Subject: new\n\nunread\n");
-    write(&md.join("tmp/1002.c.host"), b"Subject: tmp\n\nin delivery\n");
-    write(&md.join(".Sent/cur/2000.d.host:2,S"), b"Subject: sent\n\nx\n");
-    write(&md.join(".Archive.2019/cur/3000.e.host:2,FDT"), b"Subject: old\n\ny\n");
-    write(&md.join(".Entw&APw-rfe/cur/4000.f.host:2,"), b"Subject: draft\n\nz\n");
+    write(
+        &md.join("tmp/1002.c.host"),
+        b"Subject: tmp\n\nin delivery\n",
+    );
+    write(
+        &md.join(".Sent/cur/2000.d.host:2,S"),
+        b"Subject: sent\n\nx\n",
+    );
+    write(
+        &md.join(".Archive.2019/cur/3000.e.host:2,FDT"),
+        b"Subject: old\n\ny\n",
+    );
+    write(
+        &md.join(".Entw&APw-rfe/cur/4000.f.host:2,"),
+        b"Subject: draft\n\nz\n",
+    );
     std::fs::create_dir_all(md.join(".Archive.2019/new")).unwrap();
     let s = run(&mut a, Target::Auto, &[md]);
     assert_eq!(s.imported, 5, "{s}");
@@ -114,9 +129,17 @@ fn maildir_plus_plus_folders_and_flags() {
     };
     assert_eq!(flags("INBOX"), ["\\Seen \\Answered", ""]);
     assert_eq!(flags("Sent"), ["\\Seen"]);
-    assert_eq!(flags("Archive/2019"), ["\\Flagged \\Draft"], "T is never \\Deleted");
+    assert_eq!(
+        flags("Archive/2019"),
+        ["\\Flagged \\Draft"],
+        "T is never \\Deleted"
+    );
     assert_eq!(flags("Entwürfe"), [""]);
-    assert_eq!(flags("Archive"), Vec::<String>::new(), "parent exists, empty");
+    assert_eq!(
+        flags("Archive"),
+        Vec::<String>::new(),
+        "parent exists, empty"
+    );
     let u = ix.user_id("alice").unwrap();
     let info = ix.mailbox(u, "INBOX").unwrap().unwrap();
     assert_eq!((info.messages, info.unseen), (2, 1));
@@ -142,12 +165,20 @@ fn eml_directory_recursive_and_target_folder() {
 fn garbage_is_archived_as_is_and_bad_inputs_rejected() {
     let (dir, mut a) = setup();
     let garbage = dir.path().join("blob.bin");
-    let bytes: Vec<u8> = (0..=255u8).cycle().take(2000).filter(|&b| b != b'\n').collect();
+    let bytes: Vec<u8> = (0..=255u8)
+        .cycle()
+        .take(2000)
+        .filter(|&b| b != b'\n')
+        .collect();
     write(&garbage, &bytes);
     let empty = dir.path().join("empty.eml");
     write(&empty, b"");
     let missing = dir.path().join("does-not-exist");
-    let s = run(&mut a, Target::Auto, &[garbage, empty.clone(), missing.clone()]);
+    let s = run(
+        &mut a,
+        Target::Auto,
+        &[garbage, empty.clone(), missing.clone()],
+    );
     assert_eq!(s.imported, 1, "{s}");
     assert_eq!(bodies(&a, "INBOX"), [bytes]);
     assert_eq!(s.rejected.len(), 2);
@@ -196,7 +227,8 @@ fn crash_mid_batch_leaves_nothing_visible_and_uids_are_not_reused() {
             committed_end: index.segment_end(seg).unwrap(),
         };
         let mut w = lock.writer(Some(head)).unwrap();
-        w.append(b"Subject: lost\r\n\r\nnever committed\r\n").unwrap();
+        w.append(b"Subject: lost\r\n\r\nnever committed\r\n")
+            .unwrap();
         w.sync().unwrap();
     }
     assert_eq!(a.index().mailbox_state(inbox).unwrap(), state);
@@ -232,7 +264,10 @@ fn set_flags_bumps_modseq_and_drops_deleted() {
     assert_eq!(e.flags, "\\Seen $Label1");
     assert_eq!(e.modseq, m);
     // No change, no new modseq.
-    assert_eq!(a.index_mut().set_flags(inbox, 1, "\\Seen $Label1").unwrap(), m);
+    assert_eq!(
+        a.index_mut().set_flags(inbox, 1, "\\Seen $Label1").unwrap(),
+        m
+    );
     assert!(a.index_mut().set_flags(inbox, 99, "").is_err());
 }
 

@@ -59,18 +59,29 @@ fn torn_tail_is_left_and_next_writer_starts_new_segment() {
     // A crash mid-record: half a record after the committed end.
     let seg = store.segment_path(1);
     let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
-    f.write_all(b"IVB1\x40\x00\x00\x00\x00\x00\x00\x00garbage").unwrap();
+    f.write_all(b"IVB1\x40\x00\x00\x00\x00\x00\x00\x00garbage")
+        .unwrap();
     drop(f);
     let len_before = std::fs::metadata(&seg).unwrap().len();
 
     let report = store.verify(&refs).unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.torn_tails.len(), 1);
-    assert_eq!(report.torn_tails[0].committed_end, refs[0].offset + refs[0].len);
+    assert_eq!(
+        report.torn_tails[0].committed_end,
+        refs[0].offset + refs[0].len
+    );
 
     let next = append_batch(&store, end_of(&refs), &[b"after the crash"]);
-    assert_eq!(next[0].segment, 2, "must not continue a segment with a torn tail");
-    assert_eq!(std::fs::metadata(&seg).unwrap().len(), len_before, "never truncated");
+    assert_eq!(
+        next[0].segment, 2,
+        "must not continue a segment with a torn tail"
+    );
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        len_before,
+        "never truncated"
+    );
     assert_eq!(&*store.read(refs[0]).unwrap(), b"committed message");
     assert_eq!(&*store.read(next[0]).unwrap(), b"after the crash");
 }
@@ -139,7 +150,10 @@ fn wrong_length_or_offset_is_not_served() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
     let r = append_batch(&store, None, &[b"hello world"])[0];
-    let longer = BlobRef { len: r.len + 1, ..r };
+    let longer = BlobRef {
+        len: r.len + 1,
+        ..r
+    };
     assert!(store.read(longer).is_err());
     let shifted = BlobRef {
         offset: r.offset + 1,
@@ -215,7 +229,11 @@ fn special_use_parents_and_subscriptions() {
     assert_eq!(use_of("DRAFTS"), Some(SpecialUse::Drafts));
     assert_eq!(use_of("Deleted Messages"), Some(SpecialUse::Trash));
     assert_eq!(use_of("Junk E-mail"), Some(SpecialUse::Junk));
-    assert_eq!(use_of("Archive"), Some(SpecialUse::Archive), "parent created");
+    assert_eq!(
+        use_of("Archive"),
+        Some(SpecialUse::Archive),
+        "parent created"
+    );
     assert_eq!(use_of("Archive/2019"), None, "top level only");
     assert_eq!(use_of("Projects/Sent"), None);
     assert!(boxes
@@ -234,7 +252,10 @@ fn special_use_parents_and_subscriptions() {
     assert_eq!(a.subscribed, Subscription::Unsubscribed);
     ix.set_subscribed(u, "Not/Yet", Subscription::Subscribed)
         .unwrap();
-    assert!(ix.subscriptions(u).unwrap().contains(&"Not/Yet".to_string()));
+    assert!(ix
+        .subscriptions(u)
+        .unwrap()
+        .contains(&"Not/Yet".to_string()));
     assert!(ix.mailbox(u, "Not/Yet").unwrap().is_none());
     assert!(ix.ensure_mailbox(u, "bad//name").is_err());
     assert!(ix.ensure_mailbox(u, "/lead").is_err());

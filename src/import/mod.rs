@@ -258,7 +258,12 @@ impl Run<'_, '_> {
     }
 
     /// One message in its own file; INTERNALDATE is the file's modification time.
-    fn file_message(&mut self, path: &Path, folder: &str, flags: String) -> Result<(), ImportError> {
+    fn file_message(
+        &mut self,
+        path: &Path,
+        folder: &str,
+        flags: String,
+    ) -> Result<(), ImportError> {
         let loc = || Location::File(path.to_owned());
         let read = File::open(path).and_then(|mut f| {
             let meta = f.metadata()?;

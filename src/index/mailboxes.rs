@@ -288,7 +288,9 @@ pub(super) fn normalize_name(name: &str) -> Result<String, IndexError> {
         return Err(bad("empty"));
     }
     if name.split(SEPARATOR).any(str::is_empty) {
-        return Err(bad("empty hierarchy level (leading, trailing or double '/')"));
+        return Err(bad(
+            "empty hierarchy level (leading, trailing or double '/')",
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err(bad("control character"));

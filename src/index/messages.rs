@@ -167,7 +167,12 @@ impl Index {
     /// Replaces the flags of one entry with `flags` (canonicalised: see [`canonical_flags`]) and
     /// returns its MODSEQ: a new one from the mailbox's HIGHESTMODSEQ if the flags changed, the
     /// old one if not (RFC 7162 §3.1.3: no change, no new modseq).
-    pub fn set_flags(&mut self, mailbox: MailboxId, uid: u32, flags: &str) -> Result<u64, IndexError> {
+    pub fn set_flags(
+        &mut self,
+        mailbox: MailboxId,
+        uid: u32,
+        flags: &str,
+    ) -> Result<u64, IndexError> {
         let flags = canonical_flags(flags);
         let tx = self
             .conn

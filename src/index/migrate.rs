@@ -26,7 +26,10 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), IndexError> {
         if version == known {
             return Ok(());
         }
-        let Some(sql) = usize::try_from(version).ok().and_then(|v| MIGRATIONS.get(v)) else {
+        let Some(sql) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
             return Err(IndexError::Corrupt(format!("user_version {version}")));
         };
         tx.execute_batch(sql)?;

@@ -51,8 +51,11 @@ pub fn canonical_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
 pub fn analyze(message: &[u8]) -> Analysis {
     Analysis {
         envelope: b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)".to_vec(),
-        body_structure: format!("(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" {} 0)", message.len())
-            .into_bytes(),
+        body_structure: format!(
+            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" {} 0)",
+            message.len()
+        )
+        .into_bytes(),
         body: Vec::new(),
         sent_date: None,
         sent_day: None,

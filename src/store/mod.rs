@@ -108,7 +108,9 @@ impl AsRef<[u8]> for Blob {
 
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Blob").field("len", &self.range.len()).finish()
+        f.debug_struct("Blob")
+            .field("len", &self.range.len())
+            .finish()
     }
 }
 
@@ -160,7 +162,10 @@ impl BlobStore {
             .offset
             .checked_sub(record::HEADER_LEN)
             .ok_or(damaged(Damage::BadMagic))?;
-        let end = r.offset.checked_add(r.len).ok_or(StoreError::TooLarge(r.len))?;
+        let end = r
+            .offset
+            .checked_add(r.len)
+            .ok_or(StoreError::TooLarge(r.len))?;
         if usize::try_from(end).is_err() {
             return Err(StoreError::TooLarge(r.len));
         }
@@ -248,5 +253,8 @@ fn parse_segment_name(name: &str) -> Option<u32> {
 /// `mkdir -p` with mode 0700 for what it creates: the archive holds users' mail.
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

@@ -101,7 +101,13 @@ impl WriterLock<'_> {
                     .map_err(|source| StoreError::Io { path, source })?
                     .len();
                 if len == h.committed_end {
-                    return Ok(BatchWriter::new(store, n, file, len, SegmentOrigin::Continued));
+                    return Ok(BatchWriter::new(
+                        store,
+                        n,
+                        file,
+                        len,
+                        SegmentOrigin::Continued,
+                    ));
                 }
                 log::warn!(
                     "segment {n}: {len} bytes on disk, {} committed; leaving the tail, starting \
@@ -115,7 +121,13 @@ impl WriterLock<'_> {
             Some(n) => n.checked_add(1).ok_or(StoreError::SegmentsExhausted)?,
         };
         let file = create_segment(store, next)?;
-        Ok(BatchWriter::new(store, next, file, 0, SegmentOrigin::Created))
+        Ok(BatchWriter::new(
+            store,
+            next,
+            file,
+            0,
+            SegmentOrigin::Created,
+        ))
     }
 }
 
