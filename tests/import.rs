@@ -82,6 +82,11 @@ fn rerun_counts_duplicates_and_stores_once() {
     let s = run(&mut a, Target::Auto, std::slice::from_ref(&mbox));
     assert_eq!((s.imported, s.duplicates), (0, 2), "{s}");
     assert_eq!(bodies(&a, "INBOX").len(), 2);
+    assert_eq!(
+        a.store().segments().unwrap(),
+        [1],
+        "a batch of duplicates writes nothing"
+    );
     // Into another folder: new memberships, same blobs.
     let s = run(&mut a, Target::Folder("Old/Mail".into()), &[mbox]);
     assert_eq!(s.imported, 2);

@@ -274,3 +274,12 @@ fn recreated_mailbox_gets_a_larger_uidvalidity() {
     let after = ix.mailbox(u, "INBOX").unwrap().unwrap().uidvalidity;
     assert!(after > before);
 }
+
+#[test]
+fn index_and_store_can_move_to_worker_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Send + Sync>() {}
+    send::<Index>();
+    sync::<BlobStore>();
+    send::<imapvault::store::Blob>();
+}

@@ -16,7 +16,7 @@ use crate::index::{
     Index, IngestMessage, InternalDate, MailboxId, Placed, Placement, PlacementMessage,
 };
 use crate::mime::{self, Analysis};
-use crate::store::{BlobStore, SegmentEnd};
+use crate::store::{BatchWriter, BlobStore, SegmentEnd, WriterLock};
 
 /// A batch is flushed at this many messages…
 const BATCH_MESSAGES: usize = 1000;
@@ -108,15 +108,8 @@ impl<'a> Ingester<'a> {
 
         // Held until the index commit, so the next writer sees our committed end.
         let lock = self.store.lock_writer()?;
-        let head = match lock.head_segment()? {
-            Some(segment) => Some(SegmentEnd {
-                segment,
-                committed_end: self.index.segment_end(segment)?,
-            }),
-            None => None,
-        };
-        let mut writer = lock.writer(head)?;
-
+        // Opened at the first new blob: a batch of duplicates touches no segment.
+        let mut writer = None;
         let mut new: Vec<IngestMessage<'_>> = Vec::new();
         let mut placements = Vec::with_capacity(pending.len());
         // Within a batch, the same content is appended once.
@@ -128,7 +121,11 @@ impl<'a> Ingester<'a> {
                     let m = match self.index.find_message(&p.sha256)? {
                         Some(id) => PlacementMessage::Stored(id),
                         None => {
-                            let blob = writer.append(&p.bytes)?;
+                            let w = match &mut writer {
+                                Some(w) => w,
+                                None => writer.insert(open_writer(&lock, self.index)?),
+                            };
+                            let blob = w.append(&p.bytes)?;
                             new.push(IngestMessage {
                                 sha256: p.sha256,
                                 blob,
@@ -154,8 +151,9 @@ impl<'a> Ingester<'a> {
             });
         }
         // DESIGN §3: blobs durable before the index names them.
-        writer.sync()?;
-        drop(writer);
+        if let Some(mut w) = writer {
+            w.sync()?;
+        }
         let placed = self.index.commit_ingest(&new, &placements)?;
         drop(lock);
 
@@ -168,6 +166,21 @@ impl<'a> Ingester<'a> {
         }
         Ok(done)
     }
+}
+
+/// The batch's blob writer: continues the newest segment from the end the index committed.
+fn open_writer<'l>(
+    lock: &'l WriterLock<'_>,
+    index: &Index,
+) -> Result<BatchWriter<'l>, ImportError> {
+    let head = match lock.head_segment()? {
+        Some(segment) => Some(SegmentEnd {
+            segment,
+            committed_end: index.segment_end(segment)?,
+        }),
+        None => None,
+    };
+    Ok(lock.writer(head)?)
 }
 
 fn now_unix() -> i64 {

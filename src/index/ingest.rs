@@ -206,3 +206,60 @@ impl Index {
         Ok(placed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u8) -> IngestMessage<'static> {
+        IngestMessage {
+            sha256: [n; 32],
+            blob: BlobRef {
+                segment: 1,
+                offset: 16 + u64::from(n) * 100,
+                len: 10,
+            },
+            internal_date: InternalDate {
+                unix: 0,
+                tz_minutes: 0,
+            },
+            envelope: b"",
+            body_structure: b"",
+            body: b"",
+            sent_date: None,
+            sent_day: Some((2024, 2, 29)),
+            has_attachment: false,
+        }
+    }
+
+    /// UIDs come from UIDNEXT, never from max(uid) + 1: removing the newest entry (which no
+    /// IMAP command can do, but a repair might) must not let its UID be handed out again.
+    #[test]
+    fn uids_ascend_and_are_not_reused_after_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let u = ix.add_user("u", "h").unwrap();
+        let mb = ix.ensure_mailbox(u, "INBOX").unwrap();
+        let place = |i| Placement {
+            mailbox: mb,
+            message: PlacementMessage::New(i),
+            flags: String::new(),
+        };
+        let placed = ix
+            .commit_ingest(&[message(1), message(2)], &[place(0), place(1), place(0)])
+            .unwrap();
+        assert!(matches!(placed[0], Placed::Added { uid: 1, .. }));
+        assert!(matches!(placed[1], Placed::Added { uid: 2, .. }));
+        assert!(matches!(placed[2], Placed::Duplicate { .. }));
+        ix.conn
+            .execute("DELETE FROM mailbox_messages WHERE uid = 2", [])
+            .unwrap();
+        let placed = ix.commit_ingest(&[message(3)], &[place(0)]).unwrap();
+        assert!(matches!(placed[0], Placed::Added { uid: 3, .. }));
+        let st = ix.mailbox_state(mb).unwrap();
+        assert_eq!((st.uidnext, st.messages), (4, 2));
+        assert_eq!(st.highestmodseq, 3);
+        let meta = ix.messages_meta(&[MessageId(1)]).unwrap();
+        assert_eq!(meta[0].sent_day, Some((2024, 2, 29)));
+    }
+}

@@ -158,9 +158,12 @@ impl Index {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// One mailbox of `user` by name (`inbox` finds `INBOX`).
+    /// One mailbox of `user` by name (`inbox` finds `INBOX`); `None` also for a name that
+    /// could never be stored.
     pub fn mailbox(&self, user: UserId, name: &str) -> Result<Option<MailboxInfo>, IndexError> {
-        let name = normalize_name(name)?;
+        let Ok(name) = normalize_name(name) else {
+            return Ok(None);
+        };
         let sql = format!("{INFO_SELECT} WHERE m.user_id = ?1 AND m.name = ?2 GROUP BY m.id");
         Ok(self
             .conn

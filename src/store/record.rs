@@ -69,6 +69,7 @@ pub fn check(
     }
     // `data_start <= file.len()`, so these casts cannot truncate.
     let h = &file[start as usize..data_start as usize];
+    // `h` is exactly HEADER_LEN (16) bytes, so the fixed-size conversions below cannot fail.
     if h[0..4] != MAGIC {
         return Err(Damage::BadMagic);
     }
