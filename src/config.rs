@@ -36,8 +36,10 @@ pub enum ConfigError {
 struct RawConfig {
     #[serde(default)]
     server: RawServer,
-    tls: Option<RawTls>,
-    archive: Option<RawArchive>,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    archive: RawArchive,
     #[serde(default)]
     log: RawLog,
 }
@@ -82,13 +84,32 @@ fn default_queue() -> usize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
+    #[serde(default = "default_cert")]
     cert: PathBuf,
+    #[serde(default = "default_key")]
     key: PathBuf,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        RawTls {
+            cert: default_cert(),
+            key: default_key(),
+        }
+    }
+}
+
+fn default_cert() -> PathBuf {
+    "/etc/imapvault/fullchain.pem".into()
+}
+fn default_key() -> PathBuf {
+    "/etc/imapvault/privkey.pem".into()
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawArchive {
+    #[serde(default = "default_dir")]
     dir: PathBuf,
     #[serde(default = "default_mode")]
     mode: String,
@@ -96,6 +117,19 @@ struct RawArchive {
     flags: String,
 }
 
+impl Default for RawArchive {
+    fn default() -> Self {
+        RawArchive {
+            dir: default_dir(),
+            mode: default_mode(),
+            flags: default_flags(),
+        }
+    }
+}
+
+fn default_dir() -> PathBuf {
+    "/var/lib/imapvault".into()
+}
 fn default_mode() -> String {
     "mailbox".into()
 }
@@ -126,8 +160,7 @@ fn default_level() -> String {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,
-    /// `None` only where no TLS is needed (the admin subcommands); `serve` requires it.
-    pub tls: Option<TlsConfig>,
+    pub tls: TlsConfig,
     pub archive: ArchiveConfig,
     pub log_level: log::LevelFilter,
 }
@@ -225,12 +258,7 @@ impl Config {
             ));
         }
 
-        let archive = raw.archive.ok_or_else(|| {
-            invalid(
-                "archive.dir",
-                "missing: the [archive] table needs `dir`".into(),
-            )
-        })?;
+        let archive = raw.archive;
         let mode = match archive.mode.as_str() {
             "mailbox" => ArchiveMode::Mailbox,
             "journal" => ArchiveMode::Journal,
@@ -268,25 +296,16 @@ impl Config {
                 workers: raw.server.workers,
                 queue: raw.server.queue,
             },
-            tls: raw.tls.map(|t| TlsConfig {
-                cert: base.join(t.cert),
-                key: base.join(t.key),
-            }),
+            tls: TlsConfig {
+                cert: base.join(raw.tls.cert),
+                key: base.join(raw.tls.key),
+            },
             archive: ArchiveConfig {
                 dir: base.join(archive.dir),
                 mode,
                 flags,
             },
             log_level,
-        })
-    }
-
-    /// The `[tls]` table, which `serve` cannot do without.
-    pub fn require_tls(&self, path: &Path) -> Result<&TlsConfig, ConfigError> {
-        self.tls.as_ref().ok_or_else(|| ConfigError::Invalid {
-            path: path.to_owned(),
-            key: "tls.cert",
-            message: "missing: serving needs a [tls] table with `cert` and `key`".into(),
         })
     }
 }
@@ -311,12 +330,29 @@ mod tests {
 
     #[test]
     fn minimal_file_gets_defaults() {
-        let c = parse("[archive]\ndir = \"/var/lib/imapvault\"\n").unwrap();
+        let c = parse("").unwrap();
+        assert_eq!(c.archive.dir, Path::new("/var/lib/imapvault"));
         assert_eq!(c.server.workers, 1024);
         assert_eq!(c.server.listen_tls, vec!["0.0.0.0:993".parse().unwrap()]);
         assert_eq!(c.archive.mode, ArchiveMode::Mailbox);
         assert_eq!(c.archive.flags, FlagPolicy::PerUser);
-        assert!(c.tls.is_none());
+        assert_eq!(c.tls.cert, Path::new("/etc/imapvault/fullchain.pem"));
+    }
+
+    #[test]
+    fn shipped_example_parses_with_the_documented_defaults() {
+        let c = parse(include_str!("../conf/imapvault.toml")).unwrap();
+        let d = parse("").unwrap();
+        assert_eq!(c.server.listen_tls, d.server.listen_tls);
+        assert_eq!(c.server.listen_starttls, d.server.listen_starttls);
+        assert_eq!(c.server.workers, d.server.workers);
+        assert_eq!(c.server.queue, d.server.queue);
+        assert_eq!(c.tls.cert, d.tls.cert);
+        assert_eq!(c.tls.key, d.tls.key);
+        assert_eq!(c.archive.dir, d.archive.dir);
+        assert_eq!(c.archive.mode, d.archive.mode);
+        assert_eq!(c.archive.flags, d.archive.flags);
+        assert_eq!(c.log_level, d.log_level);
     }
 
     #[test]
@@ -343,7 +379,7 @@ mod tests {
     fn relative_paths_resolve_against_the_file() {
         let c = parse("[tls]\ncert = \"c.pem\"\nkey = \"/k.pem\"\n[archive]\ndir = \"data\"\n")
             .unwrap();
-        let tls = c.tls.unwrap();
+        let tls = c.tls;
         assert_eq!(tls.cert, Path::new("/etc/imapvault/c.pem"));
         assert_eq!(tls.key, Path::new("/k.pem"));
         assert_eq!(c.archive.dir, Path::new("/etc/imapvault/data"));

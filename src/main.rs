@@ -101,7 +101,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(_) => {
             let config = load_config(&cli.config)?;
             init_logging(config.log_level);
-            imapvault::server::run_configured(&config, &cli.config)?;
+            imapvault::server::run_configured(&config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => {
@@ -144,7 +144,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if report.is_clean() {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(2)
+                ExitCode::from(4)
             })
         }
     }

@@ -366,8 +366,6 @@ impl Worker {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Archive(#[from] crate::archive::ArchiveError),
@@ -380,15 +378,11 @@ pub enum StartError {
 }
 
 /// Runs the server that `config` describes until SIGINT or SIGTERM.
-pub fn run_configured(
-    config: &crate::config::Config,
-    config_path: &std::path::Path,
-) -> Result<(), StartError> {
+pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> {
     if config.archive.mode == crate::config::ArchiveMode::Journal {
         return Err(StartError::JournalMode);
     }
-    let tls_files = config.require_tls(config_path)?;
-    let tls = tls::load_server_config(&tls_files.cert, &tls_files.key)?;
+    let tls = tls::load_server_config(&config.tls.cert, &config.tls.key)?;
     let archive = crate::archive::Archive::open(&config.archive.dir)?;
     let context = Arc::new(SessionContext::new(&archive, config.archive.flags));
     let mut listeners: Vec<(SocketAddr, Security)> = config
