@@ -83,9 +83,19 @@ fn decoy_hash() -> &'static str {
     })
 }
 
+/// Password checks performed by this process (successful or not): logged at shutdown and
+/// used by tests to prove that some paths never look at a password.
+static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many password checks this process has performed.
+pub fn password_checks() -> u64 {
+    CHECKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Checks `password` for `user` against `stored` (the user's hash, or `None` when there is no
 /// such user). Unknown users and wrong passwords take the same path and give the same answer.
 pub fn check_password(user: &str, stored: Option<&str>, password: &[u8]) -> Option<Verified> {
+    CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
         return None;
     }

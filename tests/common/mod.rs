@@ -87,18 +87,26 @@ impl TestServer {
     }
 
     /// Wraps an already connected socket (e.g. after STARTTLS) in TLS and completes the handshake.
-    pub fn wrap_tls(&self, tcp: TcpStream) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    pub fn wrap_tls(
+        &self,
+        tcp: TcpStream,
+    ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
         let name = ServerName::try_from("localhost").unwrap();
         let conn = rustls::ClientConnection::new(self.client_config(), name).expect("client");
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock).expect("handshake");
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .expect("handshake");
         }
         stream
     }
 
     /// A logged-in client of the `imap` crate.
-    pub fn imap_session(&self) -> imap::Session<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    pub fn imap_session(
+        &self,
+    ) -> imap::Session<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
         let mut client = imap::Client::new(self.tls_stream());
         client.read_greeting().expect("greeting");
         client
@@ -116,9 +124,15 @@ impl TestServer {
     }
 
     /// A raw client logged in as the demo user.
-    pub fn raw_logged_in(&self) -> RawClient<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    pub fn raw_logged_in(
+        &self,
+    ) -> RawClient<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
         let mut c = self.raw();
-        let r = c.command(&format!("LOGIN {} {}", imapvault::demo::USER, self.password));
+        let r = c.command(&format!(
+            "LOGIN {} {}",
+            imapvault::demo::USER,
+            self.password
+        ));
         assert!(r.last().unwrap().contains("OK"), "{r:?}");
         c
     }
@@ -157,7 +171,9 @@ impl<S: Read + Write> RawClient<S> {
     pub fn read_line(&mut self) -> String {
         let mut buf = Vec::new();
         self.io.read_until(b'\n', &mut buf).expect("read");
-        String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_owned()
+        String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned()
     }
 
     /// Reads exactly `n` bytes (a literal's content).
