@@ -18,6 +18,11 @@ use crate::store::BlobStore;
 pub trait Transport: Read + Write {
     /// After `timeout` without input, reads fail with `WouldBlock` or `TimedOut`.
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+
+    /// Whether input already received can be read without waiting for the network (e.g.
+    /// decrypted TLS data held by the TLS layer). A session may only be parked for IDLE when
+    /// this is false and its own buffer is empty, or a pipelined `DONE` would never be seen.
+    fn has_buffered_input(&mut self) -> bool;
 }
 
 /// Whether the bytes of this connection are encrypted.
@@ -37,6 +42,35 @@ pub enum Exit {
     Closed,
     /// The client sent STARTTLS and got OK: run the TLS handshake, then call `serve` again.
     StartTls,
+    /// The client is in IDLE (RFC 2177) and nothing of its input is buffered: park the
+    /// connection until it writes or something happens, then call `resume_idle`.
+    Idle,
+}
+
+/// Why a parked IDLE session is woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The client sent something (normally `DONE`).
+    Input,
+    /// Something changed in the archive that this session may need to hear about.
+    Changed,
+    /// Time for the keepalive line (NAT boxes drop silent connections).
+    Keepalive,
+    /// The session has idled past the autologout limit.
+    Autologout,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// What to do after [`crate::imap::Session::resume_idle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleStep {
+    /// Still idling: park the connection again.
+    Park,
+    /// IDLE is over: call `serve` again.
+    Serve,
+    /// The session is over.
+    Closed,
 }
 
 /// Everything sessions share, built once at start-up.

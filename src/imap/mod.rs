@@ -22,9 +22,12 @@ pub mod response;
 pub mod sequence;
 pub mod session;
 pub mod types;
+pub mod updates;
 pub mod view;
 
-pub use context::{ChannelSecurity, Exit, SessionContext, Transport, WorkerResources};
+pub use context::{
+    ChannelSecurity, Exit, IdleStep, SessionContext, Transport, Wake, WorkerResources,
+};
 pub use framing::{read_command, read_line, FrameError};
 pub use parser::{parse_command, ParseError, ParseErrorKind};
 pub use sequence::{SeqNumber, SeqRange, SequenceArg, SequenceSet};

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use crate::auth::Verified;
 use crate::imap::command::{self, authenticate::ClientResponse};
-use crate::imap::context::{ChannelSecurity, Exit, SessionContext, Transport, WorkerResources};
+use crate::imap::context::{
+    ChannelSecurity, Exit, IdleStep, SessionContext, Transport, Wake, WorkerResources,
+};
 use crate::imap::encode::ResponseCode;
 use crate::imap::framing::{self, FrameError, Recovery};
 use crate::imap::limits::{FrameLimits, MAX_CONTINUATION_LINE};
@@ -26,6 +28,8 @@ use crate::store::BlobStore;
 const PRE_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// RFC 3501 §5.4 / RFC 9051 §5.4: the autologout timer is at least 30 minutes.
 const AUTOLOGOUT: Duration = Duration::from_secs(31 * 60);
+/// How long a client that started writing during IDLE has to finish its line.
+const IDLE_INPUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Commands answered BAD before the session is ended: a client this confused (or hostile) is
 /// not going to recover, and each BAD costs us a parse.
 pub const MAX_BAD_COMMANDS: u32 = 20;
@@ -83,6 +87,8 @@ pub struct Session {
     pub(crate) enabled: Enabled,
     /// Commands answered BAD so far.
     bad_commands: u32,
+    /// The tag of the IDLE command in progress, if any.
+    idling: Option<String>,
 }
 
 /// What a command handler sees: the session and the worker's index and store.
@@ -108,6 +114,7 @@ impl Session {
             state: State::NotAuthenticated,
             enabled: Enabled::default(),
             bad_commands: 0,
+            idling: None,
         }
     }
 
@@ -242,6 +249,7 @@ impl Session {
         // Commands that need the stream itself (STARTTLS, AUTHENTICATE) or end the session.
         match &command.body {
             CommandBody::StartTls => return self.starttls(io, &tag),
+            CommandBody::Idle => return self.idle(io, resources, &tag),
             CommandBody::Logout => {
                 self.state = State::Logout;
                 let mut line = b"* BYE Logging out\r\n".to_vec();
@@ -291,6 +299,10 @@ impl Session {
             store: &context.store,
         };
         let reply = dispatch(&mut ctx, &mut out, &tag, command.body, sasl);
+        // News for the selected mailbox goes before the tagged response of every command.
+        if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
+            log::warn!("{}: cannot check for changes: {e}", ctx.session.peer);
+        }
         let is_bad = reply.status == crate::imap::response::Status::Bad;
         out.push(&reply.line(&tag));
         if out.finish().is_err() {
@@ -305,6 +317,136 @@ impl Session {
             }
         }
         Next::Continue
+    }
+
+    /// IDLE (RFC 2177): sends what is pending, `+ idling`, and hands the connection back to be
+    /// parked, unless input is already buffered (a pipelined `DONE`), which is read at once.
+    fn idle<T: Transport>(
+        &mut self,
+        io: &mut BufReader<T>,
+        resources: &mut WorkerResources,
+        tag: &str,
+    ) -> Next {
+        if matches!(self.state, State::NotAuthenticated) {
+            let reply =
+                Completion::bad(ResponseCode::ClientBug, "IDLE is not allowed before login");
+            return self.send_bad(io, tag, &reply);
+        }
+        if !self.send_news(io, resources) || !write_line(io, b"+ idling\r\n") {
+            return Next::Exit(Exit::Closed);
+        }
+        self.idling = Some(tag.to_owned());
+        if io.buffer().is_empty() && !io.get_mut().has_buffered_input() {
+            return Next::Exit(Exit::Idle);
+        }
+        match self.resume_idle(io, resources, Wake::Input) {
+            IdleStep::Serve => Next::Continue,
+            IdleStep::Park => Next::Exit(Exit::Idle),
+            IdleStep::Closed => Next::Exit(Exit::Closed),
+        }
+    }
+
+    /// Continues a parked IDLE after `wake`.
+    pub fn resume_idle<T: Transport>(
+        &mut self,
+        io: &mut BufReader<T>,
+        resources: &mut WorkerResources,
+        wake: Wake,
+    ) -> IdleStep {
+        let Some(tag) = self.idling.clone() else {
+            return IdleStep::Serve;
+        };
+        match wake {
+            Wake::Changed => {
+                if self.send_news(io, resources) {
+                    IdleStep::Park
+                } else {
+                    IdleStep::Closed
+                }
+            }
+            Wake::Keepalive => {
+                if write_line(io, b"* OK Still here\r\n") {
+                    IdleStep::Park
+                } else {
+                    IdleStep::Closed
+                }
+            }
+            Wake::Autologout => {
+                write_line(io, b"* BYE Autologout: idle for too long\r\n");
+                IdleStep::Closed
+            }
+            Wake::Shutdown => {
+                write_line(io, b"* BYE Server shutting down\r\n");
+                IdleStep::Closed
+            }
+            Wake::Input => {
+                // The client is writing: give it a moment to finish its line.
+                if io.get_mut().set_read_timeout(IDLE_INPUT_TIMEOUT).is_err() {
+                    return IdleStep::Closed;
+                }
+                let line = match framing::read_line(io, MAX_CONTINUATION_LINE) {
+                    Ok(line) => line,
+                    Err(e) => {
+                        if self.context.is_stopping() {
+                            write_line(io, b"* BYE Server shutting down\r\n");
+                        } else if matches!(e, FrameError::Timeout { .. }) {
+                            write_line(io, b"* BYE Incomplete line during IDLE\r\n");
+                        }
+                        return IdleStep::Closed;
+                    }
+                };
+                self.idling = None;
+                // RFC 2177 §3: the only thing a client may send during IDLE is DONE.
+                let reply = if line.eq_ignore_ascii_case(b"DONE") {
+                    Completion::ok("IDLE terminated")
+                } else {
+                    Completion::bad(ResponseCode::ClientBug, "Expected DONE; IDLE terminated")
+                };
+                if write_line(io, &reply.line(&tag)) {
+                    IdleStep::Serve
+                } else {
+                    IdleStep::Closed
+                }
+            }
+        }
+    }
+
+    /// Writes pending news for the selected mailbox; false when the client is gone.
+    fn send_news<T: Transport>(
+        &mut self,
+        io: &mut BufReader<T>,
+        resources: &mut WorkerResources,
+    ) -> bool {
+        if !matches!(self.state, State::Selected(..)) {
+            return true;
+        }
+        let context = self.context.clone();
+        let index = match resources.index(&context) {
+            Ok(i) => i,
+            Err(e) => {
+                log::error!("{}: cannot open the index: {e}", self.peer);
+                return true;
+            }
+        };
+        let writer: &mut dyn Write = io.get_mut();
+        let mut out = Out::new(writer);
+        let mut ctx = Ctx {
+            session: self,
+            index,
+            store: &context.store,
+        };
+        if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
+            log::warn!("{}: cannot check for changes: {e}", ctx.session.peer);
+        }
+        out.finish().is_ok()
+    }
+
+    /// The mailbox this session has selected, for change notifications while parked.
+    pub fn selected_mailbox(&self) -> Option<crate::index::MailboxId> {
+        match &self.state {
+            State::Selected(_, v) => Some(v.info.id),
+            _ => None,
+        }
     }
 
     /// STARTTLS (RFC 3501 §6.2.1): only on a plain connection before login.
@@ -445,7 +587,6 @@ fn dispatch(
         // Parsed, but not offered by this server (not in CAPABILITY).
         C::Sort { .. }
         | C::Thread { .. }
-        | C::Idle
         | C::GetAcl(_)
         | C::SetAcl { .. }
         | C::DeleteAcl { .. }
@@ -458,7 +599,9 @@ fn dispatch(
             format!("{name} is not supported by this server (see CAPABILITY)"),
         ),
         // Handled in `execute` before dispatch.
-        C::StartTls | C::Logout => Completion::bad(ResponseCode::ServerBug, "unreachable"),
+        C::StartTls | C::Logout | C::Idle => {
+            Completion::bad(ResponseCode::ServerBug, "unreachable")
+        }
     }
 }
 

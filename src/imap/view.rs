@@ -41,6 +41,10 @@ pub struct MailboxView {
     pub info: MailboxInfo,
     pub access: Access,
     entries: Vec<ViewEntry>,
+    /// UIDNEXT and HIGHESTMODSEQ as of the last time this session looked: when the index says
+    /// otherwise, there is news to send (see [`crate::imap::updates`]).
+    pub known_uidnext: u64,
+    pub known_modseq: u64,
 }
 
 impl MailboxView {
@@ -48,10 +52,22 @@ impl MailboxView {
     pub fn new(info: MailboxInfo, access: Access, entries: Vec<ViewEntry>) -> MailboxView {
         debug_assert!(entries.windows(2).all(|w| w[0].uid < w[1].uid));
         MailboxView {
+            known_uidnext: info.uidnext,
+            known_modseq: info.highestmodseq,
             info,
             access,
             entries,
         }
+    }
+
+    /// Adds a message that arrived after SELECT; UIDs only ascend (DESIGN §3), so it goes last.
+    /// Returns false (and adds nothing) for a UID not above every known one.
+    pub fn append(&mut self, entry: ViewEntry) -> bool {
+        if entry.uid <= self.largest_uid() {
+            return false;
+        }
+        self.entries.push(entry);
+        true
     }
 
     /// Number of messages (the EXISTS count).

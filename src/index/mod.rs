@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+mod changes;
 mod ingest;
 mod mailboxes;
 mod messages;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use changes::MailboxVersion;
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageMeta};

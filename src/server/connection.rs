@@ -1,17 +1,23 @@
-//! One client connection on a worker thread: TLS handshake, then the IMAP session over it.
+//! One client connection on a worker thread: TLS handshake, then the IMAP session over it, and
+//! the hand-over of an idling connection to the reactor and back.
 //!
-//! Owns: the byte stream (plain TCP or rustls over TCP), its timeouts, and the STARTTLS upgrade.
-//! One thread owns a TLS session at a time; nothing here is shared (DESIGN §2).
+//! Owns: the byte stream (plain TCP or rustls over TCP), its timeouts, the STARTTLS upgrade and
+//! [`Parked`], an idle connection with its whole state. One thread owns a TLS session at a time:
+//! a parked connection belongs to the reactor's table until a worker takes it (DESIGN §2).
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::{ServerConnection, StreamOwned};
 
 use super::{Security, Shutdown};
-use crate::imap::{ChannelSecurity, Exit, Session, SessionContext, Transport, WorkerResources};
+use crate::imap::{
+    ChannelSecurity, Exit, IdleStep, Session, SessionContext, Transport, Wake, WorkerResources,
+};
+use crate::index::MailboxId;
 
 /// How long a client has to complete the TLS handshake.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
@@ -19,6 +25,11 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Read buffer per connection: large enough for a typical command, small enough for many idlers.
 const READ_BUFFER: usize = 8 * 1024;
+/// DESIGN §2: an idling client hears `* OK Still here` this often (NAT keepalive).
+pub const KEEPALIVE: Duration = Duration::from_secs(120);
+/// RFC 2177 §3: a client idling this long without a word is logged out (clients re-issue IDLE
+/// every 29 minutes).
+pub const IDLE_AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 
 /// The connection's byte stream.
 pub enum Stream {
@@ -63,9 +74,54 @@ impl Transport for Stream {
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         self.tcp().set_read_timeout(Some(timeout))
     }
+
+    fn has_buffered_input(&mut self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            // Records already received but not yet decrypted are processed here, so that what
+            // is left unseen is only in the kernel's buffer, where readiness will report it.
+            Stream::Tls(t) => t
+                .conn
+                .process_new_packets()
+                .map_or(true, |state| state.plaintext_bytes_to_read() > 0),
+        }
+    }
 }
 
-/// Serves one connection until the client logs out, disconnects or the server stops.
+/// An idling connection with everything needed to continue it on any worker.
+pub struct Parked {
+    pub session: Session,
+    pub io: BufReader<Stream>,
+    pub peer: SocketAddr,
+    /// The selected mailbox, whose changes wake the session.
+    pub mailbox: Option<MailboxId>,
+    /// When this IDLE began (for autologout).
+    pub idle_since: Instant,
+    /// When the next keepalive line is due.
+    pub keepalive_at: Instant,
+}
+
+impl Parked {
+    /// The socket, for readiness registration.
+    pub fn fd(&self) -> RawFd {
+        self.io.get_ref().tcp().as_raw_fd()
+    }
+
+    /// A clone of the socket, so that shutdown can interrupt a blocking read on it.
+    pub fn tcp(&self) -> &TcpStream {
+        self.io.get_ref().tcp()
+    }
+}
+
+/// How a worker leaves a connection.
+pub enum Outcome {
+    /// Done: the connection is closed (dropped).
+    Closed,
+    /// In IDLE: hand it to the reactor.
+    Park(Box<Parked>),
+}
+
+/// Serves a new connection until the client logs out, disconnects, idles, or the server stops.
 pub(crate) fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -74,9 +130,9 @@ pub(crate) fn serve(
     context: &Arc<SessionContext>,
     resources: &mut WorkerResources,
     shutdown: &Shutdown,
-) {
+) -> Outcome {
     if shutdown.is_requested() {
-        return;
+        return Outcome::Closed;
     }
     let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
     let (stream, channel) = match security {
@@ -84,27 +140,80 @@ pub(crate) fn serve(
             Ok(t) => (Stream::Tls(Box::new(t)), ChannelSecurity::Tls),
             Err(e) => {
                 log::debug!("{peer}: TLS handshake failed: {e}");
-                return;
+                return Outcome::Closed;
             }
         },
         Security::StartTls => (Stream::Plain(tcp), ChannelSecurity::Plain),
     };
-    let mut session = Session::new(context.clone(), peer.to_string(), channel);
+    let session = Session::new(context.clone(), peer.to_string(), channel);
     let mut io = BufReader::with_capacity(READ_BUFFER, stream);
+    let greeting = session.greeting();
     if io
         .get_mut()
-        .write_all(&session.greeting())
+        .write_all(&greeting)
         .and_then(|_| io.get_mut().flush())
         .is_err()
     {
-        return;
+        return Outcome::Closed;
     }
+    drive(session, io, peer, tls, resources)
+}
+
+/// Continues a parked connection after `wake`.
+pub(crate) fn resume(
+    mut parked: Box<Parked>,
+    wake: Wake,
+    tls: &RwLock<Arc<rustls::ServerConfig>>,
+    resources: &mut WorkerResources,
+) -> Outcome {
+    let peer = parked.peer;
+    let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parked.session.resume_idle(&mut parked.io, resources, wake)
+    }));
+    match step {
+        Ok(IdleStep::Park) => {
+            if wake == Wake::Keepalive {
+                parked.keepalive_at = Instant::now() + KEEPALIVE;
+            }
+            Outcome::Park(parked)
+        }
+        Ok(IdleStep::Serve) => {
+            let Parked { session, io, .. } = *parked;
+            drive(session, io, peer, tls, resources)
+        }
+        Ok(IdleStep::Closed) => Outcome::Closed,
+        Err(_) => {
+            server_bug(&mut parked.io, peer, resources);
+            Outcome::Closed
+        }
+    }
+}
+
+/// Runs commands until the session ends or idles, upgrading to TLS on STARTTLS.
+fn drive(
+    mut session: Session,
+    mut io: BufReader<Stream>,
+    peer: SocketAddr,
+    tls: &RwLock<Arc<rustls::ServerConfig>>,
+    resources: &mut WorkerResources,
+) -> Outcome {
     loop {
         let exit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             session.serve(&mut io, resources)
         }));
         match exit {
-            Ok(Exit::Closed) => return,
+            Ok(Exit::Closed) => return Outcome::Closed,
+            Ok(Exit::Idle) => {
+                let now = Instant::now();
+                return Outcome::Park(Box::new(Parked {
+                    mailbox: session.selected_mailbox(),
+                    session,
+                    io,
+                    peer,
+                    idle_since: now,
+                    keepalive_at: now + KEEPALIVE,
+                }));
+            }
             Ok(Exit::StartTls) => {
                 // RFC 3501 §6.2.1 / RFC 2595 §3.1: whatever the client sent after STARTTLS and
                 // before the handshake is discarded, never read as a command.
@@ -113,7 +222,7 @@ pub(crate) fn serve(
                     log::warn!("{peer}: {buffered} byte(s) pipelined after STARTTLS discarded");
                 }
                 let Stream::Plain(tcp) = io.into_inner() else {
-                    return;
+                    return Outcome::Closed;
                 };
                 match handshake(tcp, tls) {
                     Ok(t) => {
@@ -122,21 +231,26 @@ pub(crate) fn serve(
                     }
                     Err(e) => {
                         log::debug!("{peer}: STARTTLS handshake failed: {e}");
-                        return;
+                        return Outcome::Closed;
                     }
                 }
             }
             Err(_) => {
-                log::error!("{peer}: session panicked; sending BYE [SERVERBUG]");
-                let _ = io
-                    .get_mut()
-                    .write_all(b"* BYE [SERVERBUG] Internal error; the session is closed\r\n");
-                let _ = io.get_mut().flush();
-                resources.reset();
-                return;
+                server_bug(&mut io, peer, resources);
+                return Outcome::Closed;
             }
         }
     }
+}
+
+/// After a panic in a session: tell the client, and start the worker's resources afresh.
+fn server_bug(io: &mut BufReader<Stream>, peer: SocketAddr, resources: &mut WorkerResources) {
+    log::error!("{peer}: session panicked; sending BYE [SERVERBUG]");
+    let _ = io
+        .get_mut()
+        .write_all(b"* BYE [SERVERBUG] Internal error; the session is closed\r\n");
+    let _ = io.get_mut().flush();
+    resources.reset();
 }
 
 /// Runs the TLS handshake with a deadline, then leaves the socket in blocking mode.
@@ -151,9 +265,9 @@ fn handshake(
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
     tcp.set_read_timeout(Some(HANDSHAKE_DEADLINE))?;
     let mut stream = StreamOwned::new(conn, tcp);
-    let deadline = std::time::Instant::now() + HANDSHAKE_DEADLINE;
+    let deadline = Instant::now() + HANDSHAKE_DEADLINE;
     while stream.conn.is_handshaking() {
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "handshake deadline",

@@ -1,30 +1,37 @@
-//! Sockets and threads: the mio acceptor, the fixed worker pool and the bounded queue between them.
+//! Sockets and threads: the mio reactor, the fixed worker pool and the bounded queue between
+//! them, and the parking of idle sessions.
 //!
-//! Owns: listening, accepting, TLS handshakes, socket options and timeouts, shutdown. It knows no
-//! IMAP syntax: each worker hands its connection to [`crate::imap::Session`] (DESIGN §2).
+//! Owns: listening, accepting, TLS handshakes, socket options and timeouts, parked IDLE
+//! connections, change notification, shutdown. It knows no IMAP syntax: each worker hands its
+//! connection to [`crate::imap::Session`] (DESIGN §2).
 //!
 //! ```text
-//!  main: mio Poll ── accept ──► bounded crossbeam channel ──► N workers (fixed)
-//!        listeners, Waker           full? ──► refuser thread: * BYE [UNAVAILABLE]
+//!  reactor: mio Poll ── accept ──► bounded queue ──► N workers (fixed) ── IDLE ──┐
+//!     ▲  listeners, Waker          full? ──► refuser: * BYE [UNAVAILABLE]       │
+//!     │  parked sockets readable / changed / keepalive ──► resume queue ──► workers
+//!     └──────────────── park (socket registered with the reactor) ◄───────────────┘
+//!  watcher: SQLite data_version ──► changed mailboxes ──► reactor wakes their idlers
 //! ```
 
 pub mod connection;
 pub mod tls;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, never, select, unbounded, Receiver, Sender, TrySendError};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::imap::SessionContext;
+use crate::imap::{SessionContext, Wake, WorkerResources};
+use crate::index::MailboxId;
+use connection::{Outcome, Parked, IDLE_AUTOLOGOUT};
 
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +40,7 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("event loop failed: {0}")]
     Poll(io::Error),
-    #[error("cannot start a worker thread: {0}")]
+    #[error("cannot start a thread: {0}")]
     Spawn(io::Error),
 }
 
@@ -63,12 +70,13 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Stops accepting, and ends every session: each gets `* BYE` at its next read.
+    /// Stops accepting, and ends every session: each gets `* BYE` at its next read, and every
+    /// parked one at once.
     pub fn request(&self) {
         self.requested.store(true, Ordering::SeqCst);
         self.connections.interrupt_all();
         if let Err(e) = self.waker.wake() {
-            log::error!("cannot wake the acceptor to stop it: {e}");
+            log::error!("cannot wake the reactor to stop it: {e}");
         }
     }
 
@@ -78,7 +86,7 @@ impl Shutdown {
     }
 }
 
-/// The sockets of live sessions, so that shutdown can interrupt their blocking reads.
+/// The sockets of sessions running on workers, so that shutdown can interrupt their reads.
 #[derive(Default)]
 pub(crate) struct Connections {
     next_id: AtomicU64,
@@ -110,6 +118,64 @@ impl Connections {
     }
 }
 
+/// Idle connections, owned by this table while no worker has them (DESIGN §2: an IDLE session
+/// does not pin a worker).
+struct Parking {
+    table: Mutex<HashMap<usize, Box<Parked>>>,
+    next: AtomicUsize,
+    registry: Registry,
+}
+
+impl Parking {
+    /// Hands `parked` to the reactor: it is woken when its socket is readable, its mailbox
+    /// changes, or a timer fires. Returns it back when it cannot be parked (stopping, or the
+    /// registration failed), for the caller to finish.
+    fn park(&self, parked: Box<Parked>, shutdown: &Shutdown) -> Option<(Box<Parked>, Wake)> {
+        let token = PARK_BASE + self.next.fetch_add(1, Ordering::Relaxed) % (usize::MAX / 2);
+        let fd = parked.fd();
+        self.table.lock().ok()?.insert(token, parked);
+        // Registered after it is in the table, so the reactor finds it when the event comes
+        // (a socket already readable is reported at once).
+        let registered =
+            self.registry
+                .register(&mut SourceFd(&fd), Token(token), Interest::READABLE);
+        // A stop requested meanwhile: the reactor may already have emptied the table, so finish
+        // this one here if it is still ours.
+        let wake = match registered {
+            Err(e) => {
+                log::warn!("cannot park an idle session: {e}");
+                Wake::Shutdown
+            }
+            Ok(()) if shutdown.is_requested() => Wake::Shutdown,
+            Ok(()) => return None,
+        };
+        let parked = self.table.lock().ok()?.remove(&token)?;
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        Some((parked, wake))
+    }
+
+    /// Takes the parked connections `pick` selects out of the table, unregistered.
+    // Boxed because they travel on to workers through a channel: a pointer, not the whole state.
+    #[allow(clippy::vec_box)]
+    fn take(&self, mut pick: impl FnMut(usize, &Parked) -> bool) -> Vec<Box<Parked>> {
+        let Ok(mut table) = self.table.lock() else {
+            return Vec::new();
+        };
+        let tokens: Vec<usize> = table
+            .iter()
+            .filter(|(t, p)| pick(**t, p))
+            .map(|(t, _)| *t)
+            .collect();
+        tokens
+            .into_iter()
+            .filter_map(|t| table.remove(&t))
+            .inspect(|p| {
+                let _ = self.registry.deregister(&mut SourceFd(&p.fd()));
+            })
+            .collect()
+    }
+}
+
 /// One accepted connection waiting for a worker.
 struct Job {
     stream: TcpStream,
@@ -117,7 +183,17 @@ struct Job {
     security: Security,
 }
 
+/// A parked connection going back to a worker, and why.
+type Resume = (Box<Parked>, Wake);
+
 const WAKER: Token = Token(usize::MAX);
+/// Tokens of parked connections start here; listeners use the small ones.
+const PARK_BASE: usize = 1 << 20;
+/// How often the reactor looks for due keepalives and autologouts.
+const TIMER_TICK: Duration = Duration::from_secs(1);
+/// How often the watcher asks SQLite whether anything was committed (DESIGN §8: push within
+/// 100 ms at p99).
+const WATCH_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The bound listeners, ready to run. Binding is separate from running so that the caller can
 /// print the addresses (the demo) and, later, drop privileges between the two.
@@ -127,6 +203,7 @@ pub struct Server {
     settings: ServerSettings,
     context: Arc<SessionContext>,
     shutdown: Shutdown,
+    parking: Arc<Parking>,
 }
 
 impl Server {
@@ -147,6 +224,11 @@ impl Server {
                 .map_err(ServerError::Poll)?;
             listeners.push((listener, security));
         }
+        let parking = Arc::new(Parking {
+            table: Mutex::new(HashMap::new()),
+            next: AtomicUsize::new(0),
+            registry: poll.registry().try_clone().map_err(ServerError::Poll)?,
+        });
         Ok(Server {
             poll,
             listeners,
@@ -157,6 +239,7 @@ impl Server {
                 waker,
                 connections: Arc::new(Connections::default()),
             },
+            parking,
         })
     }
 
@@ -177,80 +260,187 @@ impl Server {
     pub fn run(mut self) -> Result<(), ServerError> {
         let context = self.context.clone();
         let (jobs, queue) = bounded::<Job>(self.settings.queue);
+        let (resumes, resumed) = unbounded::<Resume>();
         let (refusals, refused) = bounded::<Job>(REFUSER_QUEUE);
+        let (changes, changed) = unbounded::<Vec<MailboxId>>();
+
         let mut workers = Vec::with_capacity(self.settings.workers);
         for n in 0..self.settings.workers {
-            let queue = queue.clone();
             let worker = Worker {
                 context: context.clone(),
                 tls: self.settings.tls.clone(),
                 shutdown: self.shutdown.clone(),
+                parking: self.parking.clone(),
             };
+            let (queue, resumed) = (queue.clone(), resumed.clone());
             let handle = thread::Builder::new()
                 .name(format!("worker-{n}"))
                 .stack_size(WORKER_STACK)
-                .spawn(move || worker.run(queue))
+                .spawn(move || worker.run(queue, resumed))
                 .map_err(ServerError::Spawn)?;
             workers.push(handle);
         }
-        drop(queue);
+        drop((queue, resumed));
         let refuser_tls = self.settings.tls.clone();
         let refuser = thread::Builder::new()
             .name("refuser".into())
             .spawn(move || refuse_connections(refused, refuser_tls))
             .map_err(ServerError::Spawn)?;
+        let watcher = {
+            let context = context.clone();
+            let waker = self.shutdown.waker.clone();
+            thread::Builder::new()
+                .name("watcher".into())
+                .spawn(move || watch_changes(&context, &changes, &waker))
+                .map_err(ServerError::Spawn)?
+        };
 
-        let result = self.accept_loop(&jobs, &refusals);
-        drop(jobs);
-        drop(refusals);
+        let result = self.reactor(&jobs, &refusals, &resumes, &changed);
+        // Stopping: every parked session is woken to say BYE, then no more work is queued.
+        for parked in self.parking.take(|_, _| true) {
+            let _ = resumes.send((parked, Wake::Shutdown));
+        }
+        drop((jobs, refusals, resumes));
         log::info!("stopped accepting; waiting for {} worker(s)", workers.len());
         for w in workers {
             let _ = w.join();
         }
         let _ = refuser.join();
+        let _ = watcher.join();
         result
     }
 
-    fn accept_loop(
+    /// The event loop: accepts, resumes parked connections, runs the idle timers.
+    fn reactor(
         &mut self,
         jobs: &Sender<Job>,
         refusals: &Sender<Job>,
+        resumes: &Sender<Resume>,
+        changed: &Receiver<Vec<MailboxId>>,
     ) -> Result<(), ServerError> {
-        let mut events = Events::with_capacity(128);
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = Instant::now() + TIMER_TICK;
         loop {
             if self.shutdown.is_requested() {
                 return Ok(());
             }
-            match self.poll.poll(&mut events, None) {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ServerError::Poll(e)),
             }
+            let mut readable: HashSet<usize> = HashSet::new();
             for event in events.iter() {
-                if event.token() == WAKER {
-                    continue;
-                }
-                let Some((listener, security)) = self.listeners.get(event.token().0) else {
-                    continue;
-                };
-                // Edge-triggered: accept until WouldBlock (DESIGN §6).
-                loop {
-                    match listener.accept() {
-                        Ok((stream, peer)) => {
-                            dispatch(stream, peer, *security, jobs, refusals);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            // EMFILE and friends: log, back off briefly so the loop does not
-                            // spin, and keep serving the sessions that exist.
-                            log::warn!("accept failed: {e}");
-                            thread::sleep(Duration::from_millis(50));
-                            break;
-                        }
+                match event.token() {
+                    WAKER => {}
+                    Token(t) if t >= PARK_BASE => {
+                        readable.insert(t);
                     }
+                    Token(i) => self.accept(i, jobs, refusals),
                 }
             }
+            if !readable.is_empty() {
+                for parked in self.parking.take(|t, _| readable.contains(&t)) {
+                    let _ = resumes.send((parked, Wake::Input));
+                }
+            }
+            let mut mailboxes: HashSet<MailboxId> = HashSet::new();
+            while let Ok(batch) = changed.try_recv() {
+                mailboxes.extend(batch);
+            }
+            if !mailboxes.is_empty() {
+                let woken = self
+                    .parking
+                    .take(|_, p| p.mailbox.is_some_and(|m| mailboxes.contains(&m)));
+                for parked in woken {
+                    let _ = resumes.send((parked, Wake::Changed));
+                }
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + TIMER_TICK;
+                let due = self.parking.take(|_, p| {
+                    now >= p.keepalive_at || now.duration_since(p.idle_since) >= IDLE_AUTOLOGOUT
+                });
+                for parked in due {
+                    let wake = if now.duration_since(parked.idle_since) >= IDLE_AUTOLOGOUT {
+                        Wake::Autologout
+                    } else {
+                        Wake::Keepalive
+                    };
+                    let _ = resumes.send((parked, wake));
+                }
+            }
+        }
+    }
+
+    /// Accepts everything pending on listener `i` (edge-triggered: until WouldBlock).
+    fn accept(&self, i: usize, jobs: &Sender<Job>, refusals: &Sender<Job>) {
+        let Some((listener, security)) = self.listeners.get(i) else {
+            return;
+        };
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => dispatch(stream, peer, *security, jobs, refusals),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log, back off briefly so the loop does not spin, and
+                    // keep serving the sessions that exist.
+                    log::warn!("accept failed: {e}");
+                    thread::sleep(Duration::from_millis(50));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Polls SQLite's `data_version` and tells the reactor which mailboxes changed, so their idle
+/// sessions hear of new mail at once, whoever committed it (this server or `imapvault import`).
+fn watch_changes(context: &SessionContext, changes: &Sender<Vec<MailboxId>>, waker: &Waker) {
+    let index = match crate::archive::Archive::open_index_at(&context.archive_dir) {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("change watcher cannot open the index; IDLE will not push: {e}");
+            return;
+        }
+    };
+    let snapshot = |index: &crate::index::Index| -> HashMap<MailboxId, (u64, u64)> {
+        index
+            .mailbox_versions()
+            .map(|v| {
+                v.into_iter()
+                    .map(|m| (m.mailbox, (m.uidnext, m.highestmodseq)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut version = index.data_version().unwrap_or(0);
+    let mut known = snapshot(&index);
+    while !context.is_stopping() {
+        thread::sleep(WATCH_INTERVAL);
+        let now = match index.data_version() {
+            Ok(v) => v,
+            Err(e) => {
+                log::warn!("change watcher: {e}");
+                continue;
+            }
+        };
+        if now == version {
+            continue;
+        }
+        version = now;
+        let current = snapshot(&index);
+        let changed: Vec<MailboxId> = current
+            .iter()
+            .filter(|(id, v)| known.get(id) != Some(v))
+            .map(|(id, _)| *id)
+            .collect();
+        known = current;
+        if !changed.is_empty() && changes.send(changed).is_ok() {
+            let _ = waker.wake();
         }
     }
 }
@@ -270,7 +460,6 @@ fn dispatch(
     jobs: &Sender<Job>,
     refusals: &Sender<Job>,
 ) {
-    // SAFETY-free conversion: mio's stream owns the fd; std's takes it over.
     let stream: TcpStream = stream.into();
     // Accepted sockets are non-blocking; workers use blocking I/O with timeouts (DESIGN §6).
     if let Err(e) = stream.set_nonblocking(false) {
@@ -288,7 +477,7 @@ fn dispatch(
         Err(TrySendError::Full(job)) => {
             log::warn!("{peer}: all workers busy and the queue is full; refusing");
             match job.security {
-                // No handshake needed: say BYE from here, never blocking the acceptor.
+                // No handshake needed: say BYE from here, never blocking the reactor.
                 Security::StartTls => {
                     let _ = job.stream.set_nonblocking(true);
                     let _ = (&job.stream).write(BUSY_BYE);
@@ -323,40 +512,69 @@ fn refuse_connections(refused: Receiver<Job>, tls: Arc<RwLock<Arc<rustls::Server
     }
 }
 
-/// One thread of the pool: takes connections off the queue and serves them one at a time.
+/// One thread of the pool: serves new connections and resumes parked ones, one at a time.
 struct Worker {
     context: Arc<SessionContext>,
     tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
     shutdown: Shutdown,
+    parking: Arc<Parking>,
 }
 
 impl Worker {
-    fn run(self, queue: Receiver<Job>) {
+    fn run(self, mut queue: Receiver<Job>, mut resumed: Receiver<Resume>) {
         // Each worker keeps its own index connection across sessions (DESIGN §6: one SQLite
         // connection per worker), opened on first use.
-        let mut resources = crate::imap::WorkerResources::default();
-        for job in queue {
-            let Some(id) = self.shutdown.connections.register(&job.stream) else {
-                continue;
-            };
-            let peer = job.peer;
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                connection::serve(
-                    job.stream,
-                    job.peer,
-                    job.security,
-                    &self.tls,
-                    &self.context,
-                    &mut resources,
-                    &self.shutdown,
-                )
-            }));
+        let mut resources = WorkerResources::default();
+        let (mut queue_open, mut resumed_open) = (true, true);
+        while queue_open || resumed_open {
+            // A closed channel is swapped for one that never delivers, so `select` does not spin.
+            select! {
+                recv(resumed) -> msg => match msg {
+                    Ok((parked, wake)) => self.resume(parked, wake, &mut resources),
+                    Err(_) => { resumed_open = false; resumed = never(); }
+                },
+                recv(queue) -> msg => match msg {
+                    Ok(job) => self.serve(job, &mut resources),
+                    Err(_) => { queue_open = false; queue = never(); }
+                },
+            }
+        }
+    }
+
+    fn serve(&self, job: Job, resources: &mut WorkerResources) {
+        let Some(id) = self.shutdown.connections.register(&job.stream) else {
+            return;
+        };
+        let outcome = connection::serve(
+            job.stream,
+            job.peer,
+            job.security,
+            &self.tls,
+            &self.context,
+            resources,
+            &self.shutdown,
+        );
+        self.shutdown.connections.unregister(id);
+        self.finish(outcome, resources);
+    }
+
+    fn resume(&self, parked: Box<Parked>, wake: Wake, resources: &mut WorkerResources) {
+        let id = self.shutdown.connections.register(parked.tcp());
+        let outcome = connection::resume(parked, wake, &self.tls, resources);
+        if let Some(id) = id {
             self.shutdown.connections.unregister(id);
-            if outcome.is_err() {
-                // The session's state is gone with the panic; the worker and its index
-                // connection are rebuilt clean for the next client.
-                log::error!("{peer}: session panicked; connection closed");
-                resources = crate::imap::WorkerResources::default();
+        }
+        self.finish(outcome, resources);
+    }
+
+    /// Parks an idling connection; one that cannot be parked is finished here.
+    fn finish(&self, mut outcome: Outcome, resources: &mut WorkerResources) {
+        while let Outcome::Park(parked) = outcome {
+            match self.parking.park(parked, &self.shutdown) {
+                None => return,
+                Some((parked, wake)) => {
+                    outcome = connection::resume(parked, wake, &self.tls, resources);
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ const COMMON: &[&str] = &[
     "LIST-STATUS",
     "STATUS=SIZE",
     "BINARY",
+    "IDLE",
 ];
 
 /// The capability list for `session`'s current state, space-separated.
