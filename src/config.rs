@@ -41,7 +41,15 @@ struct RawConfig {
     #[serde(default)]
     archive: RawArchive,
     #[serde(default)]
+    spool: RawSpool,
+    #[serde(default)]
     log: RawLog,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +170,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub tls: TlsConfig,
     pub archive: ArchiveConfig,
+    /// `[spool] dir`: files moved in here are archived while the server runs; `None` = off.
+    pub spool_dir: Option<PathBuf>,
     pub log_level: log::LevelFilter,
 }
 
@@ -305,6 +315,7 @@ impl Config {
                 mode,
                 flags,
             },
+            spool_dir: raw.spool.dir.map(|d| base.join(d)),
             log_level,
         })
     }
@@ -353,6 +364,7 @@ mod tests {
         assert_eq!(c.archive.mode, d.archive.mode);
         assert_eq!(c.archive.flags, d.archive.flags);
         assert_eq!(c.log_level, d.log_level);
+        assert_eq!(c.spool_dir, d.spool_dir);
     }
 
     #[test]

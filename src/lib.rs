@@ -8,6 +8,7 @@
 //! - [`auth`]: password hashing and the proof that a login was checked.
 //! - [`imap`]: the protocol: framing, grammar, session state machine, one file per command.
 //! - [`server`]: sockets, TLS, the mio acceptor and the worker pool.
+//! - [`spool`]: archiving files dropped into a directory while the server runs.
 //! - [`config`], [`demo`]: the configuration file and the embedded demo archive.
 
 pub mod archive;
@@ -19,4 +20,5 @@ pub mod import;
 pub mod index;
 pub mod mime;
 pub mod server;
+pub mod spool;
 pub mod store;

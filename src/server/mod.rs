@@ -589,6 +589,8 @@ pub enum StartError {
     Archive(#[from] crate::archive::ArchiveError),
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
     #[error("cannot install the signal handler: {0}")]
     Signal(String),
     #[error("archive.mode = \"journal\" is not available in this version; use \"mailbox\"")]
@@ -628,7 +630,27 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
     for (addr, security) in server.local_addrs() {
         log::info!("listening on {addr} ({security:?})");
     }
-    run_until_signalled(server)
+    let spool = match &config.spool_dir {
+        Some(dir) => {
+            let spool = crate::spool::Spool::open(
+                dir,
+                crate::archive::Archive::open(&config.archive.dir)?,
+            )?;
+            let stopping = server.context.stopping.clone();
+            Some(
+                thread::Builder::new()
+                    .name("spool".into())
+                    .spawn(move || spool.run(&stopping))
+                    .map_err(ServerError::Spawn)?,
+            )
+        }
+        None => None,
+    };
+    let result = run_until_signalled(server);
+    if let Some(spool) = spool {
+        let _ = spool.join();
+    }
+    result
 }
 
 /// Runs a bound server, stopping it cleanly on SIGINT or SIGTERM (every session gets `* BYE`).
