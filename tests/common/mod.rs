@@ -251,3 +251,194 @@ pub fn tree_hash(dir: &std::path::Path) -> String {
     }
     format!("{:x}", h.finalize())
 }
+
+/// One folder of the demo archive as the test reads it from `src/demo/mail` itself, independent
+/// of the importer: the folder name from `MANIFEST` and its messages as the server must serve
+/// them (mboxrd-unescaped, CRLF line ends).
+pub struct DemoFolder {
+    pub name: String,
+    pub file: String,
+    pub messages: Vec<Vec<u8>>,
+}
+
+/// The demo mail by folder, in `MANIFEST` order.
+pub fn demo_mail() -> Vec<DemoFolder> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/demo/mail");
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST")).expect("MANIFEST");
+    manifest
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (file, folder) = line.split_once('\t').expect("file<TAB>folder");
+            let bytes = std::fs::read(dir.join(file)).expect("mbox");
+            DemoFolder {
+                name: folder.to_owned(),
+                file: file.to_owned(),
+                messages: parse_mbox(&bytes),
+            }
+        })
+        .collect()
+}
+
+/// The demo folder names plus every parent they imply (`Archive` for `Archive/2022`), sorted:
+/// the folders LIST must show.
+pub fn demo_folder_names_with_parents() -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for f in demo_mail() {
+        let mut prefix = String::new();
+        for (i, part) in f.name.split('/').enumerate() {
+            if i > 0 {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            names.insert(prefix.clone());
+        }
+    }
+    names
+}
+
+/// Splits an mbox into messages: a message starts after a `From ` line at the start of the file
+/// or after a blank line; the blank line before a separator (and at the end) belongs to the mbox,
+/// not the message; `>From `, `>>From `, ... lose one `>` (mboxrd); LF becomes CRLF.
+pub fn parse_mbox(mbox: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut prev_blank = true;
+    for line in mbox.split_inclusive(|&b| b == b'\n') {
+        if prev_blank && line.starts_with(b"From ") {
+            messages.push(Vec::new());
+            prev_blank = false;
+            continue;
+        }
+        prev_blank = line == b"\n" || line == b"\r\n";
+        messages
+            .last_mut()
+            .expect("the mbox starts with a From line")
+            .push(line.to_vec());
+    }
+    messages
+        .into_iter()
+        .map(|mut lines| {
+            if lines.last().is_some_and(|l| l == b"\n") {
+                lines.pop();
+            }
+            let mut out = Vec::new();
+            for line in lines {
+                let quotes = line.iter().take_while(|&&b| b == b'>').count();
+                let line = if quotes > 0 && line[quotes..].starts_with(b"From ") {
+                    &line[1..]
+                } else {
+                    &line[..]
+                };
+                let body = line.strip_suffix(b"\n").unwrap_or(line);
+                let body = body.strip_suffix(b"\r").unwrap_or(body);
+                out.extend_from_slice(body);
+                if line.ends_with(b"\n") {
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Number of `From ` separator lines (the way a person counts an mbox's messages).
+pub fn count_from_lines(mbox: &[u8]) -> usize {
+    mbox.split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"From "))
+        .count()
+}
+
+/// Message count per mailbox of the demo user, straight from the index (not through IMAP).
+pub fn index_counts(archive_dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+    let index = imapvault::archive::Archive::open_index_at(archive_dir).expect("index");
+    let user = index.user_id(imapvault::demo::USER).expect("user");
+    index
+        .mailboxes(user)
+        .expect("mailboxes")
+        .into_iter()
+        .map(|m| (m.name, m.messages))
+        .collect()
+}
+
+/// The first line index at which `a` and `b` differ, with both lines, for readable failures.
+pub fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let la: Vec<&[u8]> = a.split(|&c| c == b'\n').collect();
+    let lb: Vec<&[u8]> = b.split(|&c| c == b'\n').collect();
+    for i in 0..la.len().max(lb.len()) {
+        let x = la.get(i).copied().unwrap_or(b"<end>");
+        let y = lb.get(i).copied().unwrap_or(b"<end>");
+        if x != y {
+            return format!(
+                "line {}: {:?} vs {:?} (lengths {} vs {})",
+                i + 1,
+                String::from_utf8_lossy(x),
+                String::from_utf8_lossy(y),
+                a.len(),
+                b.len()
+            );
+        }
+    }
+    format!("same lines, lengths {} vs {}", a.len(), b.len())
+}
+
+/// Runs `cmd` with a deadline; kills it (by its own pid) when the deadline passes.
+/// Returns the output, or panics naming the command if it had to be killed.
+pub fn run_with_timeout(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    // Drain the pipes in threads so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err_t.join().unwrap_or_default();
+            panic!(
+                "{what} did not finish in {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
+
+/// Whether an external tool is on PATH; tests that need it fail loudly when it is not, unless
+/// `IMAPVAULT_E2E_SKIP_MISSING_TOOLS=1` (then they print why and pass as skipped).
+pub fn require_tool(name: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(name).is_file()));
+    if !found {
+        if std::env::var("IMAPVAULT_E2E_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
+            eprintln!("SKIPPED: {name} is not installed");
+            return false;
+        }
+        panic!("{name} is not installed (tests/run.sh installs it; set IMAPVAULT_E2E_SKIP_MISSING_TOOLS=1 to skip)");
+    }
+    true
+}
