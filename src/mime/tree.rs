@@ -163,7 +163,14 @@ fn split_multipart(msg: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range
         if at != body.start && msg[at - 1] != b'\n' {
             continue; // not at the start of a line
         }
-        let close = msg[at + delimiter.len()..line_end].starts_with(b"--");
+        let rest = &msg[at + delimiter.len()..line_end];
+        let close = rest.starts_with(b"--");
+        // RFC 2046 §5.1.1: a boundary character right after ours means a longer boundary that
+        // merely starts with ours (a nested part's, e.g. "b" and "b-alt"): not our delimiter.
+        // Anything else may follow, as Dovecot allows (transport padding, junk).
+        if !close && rest.first().is_some_and(|&c| is_bchar_nospace(c)) {
+            continue;
+        }
         if let Some(start) = current.take() {
             // The line end before the delimiter is part of the delimiter.
             let mut end = at;
@@ -194,9 +201,35 @@ fn split_multipart(msg: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range
     parts
 }
 
+/// `bcharsnospace` of RFC 2046 §5.1.1.
+fn is_bchar_nospace(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"'()+_,-./:=?".contains(&c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_boundary_that_extends_the_outer_one_is_not_a_delimiter() {
+        let m = b"--b\r\nContent-Type: multipart/alternative; boundary=b-alt\r\n\r\n--b-alt\r\nX\r\n--b-alt--\r\n--b\r\nY\r\n--b--\r\n";
+        let r = split_multipart(m, 0..m.len(), b"b");
+        let got: Vec<&[u8]> = r.into_iter().map(|r| &m[r]).collect();
+        assert_eq!(
+            got,
+            vec![
+                &b"Content-Type: multipart/alternative; boundary=b-alt\r\n\r\n--b-alt\r\nX\r\n--b-alt--"[..],
+                &b"Y"[..]
+            ]
+        );
+        // Junk that is not a boundary character may still follow a real delimiter.
+        let m = b"--b \t\r\nA\r\n--b--junk\r\n";
+        let r = split_multipart(m, 0..m.len(), b"b");
+        assert_eq!(
+            r.into_iter().map(|r| &m[r]).collect::<Vec<_>>(),
+            vec![&b"A"[..]]
+        );
+    }
 
     #[test]
     fn split_basic() {
