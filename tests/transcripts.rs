@@ -453,8 +453,8 @@ fn run_file(file: &str) {
             if let Ok(out) = &result {
                 let text = String::from_utf8_lossy(out);
                 eprintln!("=== {} (actual)", script.name);
-                for l in text.split("\r\n").filter(|l| !l.is_empty()) {
-                    eprintln!("S: {l}");
+                for l in text.strip_suffix("\r\n").unwrap_or(&text).split("\r\n") {
+                    eprintln!("{}", if l.is_empty() { "S:".to_owned() } else { format!("S: {l}") });
                 }
             }
         }
