@@ -105,18 +105,34 @@ fn every_file_is_run_and_every_command_has_a_transcript() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "txt") {
             let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-            assert!(FILES.contains(&stem.as_str()), "{stem}.txt has no test: add it to transcripts!()");
+            assert!(
+                FILES.contains(&stem.as_str()),
+                "{stem}.txt has no test: add it to transcripts!()"
+            );
         }
     }
     for entry in std::fs::read_dir(root.join("src/imap/command")).unwrap() {
-        let stem = entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
+        let stem = entry
+            .unwrap()
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if stem != "mod" {
-            assert!(FILES.contains(&stem.as_str()), "src/imap/command/{stem}.rs has no transcript");
+            assert!(
+                FILES.contains(&stem.as_str()),
+                "src/imap/command/{stem}.rs has no transcript"
+            );
         }
     }
     for (file, session, _) in KNOWN_BUGS {
-        assert!(FILES.contains(file), "KNOWN_BUGS names {file}, which is not a transcript");
-        let text = std::fs::read_to_string(root.join(format!("tests/transcripts/{file}.txt"))).unwrap();
+        assert!(
+            FILES.contains(file),
+            "KNOWN_BUGS names {file}, which is not a transcript"
+        );
+        let text =
+            std::fs::read_to_string(root.join(format!("tests/transcripts/{file}.txt"))).unwrap();
         let sessions = parse(file, &text);
         assert!(
             sessions.iter().any(|s| s.name == *session),
@@ -310,7 +326,10 @@ fn pieces(file: &str, expected: &[(usize, String)]) -> Vec<Piece> {
 
 /// `N` if the line ends with a literal announcement `{N}` (the CRLF not included).
 fn literal_length(line: &str) -> Option<usize> {
-    let body = line.strip_suffix("\r\n").unwrap_or(line).strip_suffix('}')?;
+    let body = line
+        .strip_suffix("\r\n")
+        .unwrap_or(line)
+        .strip_suffix('}')?;
     let open = body.rfind('{')?;
     let digits = &body[open + 1..];
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -323,9 +342,7 @@ fn literal_length(line: &str) -> Option<usize> {
 fn matches(pieces: &[Piece], actual: &[u8]) -> bool {
     match pieces.split_first() {
         None => actual.is_empty(),
-        Some((Piece::Exact(e), rest)) => {
-            actual.starts_with(e) && matches(rest, &actual[e.len()..])
-        }
+        Some((Piece::Exact(e), rest)) => actual.starts_with(e) && matches(rest, &actual[e.len()..]),
         Some((Piece::Any, rest)) => {
             let line_end = actual
                 .iter()
@@ -411,7 +428,11 @@ fn run_session(context: &Arc<SessionContext>, script: &Script) -> Result<Vec<u8>
             io.get_mut().input = Cursor::new(input.clone());
         }
         let exit = session.serve(&mut io, &mut resources);
-        let want = if k + 1 < parts { Exit::StartTls } else { Exit::Closed };
+        let want = if k + 1 < parts {
+            Exit::StartTls
+        } else {
+            Exit::Closed
+        };
         if exit != want {
             return Err(format!(
                 "serve returned {exit:?} after input part {} of {parts}, expected {want:?}\n{}",
@@ -434,7 +455,8 @@ fn run_session(context: &Arc<SessionContext>, script: &Script) -> Result<Vec<u8>
 }
 
 fn run_file(file: &str) {
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/transcripts/{file}.txt"));
+    let path: PathBuf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/transcripts/{file}.txt"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let scripts = parse(file, &text);
     assert!(!scripts.is_empty(), "{file}.txt has no sessions");
@@ -454,7 +476,14 @@ fn run_file(file: &str) {
                 let text = String::from_utf8_lossy(out);
                 eprintln!("=== {} (actual)", script.name);
                 for l in text.strip_suffix("\r\n").unwrap_or(&text).split("\r\n") {
-                    eprintln!("{}", if l.is_empty() { "S:".to_owned() } else { format!("S: {l}") });
+                    eprintln!(
+                        "{}",
+                        if l.is_empty() {
+                            "S:".to_owned()
+                        } else {
+                            format!("S: {l}")
+                        }
+                    );
                 }
             }
         }
@@ -470,7 +499,10 @@ fn run_file(file: &str) {
                 script.line, script.name
             )),
             (Some(_), Some(why)) => {
-                eprintln!("{file}.txt session {:?}: fails as expected (KNOWN_BUGS: {why})", script.name)
+                eprintln!(
+                    "{file}.txt session {:?}: fails as expected (KNOWN_BUGS: {why})",
+                    script.name
+                )
             }
             (None, Some(_)) => failures.push(format!(
                 "{file}.txt:{} session {:?} now passes: remove it from KNOWN_BUGS",
