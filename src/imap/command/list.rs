@@ -165,14 +165,25 @@ pub fn lsub(
         Err(e) => return super::index_failure(ctx, "LSUB", &e),
     };
     let compiled = Pattern::new(&reference, &pattern);
-    let mut names: Vec<&String> = subscriptions
-        .iter()
-        .filter(|n| compiled.matches(n))
-        .collect();
-    names.sort_by(|a, b| inbox_first(a, b));
-    for name in names {
+    // RFC 3501 §6.3.9: when `%` stops above a subscribed name, its unsubscribed parent that the
+    // pattern matches is returned with \Noselect (subscribed "foo/bar" → "foo" for "%").
+    let subscribed: BTreeSet<&str> = subscriptions.iter().map(String::as_str).collect();
+    // Keyed (not INBOX, name) so INBOX comes first, then by name, each name once.
+    let mut lines: BTreeSet<(bool, &str, &str)> = BTreeSet::new();
+    for name in &subscriptions {
+        if compiled.matches(name) {
+            lines.insert((name != "INBOX", name, "()"));
+        }
+        for (at, _) in name.match_indices(SEPARATOR) {
+            let parent = &name[..at];
+            if !subscribed.contains(parent) && compiled.matches(parent) {
+                lines.insert((parent != "INBOX", parent, "(\\Noselect)"));
+            }
+        }
+    }
+    for (_, name, attributes) in lines {
         out.text(&format!(
-            "* LSUB () \"{SEPARATOR}\" {}\r\n",
+            "* LSUB {attributes} \"{SEPARATOR}\" {}\r\n",
             super::wire_name(ctx, name)
         ));
     }

@@ -38,7 +38,12 @@ pub fn refuse(ctx: &Ctx<'_>, command: &str) -> Completion {
 /// CREATE: `[ALREADYEXISTS]` for an existing name, otherwise the read-only refusal.
 pub fn create(ctx: &mut Ctx<'_>, mailbox: &Mailbox) -> Completion {
     if let (Ok(user), Ok(name)) = (super::user(ctx), super::mailbox_name(ctx, mailbox)) {
-        if let Ok(Some(_)) = ctx.index.mailbox(user.id, &name) {
+        // RFC 3501 §6.3.3: a trailing separator only says a child may follow; the name is the
+        // same mailbox.
+        let name = name
+            .strip_suffix(crate::imap::listmatch::SEPARATOR)
+            .unwrap_or(&name);
+        if let Ok(Some(_)) = ctx.index.mailbox(user.id, name) {
             return Completion::no(ResponseCode::AlreadyExists, "Mailbox already exists");
         }
     }
