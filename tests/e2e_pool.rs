@@ -38,13 +38,23 @@ fn full_pool_says_bye_unavailable_then_recovers() {
     let shutdown = server.shutdown_handle();
     let thread = std::thread::spawn(move || server.run().unwrap());
 
-    // The one worker serves this client.
-    let occupant = TcpStream::connect(addr(Security::StartTls)).unwrap();
-    occupant
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut occupant = RawClient::new(occupant);
-    assert!(occupant.read_line().starts_with("* OK"));
+    // The one worker serves this client (once its thread is up and waiting: bounded retry).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut occupant = loop {
+        let tcp = TcpStream::connect(addr(Security::StartTls)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut client = RawClient::new(tcp);
+        let greeting = client.read_line();
+        if greeting.starts_with("* OK") {
+            break client;
+        }
+        assert!(greeting.starts_with("* BYE [UNAVAILABLE]"), "{greeting}");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never took a connection"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
 
     // Plain port: BYE in clear text.
     let refused = TcpStream::connect(addr(Security::StartTls)).unwrap();
