@@ -93,6 +93,7 @@ transcripts!(
     noop_logout,
     errors,
     idle,
+    condstore,
 );
 
 /// Every `.txt` in `tests/transcripts/` is run, and every command module has its transcript.
@@ -183,7 +184,7 @@ fn fixture() -> (tempfile::TempDir, Archive) {
 
 /// The capabilities offered in every state, as `{CAPS}` expands in `S:` lines.
 const CAPS: &str = "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN SPECIAL-USE \
-                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE";
+                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC";
 
 // ---------------------------------------------------------------------------------------------
 // The in-memory transport.

@@ -231,6 +231,42 @@ impl SequenceSet {
     }
 }
 
+/// Writes ascending, non-overlapping ranges in the compact `sequence-set` form (`1:3,7,9:12`), for
+/// answers (ESEARCH `ALL`, `VANISHED`, `[MODIFIED]`). Unlike [`SequenceSet::from_sorted_ranges`]
+/// it has no cap: an answer may need as many ranges as the mailbox has gaps.
+pub fn format_ranges<I>(ranges: I) -> String
+where
+    I: IntoIterator<Item = RangeInclusive<u32>>,
+{
+    let mut out = String::new();
+    for r in ranges {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if r.start() == r.end() {
+            out.push_str(&r.start().to_string());
+        } else {
+            out.push_str(&format!("{}:{}", r.start(), r.end()));
+        }
+    }
+    out
+}
+
+/// Ascending numbers as ranges of consecutive runs (`[1,2,3,5]` → `1..=3, 5..=5`).
+pub fn runs(numbers: &[u32]) -> impl Iterator<Item = RangeInclusive<u32>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let start = *numbers.get(i)?;
+        let mut end = start;
+        while numbers.get(i + 1) == Some(&end.wrapping_add(1)) && end != u32::MAX {
+            end += 1;
+            i += 1;
+        }
+        i += 1;
+        Some(start..=end)
+    })
+}
+
 fn parse_seq_number(input: &[u8]) -> Result<(SeqNumber, usize), SequenceSetError> {
     if input.first() == Some(&b'*') {
         return Ok((SeqNumber::Largest, 1));
@@ -294,6 +330,17 @@ pub enum SequenceArg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_forms() {
+        assert_eq!(format_ranges(runs(&[])), "");
+        assert_eq!(format_ranges(runs(&[4])), "4");
+        assert_eq!(format_ranges(runs(&[1, 2, 3, 5, 7, 8])), "1:3,5,7:8");
+        assert_eq!(
+            format_ranges(runs(&[u32::MAX - 1, u32::MAX])),
+            "4294967294:4294967295"
+        );
+    }
 
     fn set(s: &str) -> SequenceSet {
         SequenceSet::parse(s.as_bytes()).unwrap()

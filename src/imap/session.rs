@@ -60,11 +60,16 @@ pub enum State {
     Logout,
 }
 
-/// Extensions the client turned on with ENABLE (RFC 5161).
+/// Extensions the client turned on (RFC 5161 ENABLE, or implicitly by using them).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Enabled {
     /// RFC 6855 UTF8=ACCEPT: mailbox names travel as UTF-8 (not offered yet; always off).
     pub utf8_accept: bool,
+    /// RFC 7162 §3.1: CONDSTORE, by ENABLE or by any CONDSTORE-enabling command; from then on
+    /// every untagged FETCH carries MODSEQ.
+    pub condstore: bool,
+    /// RFC 7162 §3.2.3: QRESYNC, only by ENABLE (implies CONDSTORE).
+    pub qresync: bool,
 }
 
 impl Enabled {
@@ -527,7 +532,7 @@ fn dispatch(
         ),
 
         // Authenticated (RFC 3501 §6.3).
-        C::Enable(names) => command::enable::run(&names, &ctx.session.peer, out),
+        C::Enable(names) => command::enable::run(ctx.session, &names, out),
         C::Namespace => command::namespace::run(out),
         C::List(list) => command::list::run(ctx, out, &list),
         C::Lsub { reference, pattern } => command::list::lsub(ctx, out, &reference, &pattern),
@@ -535,8 +540,10 @@ fn dispatch(
         C::Unsubscribe(m) => command::subscribe::run(ctx, &m, Subscription::Unsubscribed),
         C::Status { mailbox, items } => command::status::run(ctx, out, &mailbox, &items),
         C::Select {
-            access, mailbox, ..
-        } => command::select::run(ctx, out, &mailbox, access),
+            access,
+            mailbox,
+            params,
+        } => command::select::run(ctx, out, &mailbox, access, &params),
         C::Create { mailbox, .. } => command::refused::create(ctx, &mailbox),
         C::Delete(_) | C::Rename { .. } | C::Append { .. } => command::refused::refuse(ctx, name),
 
@@ -548,8 +555,8 @@ fn dispatch(
             addressing,
             set,
             items,
-            ..
-        } if selected => command::fetch::run(ctx, out, addressing, &set, &items),
+            modifiers,
+        } if selected => command::fetch::run(ctx, out, addressing, &set, &items, modifiers),
         C::Store {
             addressing,
             set,

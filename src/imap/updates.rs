@@ -29,6 +29,7 @@ pub fn send(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<(), IndexError> {
     let changes = ctx
         .index
         .mailbox_changes(mailbox, largest_uid, known_modseq)?;
+    let condstore = ctx.session.enabled.condstore;
     let State::Selected(_, view) = &mut ctx.session.state else {
         return Ok(());
     };
@@ -50,8 +51,14 @@ pub fn send(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<(), IndexError> {
             // A change this session made itself is already in its view: say nothing.
             if entry.flags != flags {
                 entry.flags = flags;
+                // RFC 7162 §3.1.4: under CONDSTORE every unsolicited FETCH carries MODSEQ.
+                let modseq = if condstore {
+                    format!(" MODSEQ ({})", change.modseq)
+                } else {
+                    String::new()
+                };
                 out.text(&format!(
-                    "* {} FETCH (UID {} FLAGS ({}))\r\n",
+                    "* {} FETCH (UID {} FLAGS ({}){modseq})\r\n",
                     i + 1,
                     change.uid,
                     entry.flags.to_stored()

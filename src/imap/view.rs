@@ -106,6 +106,32 @@ impl MailboxView {
         self.entries.binary_search_by_key(&uid, |e| e.uid).ok()
     }
 
+    /// The UIDs within `ranges` (ascending, non-overlapping) that are not in the view, as
+    /// ranges: the `VANISHED (EARLIER)` answer of RFC 7162 §3.2.5–6. Walks the present UIDs,
+    /// never the (possibly huge) ranges themselves.
+    pub fn missing_uids<I>(&self, ranges: I) -> Vec<std::ops::RangeInclusive<u32>>
+    where
+        I: IntoIterator<Item = std::ops::RangeInclusive<u32>>,
+    {
+        let mut gaps = Vec::new();
+        for range in ranges {
+            let (lo, hi) = (*range.start(), *range.end());
+            // u64, so the UID after u32::MAX does not wrap or saturate onto it.
+            let mut next = u64::from(lo);
+            let first = self.entries.partition_point(|e| e.uid < lo);
+            for e in self.entries[first..].iter().take_while(|e| e.uid <= hi) {
+                if u64::from(e.uid) > next {
+                    gaps.push(next as u32..=e.uid - 1);
+                }
+                next = u64::from(e.uid) + 1;
+            }
+            if next <= u64::from(hi) {
+                gaps.push(next as u32..=hi);
+            }
+        }
+        gaps
+    }
+
     /// The 0-based indices, ascending and without repeats, of the messages `set` names.
     /// The result never holds more than the mailbox's messages, whatever the set says.
     pub fn resolve(
@@ -138,5 +164,66 @@ impl MailboxView {
         // `ranges` yields sorted, merged ranges, so `out` is ascending and has no repeats.
         debug_assert!(out.windows(2).all(|w| w[0] < w[1]));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{MailboxId, Subscription};
+
+    fn view(uids: &[u32]) -> MailboxView {
+        let info = MailboxInfo {
+            id: MailboxId(1),
+            name: "INBOX".into(),
+            uidvalidity: 1,
+            uidnext: 100,
+            highestmodseq: 1,
+            special_use: None,
+            subscribed: Subscription::Subscribed,
+            messages: uids.len() as u64,
+            unseen: 0,
+            size: 0,
+        };
+        let entries = uids
+            .iter()
+            .map(|&uid| ViewEntry {
+                uid,
+                message: MessageId(i64::from(uid)),
+                flags: Flags::default(),
+                modseq: 1,
+            })
+            .collect();
+        MailboxView::new(info, Access::ReadOnly, entries)
+    }
+
+    #[test]
+    fn missing_uids_are_the_gaps_within_the_ranges() {
+        let v = view(&[2, 3, 7]);
+        assert_eq!(v.missing_uids([1..=10]), vec![1..=1, 4..=6, 8..=10]);
+        assert_eq!(v.missing_uids([2..=3]), vec![]);
+        assert_eq!(v.missing_uids([3..=5, 9..=9]), vec![4..=5, 9..=9]);
+        assert_eq!(view(&[]).missing_uids([1..=u32::MAX]), vec![1..=u32::MAX]);
+        assert_eq!(
+            view(&[u32::MAX]).missing_uids([u32::MAX - 1..=u32::MAX]),
+            vec![u32::MAX - 1..=u32::MAX - 1]
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_past_the_end_are_an_error_uids_are_not() {
+        let v = view(&[2, 3, 7]);
+        let set = SequenceSet::parse(b"2:4").unwrap();
+        assert_eq!(
+            v.resolve(&set, Addressing::Sequence),
+            Err(SetError::SequenceOutOfRange { largest: 3 })
+        );
+        assert_eq!(v.resolve(&set, Addressing::Uid), Ok(vec![0, 1]));
+        let star = SequenceSet::parse(b"5:*").unwrap();
+        assert_eq!(
+            v.resolve(&star, Addressing::Uid),
+            Ok(vec![2]),
+            "n:* always names the last"
+        );
     }
 }

@@ -22,6 +22,8 @@ const COMMON: &[&str] = &[
     "STATUS=SIZE",
     "BINARY",
     "IDLE",
+    "CONDSTORE",
+    "QRESYNC",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

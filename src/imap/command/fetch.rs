@@ -12,7 +12,9 @@ use crate::imap::flags::Flags;
 use crate::imap::response::{Completion, LiteralKind, Out};
 use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
-use crate::imap::types::{Addressing, FetchAttribute, FetchItems, Partial, SeenPolicy};
+use crate::imap::types::{
+    Addressing, FetchAttribute, FetchItems, FetchModifiers, Partial, SeenPolicy, Vanished,
+};
 use crate::imap::view::Access;
 use crate::index::MessageMeta;
 use crate::mime::{self, Section, SectionText};
@@ -20,23 +22,67 @@ use crate::mime::{self, Section, SectionText};
 /// Messages whose metadata is read from the index in one statement.
 const META_BATCH: usize = 256;
 
-/// Runs FETCH / UID FETCH.
+/// Runs FETCH / UID FETCH, with the CHANGEDSINCE and VANISHED modifiers of RFC 7162.
 pub fn run(
     ctx: &mut Ctx<'_>,
     out: &mut Out<'_>,
     addressing: Addressing,
     set: &SequenceArg,
     items: &FetchItems,
+    modifiers: FetchModifiers,
 ) -> Completion {
     let mut attributes = items.attributes().into_owned();
     // RFC 3501 §6.4.8: UID FETCH always returns UID, even when not asked.
     if addressing == Addressing::Uid && !attributes.contains(&FetchAttribute::Uid) {
         attributes.insert(0, FetchAttribute::Uid);
     }
-    let indices = match super::resolve_set(ctx, set, addressing) {
+    // RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE; CHANGEDSINCE implies MODSEQ.
+    if modifiers.changed_since.is_some() && !attributes.contains(&FetchAttribute::ModSeq) {
+        attributes.push(FetchAttribute::ModSeq);
+    }
+    if attributes.contains(&FetchAttribute::ModSeq) {
+        ctx.session.enabled.condstore = true;
+    }
+    if modifiers.vanished == Vanished::Report
+        && (addressing != Addressing::Uid
+            || modifiers.changed_since.is_none()
+            || !ctx.session.enabled.qresync)
+    {
+        // RFC 7162 §3.2.6: VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC.
+        return Completion::bad(
+            ResponseCode::ClientBug,
+            "VANISHED needs UID FETCH with CHANGEDSINCE after ENABLE QRESYNC",
+        );
+    }
+    let mut indices = match super::resolve_set(ctx, set, addressing) {
         Ok(i) => i,
         Err(c) => return c,
     };
+    if let (Some(since), Some(view)) = (modifiers.changed_since, ctx.view()) {
+        indices.retain(|&i| view.entry(i).is_some_and(|e| e.modseq > since.get()));
+        if modifiers.vanished == Vanished::Report {
+            if let SequenceArg::Set(requested) = set {
+                let assigned =
+                    u32::try_from(view.info.uidnext.saturating_sub(1)).unwrap_or(u32::MAX);
+                let requested: Vec<_> = if assigned == 0 {
+                    Vec::new()
+                } else {
+                    requested
+                        .ranges(assigned)
+                        .filter(|r| *r.start() <= assigned)
+                        .map(|r| *r.start()..=(*r.end()).min(assigned))
+                        .collect()
+                };
+                let gone = view.missing_uids(requested);
+                if !gone.is_empty() {
+                    out.text(&format!(
+                        "* VANISHED (EARLIER) {}\r\n",
+                        crate::imap::sequence::format_ranges(gone)
+                    ));
+                }
+            }
+        }
+    }
     let marks_seen = attributes.iter().any(marks_seen);
     let needs_meta = attributes.iter().any(needs_meta);
     let may_set_seen = marks_seen && ctx.selected_access() == Some(Access::ReadWrite);
@@ -263,10 +309,22 @@ fn write_one(
             }
         }
     }
-    // RFC 3501 §6.4.5: when a fetch sets \Seen, the new flags are part of the response.
+    // RFC 3501 §6.4.5: when a fetch sets \Seen, the new flags are part of the response, and
+    // under CONDSTORE with their new MODSEQ (RFC 7162 §3.1.4).
     if flags_changed && !sent_flags {
         sep(out);
         out.text(&format!("FLAGS ({})", flags.to_stored()));
+    }
+    if flags_changed
+        && ctx.session.enabled.condstore
+        && !attributes.contains(&FetchAttribute::ModSeq)
+    {
+        let modseq = ctx
+            .view()
+            .and_then(|v| v.entry(index))
+            .map_or(0, |e| e.modseq);
+        sep(out);
+        out.text(&format!("MODSEQ ({modseq})"));
     }
     out.text(")\r\n");
     Ok(())

@@ -8,7 +8,7 @@
 use crate::imap::datetime::Day;
 use crate::imap::encode::ResponseCode;
 use crate::imap::response::{Completion, Out};
-use crate::imap::sequence::SequenceArg;
+use crate::imap::sequence::{format_ranges, runs, SequenceArg};
 use crate::imap::session::Ctx;
 use crate::imap::types::{AString, Addressing, Date, SearchKey, SearchReturnOption};
 use crate::imap::view::ViewEntry;
@@ -76,14 +76,22 @@ pub fn run(
         largest_uid,
     };
     let mut hits: Vec<u32> = Vec::new();
+    let mut highest_modseq = 0;
     for (i, entry) in view.entries().iter().enumerate() {
         let seq = i as u32 + 1;
         if matches(key, seq, entry, metas.get(i), &limits) {
+            highest_modseq = highest_modseq.max(entry.modseq);
             hits.push(match addressing {
                 Addressing::Sequence => seq,
                 Addressing::Uid => entry.uid,
             });
         }
+    }
+    // RFC 7162 §3.1.5: a search with MODSEQ enables CONDSTORE and reports the highest
+    // mod-sequence of the messages found.
+    let modseq = uses_modseq(key) && !hits.is_empty();
+    if uses_modseq(key) {
+        ctx.session.enabled.condstore = true;
     }
     match ret {
         None => {
@@ -92,10 +100,20 @@ pub fn run(
                 line.push(' ');
                 line.push_str(&h.to_string());
             }
+            if modseq {
+                line.push_str(&format!(" (MODSEQ {highest_modseq})"));
+            }
             line.push_str("\r\n");
             out.text(&line);
         }
-        Some(options) => write_esearch(out, tag, addressing, options, &hits),
+        Some(options) => write_esearch(
+            out,
+            tag,
+            addressing,
+            options,
+            &hits,
+            modseq.then_some(highest_modseq),
+        ),
     }
     Completion::ok("SEARCH completed")
 }
@@ -108,6 +126,7 @@ fn write_esearch(
     addressing: Addressing,
     options: &[SearchReturnOption],
     hits: &[u32],
+    modseq: Option<u64>,
 ) {
     let all_default = options.is_empty();
     let mut line = format!("* ESEARCH (TAG \"{tag}\")");
@@ -127,34 +146,13 @@ fn write_esearch(
     }
     if (all_default || options.contains(&SearchReturnOption::All)) && !hits.is_empty() {
         line.push_str(" ALL ");
-        line.push_str(&compress(hits));
+        line.push_str(&format_ranges(runs(hits)));
+    }
+    if let Some(m) = modseq {
+        line.push_str(&format!(" MODSEQ {m}"));
     }
     line.push_str("\r\n");
     out.text(&line);
-}
-
-/// `1,3:5,9` from ascending numbers.
-fn compress(numbers: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < numbers.len() {
-        let start = numbers[i];
-        let mut end = start;
-        while i + 1 < numbers.len() && numbers[i + 1] == end + 1 {
-            end += 1;
-            i += 1;
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
 }
 
 struct Bounds {
@@ -178,6 +176,17 @@ fn needs_content(key: &SearchKey) -> bool {
         K::And(keys) => keys.iter().any(needs_content),
         K::Not(k) => needs_content(k),
         K::Or(a, b) => needs_content(a) || needs_content(b),
+        _ => false,
+    }
+}
+
+fn uses_modseq(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::ModSeq { .. } => true,
+        K::And(keys) => keys.iter().any(uses_modseq),
+        K::Not(k) => uses_modseq(k),
+        K::Or(a, b) => uses_modseq(a) || uses_modseq(b),
         _ => false,
     }
 }
@@ -280,17 +289,5 @@ fn matches(
         | K::To(_)
         | K::EmailId(_)
         | K::ThreadId(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compress_makes_ranges() {
-        assert_eq!(compress(&[]), "");
-        assert_eq!(compress(&[1]), "1");
-        assert_eq!(compress(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
     }
 }

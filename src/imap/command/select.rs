@@ -8,21 +8,38 @@ use crate::config::FlagPolicy;
 use crate::imap::encode::ResponseCode;
 use crate::imap::flags::Flags;
 use crate::imap::response::{Completion, Out};
+use crate::imap::sequence::{format_ranges, SequenceSet};
 use crate::imap::session::{Ctx, State};
-use crate::imap::types::{Mailbox, SelectAccess};
+use crate::imap::types::{Mailbox, QResync, SelectAccess, SelectParam};
 use crate::imap::view::{Access, MailboxView, ViewEntry};
 
-/// Runs SELECT or EXAMINE.
+/// Runs SELECT or EXAMINE, with the CONDSTORE and QRESYNC parameters of RFC 7162.
 pub fn run(
     ctx: &mut Ctx<'_>,
     out: &mut Out<'_>,
     mailbox: &Mailbox,
     access: SelectAccess,
+    params: &[SelectParam],
 ) -> Completion {
     let user = match super::user(ctx) {
         Ok(u) => u,
         Err(c) => return c,
     };
+    let mut qresync: Option<&QResync> = None;
+    for p in params {
+        match p {
+            // RFC 7162 §3.1.8: a CONDSTORE-enabling parameter.
+            SelectParam::CondStore => ctx.session.enabled.condstore = true,
+            // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
+            SelectParam::QResync(_) if !ctx.session.enabled.qresync => {
+                return Completion::bad(
+                    ResponseCode::ClientBug,
+                    "QRESYNC parameter without ENABLE QRESYNC first",
+                )
+            }
+            SelectParam::QResync(q) => qresync = Some(q),
+        }
+    }
     // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected, so deselect first;
     // RFC 7162 §3.2.11 / RFC 9051 §7.1: say [CLOSED] when one was selected.
     if matches!(ctx.session.state, State::Selected(..)) {
@@ -93,8 +110,16 @@ pub fn run(
         "* OK [UIDNEXT {}] Predicted next UID\r\n",
         info.uidnext
     ));
+    // RFC 7162 §3.1.2.1: a server with persistent mod-sequences sends this on every SELECT.
+    out.text(&format!(
+        "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+        info.highestmodseq
+    ));
 
     let view = MailboxView::new(info, access, entries);
+    if let Some(q) = qresync {
+        write_resync(out, &view, q);
+    }
     ctx.session.state = State::Selected(user, view);
     match access {
         Access::ReadWrite => Completion::ok_with(ResponseCode::ReadWrite, "SELECT completed"),
@@ -103,6 +128,47 @@ pub fn run(
             "EXAMINE completed: this archive folder is read-only",
         ),
     }
+}
+
+/// RFC 7162 §3.2.5.1: for a client that knew this mailbox (same UIDVALIDITY), the UIDs it knew
+/// that are gone (`VANISHED (EARLIER)`) and the messages changed since its mod-sequence.
+fn write_resync(out: &mut Out<'_>, view: &MailboxView, q: &QResync) {
+    if q.uid_validity.get() != view.info.uidvalidity {
+        return;
+    }
+    // UIDs the client may know: those it listed, else every UID ever assigned here.
+    let assigned = 1..=u32::try_from(view.info.uidnext.saturating_sub(1)).unwrap_or(u32::MAX);
+    let known: Vec<std::ops::RangeInclusive<u32>> = match &q.known_uids {
+        Some(set) => clip(set, *assigned.end()),
+        None if assigned.is_empty() => Vec::new(),
+        None => vec![assigned],
+    };
+    let gone = view.missing_uids(known);
+    if !gone.is_empty() {
+        out.text(&format!("* VANISHED (EARLIER) {}\r\n", format_ranges(gone)));
+    }
+    for (i, e) in view.entries().iter().enumerate() {
+        if e.modseq > q.mod_seq.get() {
+            out.text(&format!(
+                "* {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))\r\n",
+                i + 1,
+                e.uid,
+                e.flags.to_stored(),
+                e.modseq
+            ));
+        }
+    }
+}
+
+/// The ranges of `set` within `1..=largest` (`*` is `largest`).
+fn clip(set: &SequenceSet, largest: u32) -> Vec<std::ops::RangeInclusive<u32>> {
+    if largest == 0 {
+        return Vec::new();
+    }
+    set.ranges(largest)
+        .filter(|r| *r.start() <= largest)
+        .map(|r| *r.start()..=(*r.end()).min(largest))
+        .collect()
 }
 
 /// Runs CLOSE or UNSELECT: back to the authenticated state. Nothing is expunged, since no

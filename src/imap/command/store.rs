@@ -31,11 +31,9 @@ pub fn run(
             "This mailbox is open read-only: flags cannot be changed",
         );
     }
+    // RFC 7162 §3.1: UNCHANGEDSINCE enables CONDSTORE.
     if unchanged_since.is_some() {
-        return Completion::bad(
-            ResponseCode::ClientBug,
-            "UNCHANGEDSINCE needs CONDSTORE, which this server does not offer yet",
-        );
+        ctx.session.enabled.condstore = true;
     }
     let wanted: Vec<String> = action.flags.iter().map(ToString::to_string).collect();
 
@@ -47,8 +45,18 @@ pub fn run(
     let mut dropped_any = false;
     let mut changes: Vec<(usize, Flags)> = Vec::new();
     let mut report: Vec<usize> = Vec::new();
+    // RFC 7162 §3.1.3: messages changed since UNCHANGEDSINCE are left alone and named in
+    // [MODIFIED]; the others are stored.
+    let mut modified: Vec<u32> = Vec::new();
     for &i in &indices {
         let Some(entry) = view.entry(i) else { continue };
+        if unchanged_since.is_some_and(|limit| entry.modseq > limit) {
+            modified.push(match addressing {
+                Addressing::Uid => entry.uid,
+                Addressing::Sequence => i as u32 + 1,
+            });
+            continue;
+        }
         let mut flags = match action.kind {
             StoreKind::Replace => Flags::default(),
             StoreKind::Add | StoreKind::Remove => entry.flags.clone(),
@@ -74,25 +82,42 @@ pub fn run(
 
     let silent = action.response == StoreResponse::Silent && !dropped_any;
     if !silent {
+        let condstore = ctx.session.enabled.condstore;
         let Some(view) = ctx.view() else {
             return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
         };
         for i in report {
             let Some(e) = view.entry(i) else { continue };
-            match addressing {
-                Addressing::Uid => out.text(&format!(
-                    "* {} FETCH (UID {} FLAGS ({}))\r\n",
-                    i + 1,
-                    e.uid,
-                    e.flags.to_stored()
-                )),
-                Addressing::Sequence => out.text(&format!(
-                    "* {} FETCH (FLAGS ({}))\r\n",
-                    i + 1,
-                    e.flags.to_stored()
-                )),
-            }
+            let uid = match addressing {
+                Addressing::Uid => format!("UID {} ", e.uid),
+                Addressing::Sequence => String::new(),
+            };
+            let modseq = if condstore {
+                format!(" MODSEQ ({})", e.modseq)
+            } else {
+                String::new()
+            };
+            out.text(&format!(
+                "* {} FETCH ({uid}FLAGS ({}){modseq})\r\n",
+                i + 1,
+                e.flags.to_stored()
+            ));
         }
+    }
+    if !modified.is_empty() {
+        let set = crate::imap::sequence::SequenceSet::from_sorted_ranges(
+            crate::imap::sequence::runs(&modified),
+        );
+        return match set {
+            Some(set) => Completion::ok_with(
+                ResponseCode::Modified(set),
+                "Conditional STORE failed for messages changed since",
+            ),
+            None => Completion::no(
+                ResponseCode::Limit,
+                "Conditional STORE: more messages changed since than can be listed; the others were stored",
+            ),
+        };
     }
     if dropped_any {
         Completion::ok(
