@@ -42,6 +42,9 @@ pub enum Exit {
     Closed,
     /// The client sent STARTTLS and got OK: run the TLS handshake, then call `serve` again.
     StartTls,
+    /// The client sent COMPRESS DEFLATE and got OK: deflate the stream both ways (RFC 4978),
+    /// keeping any input already buffered, then call `serve` again.
+    Compress,
     /// The client is in IDLE (RFC 2177) and nothing of its input is buffered: park the
     /// connection until it writes or something happens, then call `resume_idle`.
     Idle,

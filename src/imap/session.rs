@@ -94,6 +94,8 @@ pub struct Session {
     bad_commands: u32,
     /// The tag of the IDLE command in progress, if any.
     idling: Option<String>,
+    /// Whether COMPRESS DEFLATE is on (RFC 4978: only once).
+    compressed: bool,
 }
 
 /// What a command handler sees: the session and the worker's index and store.
@@ -120,6 +122,7 @@ impl Session {
             enabled: Enabled::default(),
             bad_commands: 0,
             idling: None,
+            compressed: false,
         }
     }
 
@@ -255,6 +258,7 @@ impl Session {
         match &command.body {
             CommandBody::StartTls => return self.starttls(io, &tag),
             CommandBody::Idle => return self.idle(io, resources, &tag),
+            CommandBody::Compress(_) => return self.compress(io, &tag),
             CommandBody::Logout => {
                 self.state = State::Logout;
                 let mut line = b"* BYE Logging out\r\n".to_vec();
@@ -454,6 +458,33 @@ impl Session {
         }
     }
 
+    /// COMPRESS DEFLATE (RFC 4978): after login, once per connection.
+    fn compress<T: Transport>(&mut self, io: &mut BufReader<T>, tag: &str) -> Next {
+        let reply = if matches!(self.state, State::NotAuthenticated) {
+            Completion::bad(
+                ResponseCode::ClientBug,
+                "COMPRESS is not allowed before login",
+            )
+        } else if self.compressed {
+            Completion::no(ResponseCode::CompressionActive, "Compression is already on")
+        } else {
+            self.compressed = true;
+            let line = Completion::ok("DEFLATE active").line(tag);
+            return if write_line(io, &line) {
+                Next::Exit(Exit::Compress)
+            } else {
+                Next::Exit(Exit::Closed)
+            };
+        };
+        if reply.status == crate::imap::response::Status::Bad {
+            self.send_bad(io, tag, &reply)
+        } else if write_line(io, &reply.line(tag)) {
+            Next::Continue
+        } else {
+            Next::Exit(Exit::Closed)
+        }
+    }
+
     /// STARTTLS (RFC 3501 §6.2.1): only on a plain connection before login.
     fn starttls<T: Transport>(&mut self, io: &mut BufReader<T>, tag: &str) -> Next {
         let reply = match (&self.state, self.channel) {
@@ -599,14 +630,13 @@ fn dispatch(
         | C::DeleteAcl { .. }
         | C::ListRights { .. }
         | C::MyRights(_)
-        | C::Compress(_)
         | C::GetQuota(_)
         | C::GetQuotaRoot(_) => Completion::bad(
             ResponseCode::ClientBug,
             format!("{name} is not supported by this server (see CAPABILITY)"),
         ),
         // Handled in `execute` before dispatch.
-        C::StartTls | C::Logout | C::Idle => {
+        C::StartTls | C::Logout | C::Idle | C::Compress(_) => {
             Completion::bad(ResponseCode::ServerBug, "unreachable")
         }
     }

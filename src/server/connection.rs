@@ -35,6 +35,8 @@ pub const IDLE_AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+    /// After COMPRESS DEFLATE (RFC 4978), over one of the others.
+    Deflated(Box<super::deflate::Deflated<Stream>>),
 }
 
 impl Stream {
@@ -42,6 +44,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(t) => &t.sock,
+            Stream::Deflated(d) => d.get_ref().tcp(),
         }
     }
 }
@@ -51,6 +54,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(t) => t.read(buf),
+            Stream::Deflated(d) => d.read(buf),
         }
     }
 }
@@ -60,12 +64,14 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(t) => t.write(buf),
+            Stream::Deflated(d) => d.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(t) => t.flush(),
+            Stream::Deflated(d) => d.flush(),
         }
     }
 }
@@ -84,6 +90,7 @@ impl Transport for Stream {
                 .conn
                 .process_new_packets()
                 .map_or(true, |state| state.plaintext_bytes_to_read() > 0),
+            Stream::Deflated(d) => d.has_buffered_input(),
         }
     }
 }
@@ -213,6 +220,16 @@ fn drive(
                     idle_since: now,
                     keepalive_at: now + KEEPALIVE,
                 }));
+            }
+            Ok(Exit::Compress) => {
+                // RFC 4978 §3: compression starts right after the OK; whatever the client sent
+                // after COMPRESS is already compressed, so it is handed on, not discarded.
+                let pending = io.buffer().to_vec();
+                let stream = io.into_inner();
+                io = BufReader::with_capacity(
+                    READ_BUFFER,
+                    Stream::Deflated(Box::new(super::deflate::Deflated::new(stream, pending))),
+                );
             }
             Ok(Exit::StartTls) => {
                 // RFC 3501 §6.2.1 / RFC 2595 §3.1: whatever the client sent after STARTTLS and

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod connection;
+pub mod deflate;
 pub mod tls;
 
 use std::collections::{HashMap, HashSet};

@@ -24,6 +24,7 @@ const COMMON: &[&str] = &[
     "IDLE",
     "CONDSTORE",
     "QRESYNC",
+    "COMPRESS=DEFLATE",
 ];
 
 /// The capability list for `session`'s current state, space-separated.
