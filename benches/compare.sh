@@ -267,6 +267,8 @@ for round in $(seq 1 "$ROUNDS"); do
     both "$round" fetch-bodies --rounds 1 --clients "$FETCH_CLIENTS" --seconds 300
     both "$round" open-folder --repeats "$REPEATS" --seconds 120
     both "$round" mixed --clients "$CLIENTS" --seconds "$MIX_SECONDS"
+    # The same mix from one client: per-command service time without queueing.
+    both "$round" mixed --clients 1 --seconds "$((MIX_SECONDS / 2 > 5 ? MIX_SECONDS / 2 : 5))" --name mixed-1
     echo "RESULT label=imapvault workload=rss round=$round $(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s=%s ", tolower(substr($1, 1, length($1)-1)), $2}' "/proc/$IV_PID/status")" >>"$RESULTS"
     both "$round" logins --clients "$LOGIN_CLIENTS" --seconds "$((MIX_SECONDS / 2 > 5 ? MIX_SECONDS / 2 : 5))"
 done
@@ -339,6 +341,9 @@ row("mixed p99", "mixed", "p99_ms", "ms", "lower")
 row("mixed errors (total, all rounds)", "mixed", "errors", "", "lower")
 for op in ["select", "status", "list", "fetch", "search", "uidsearch", "noop"]:
     row(f"  mixed {op.upper()} p99", "mixed", f"{op}_p99_ms", "ms", "lower")
+for op in ["select", "status", "list", "fetch", "search", "uidsearch", "noop"]:
+    row(f"  1 client: {op.upper()} p50", "mixed-1", f"{op}_p50_ms", "ms", "lower")
+row("  1 client: commands/s", "mixed-1", "cmds_per_s", "cmd/s", "higher")
 row(f"logins/s ({os.environ['LOGIN_CLIENTS']} clients)", "logins", "logins_per_s", "/s", "higher")
 row("login p50", "logins", "p50_ms", "ms", "lower")
 row("login errors (total)", "logins", "errors", "", "lower")

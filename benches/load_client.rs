@@ -12,6 +12,7 @@
 //! cargo bench --bench load_client -- WORKLOAD --port P --ca ca.pem --user U --pass PW [options]
 //!   --host 127.0.0.1  --rounds 3 (fetch-bodies)  --repeats 50 (open-folder)
 //!   --clients N (mixed: 100, logins: 8, fetch-bodies: 1)  --seconds S  --label NAME
+//!   --name NAME (the workload's name in the RESULT line)
 //! ```
 
 use std::io::{self, Read, Write};
@@ -64,7 +65,7 @@ fn main() {
 
 const USAGE: &str = "usage: load_client fetch-bodies|open-folder|mixed|logins --port P --ca FILE \
 --user U --pass PW [--host H] [--rounds N] [--repeats N] [--clients N] [--seconds S] \
-[--batch N] [--mailbox NAME] [--label NAME]";
+[--batch N] [--mailbox NAME] [--label NAME] [--name NAME]";
 
 // ------------------------------------------------------------------------------------ options
 
@@ -96,6 +97,8 @@ struct Opts {
     ca: String,
     mailbox: String,
     label: String,
+    /// The workload's name in the RESULT line (to tell two runs of one workload apart).
+    name: String,
     rounds: u32,
     repeats: u32,
     clients: usize,
@@ -151,6 +154,7 @@ impl Opts {
             ca: take("ca").ok_or("--ca is required")?,
             mailbox: take("mailbox").unwrap_or_else(|| "INBOX".into()),
             label: take("label").unwrap_or_else(|| "server".into()),
+            name: take("name").unwrap_or_else(|| workload.name().into()),
             rounds: num(take("rounds"), "rounds", 3.0)? as u32,
             repeats: num(take("repeats"), "repeats", 50.0)? as u32,
             clients: num(take("clients"), "clients", default_clients)? as usize,
@@ -517,7 +521,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn result_line(o: &Opts, fields: &[(&str, String)]) {
-    let mut s = format!("RESULT label={} workload={}", o.label, o.workload.name());
+    let mut s = format!("RESULT label={} workload={}", o.label, o.name);
     for (k, v) in fields {
         s.push_str(&format!(" {k}={v}"));
     }
