@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Ingest rate alone: `imapvault import` of the generated corpus into a fresh archive, timed.
+#
+#   benches/import_rate.sh                   # COUNT=10000 SEED=1, mbox then Maildir
+#   COUNT=2000 FORMATS=mbox benches/import_rate.sh
+#
+# Env: COUNT (10000) SEED (1) FORMATS ("mbox maildir") CARGO_FLAGS ("--locked --offline")
+# Each format gets its own fresh archive (so neither counts duplicates of the other). The corpus
+# (benches/data/corpus-sSEED-nCOUNT, shared with compare.sh) is read once before timing so the
+# figure is the importer's, not the disk's. Target (DESIGN §8): >= 5,000 messages/s.
+set -euo pipefail
+COUNT=${COUNT:-10000}
+SEED=${SEED:-1}
+FORMATS=${FORMATS:-mbox maildir}
+CARGO_FLAGS=${CARGO_FLAGS:---locked --offline}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+# shellcheck disable=SC2086
+cargo build --release $CARGO_FLAGS --bin imapvault >&2
+IMAPVAULT=$ROOT/target/release/imapvault
+CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT
+if [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
+    rm -rf "$CORPUS.tmp"
+    python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --out "$CORPUS.tmp" \
+        --format both --quiet
+    mv "$CORPUS.tmp" "$CORPUS"
+fi
+
+WORK=$(mktemp -d /tmp/imapvault-import.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+# The config needs a listener and its certificate even though `import` serves nothing.
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+for fmt in $FORMATS; do
+    case $fmt in
+    mbox) SRC=$CORPUS/corpus.mbox ;;
+    maildir) SRC=$CORPUS/Maildir ;;
+    *) echo "import_rate.sh: unknown format $fmt" >&2; exit 2 ;;
+    esac
+    cat "$SRC" >/dev/null 2>&1 || find "$SRC" -type f -exec cat {} + >/dev/null
+    rm -rf "$WORK/data"
+    mkdir -p "$WORK/data"
+    cat >"$WORK/imapvault.toml" <<EOF
+[server]
+listen_tls = ["127.0.0.1:19999"]
+listen_starttls = []
+[tls]
+cert = "$WORK/cert.pem"
+key = "$WORK/key.pem"
+[archive]
+dir = "$WORK/data"
+[log]
+level = "warn"
+EOF
+    echo "bench-password" | "$IMAPVAULT" --config "$WORK/imapvault.toml" user add bench --password-stdin
+    BYTES=$(du -sb "$SRC" | cut -f1)
+    t0=$(date +%s.%N)
+    "$IMAPVAULT" --config "$WORK/imapvault.toml" import --user bench "$SRC" >"$WORK/import.log" 2>&1
+    t1=$(date +%s.%N)
+    SUMMARY=$(tr '\r' '\n' <"$WORK/import.log" | { grep -a imported || true; } | tail -1)
+    python3 -c "
+secs = $t1 - $t0
+print(f'import $fmt: $COUNT messages in {secs:.2f} s: {$COUNT / secs:,.0f} messages/s, '
+      f'{$BYTES / 1048576 / secs:.1f} MiB/s; archive {$(du -sb "$WORK/data" | cut -f1) / 1048576:.0f} MiB; '
+      f'importer says: $SUMMARY')"
+done
