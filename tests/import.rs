@@ -305,3 +305,43 @@ fn import_rate_10k_small_messages() {
         s.imported as f64 / secs
     );
 }
+
+#[test]
+fn mailbox_counters_follow_imports_and_flag_changes() {
+    let (dir, mut a) = setup();
+    let mbox = dir.path().join("in.mbox");
+    write(
+        &mbox,
+        b"From a@example.org Mon Jan  1 10:00:00 2024\nSubject: one\n\nbody one\n\n\
+          From a@example.org Mon Jan  1 11:00:00 2024\nSubject: two\n\nbody two, longer\n\n\
+          From a@example.org Mon Jan  1 12:00:00 2024\nSubject: three\n\nthree\n",
+    );
+    run(&mut a, Target::Folder("INBOX".into()), &[mbox.clone()]);
+    let user = a.index().user_password_hash("alice").unwrap().unwrap().0;
+    let info = |a: &Archive| a.index().mailbox(user, "INBOX").unwrap().unwrap();
+    let sizes: u64 = bodies(&a, "INBOX").iter().map(|b| b.len() as u64).sum();
+    let i = info(&a);
+    assert_eq!((i.messages, i.unseen, i.size), (3, 3, sizes));
+
+    let inbox = mailbox(&a, "INBOX");
+    a.index_mut()
+        .set_flags_many(
+            inbox,
+            &[(1, "\\Seen".into()), (2, "\\Seen \\Flagged".into())],
+        )
+        .unwrap();
+    assert_eq!(info(&a).unseen, 1);
+    a.index_mut().set_flags(inbox, 2, "\\Flagged").unwrap();
+    assert_eq!(info(&a).unseen, 2, "unseen again after -\\Seen");
+    a.index_mut().set_flags(inbox, 1, "\\Seen $Work").unwrap();
+    assert_eq!(
+        info(&a).unseen,
+        2,
+        "a keyword change leaves the count alone"
+    );
+
+    // A re-run adds nothing, so the counters do not move either.
+    run(&mut a, Target::Folder("INBOX".into()), &[mbox]);
+    let i = info(&a);
+    assert_eq!((i.messages, i.unseen, i.size), (3, 2, sizes));
+}

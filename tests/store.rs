@@ -170,12 +170,28 @@ fn wrong_length_or_offset_is_not_served() {
 fn migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index.sqlite");
+    let latest = imapvault::index::latest_schema_version();
+    // Every numbered file in sql/ is a registered migration.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".sql")
+        })
+        .count();
+    assert_eq!(
+        latest, files as i64,
+        "a migration in sql/ is not registered (or vice versa)"
+    );
     let mut a = Index::open(&path).unwrap();
-    assert_eq!(a.schema_version().unwrap(), 1);
+    assert_eq!(a.schema_version().unwrap(), latest);
     a.add_user("alice", "hash").unwrap();
     drop(a);
     let b = Index::open(&path).unwrap();
-    assert_eq!(b.schema_version().unwrap(), 1);
+    assert_eq!(b.schema_version().unwrap(), latest);
     assert!(b.user_password_hash("alice").unwrap().is_some());
 }
 

@@ -121,12 +121,8 @@ pub struct MailboxInfo {
 const INFO_SELECT: &str = "
     SELECT m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use,
            EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name),
-           count(mm.uid),
-           coalesce(sum(mm.uid IS NOT NULL AND instr(' ' || mm.flags || ' ', ' \\Seen ') = 0), 0),
-           coalesce(sum(msg.len), 0)
-      FROM mailboxes m
-      LEFT JOIN mailbox_messages mm ON mm.mailbox_id = m.id
-      LEFT JOIN messages msg ON msg.id = mm.message_id";
+           m.message_count, m.unseen_count, m.total_size
+      FROM mailboxes m";
 
 fn info_from_row(r: &Row<'_>) -> rusqlite::Result<MailboxInfo> {
     let special: Option<String> = r.get(5)?;
@@ -152,7 +148,7 @@ fn info_from_row(r: &Row<'_>) -> rusqlite::Result<MailboxInfo> {
 impl Index {
     /// Every mailbox of `user`, by name, with counts (one query).
     pub fn mailboxes(&self, user: UserId) -> Result<Vec<MailboxInfo>, IndexError> {
-        let sql = format!("{INFO_SELECT} WHERE m.user_id = ?1 GROUP BY m.id ORDER BY m.name");
+        let sql = format!("{INFO_SELECT} WHERE m.user_id = ?1 ORDER BY m.name");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![user.0], info_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -164,7 +160,7 @@ impl Index {
         let Ok(name) = normalize_name(name) else {
             return Ok(None);
         };
-        let sql = format!("{INFO_SELECT} WHERE m.user_id = ?1 AND m.name = ?2 GROUP BY m.id");
+        let sql = format!("{INFO_SELECT} WHERE m.user_id = ?1 AND m.name = ?2");
         Ok(self
             .conn
             .prepare_cached(&sql)?

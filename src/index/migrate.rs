@@ -9,9 +9,17 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::IndexError;
 
 /// The migrations, in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../sql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../sql/0001_init.sql"),
+    include_str!("../../sql/0002_mailbox_counters.sql"),
+];
 
 /// Applies every migration newer than the database's `user_version`.
+/// The schema version a fully migrated index has.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub(super) fn apply(conn: &mut Connection) -> Result<(), IndexError> {
     let known = MIGRATIONS.len() as i64;
     loop {

@@ -17,6 +17,7 @@ mod ingest;
 mod mailboxes;
 mod messages;
 mod migrate;
+pub use migrate::latest_version as latest_schema_version;
 mod users;
 
 use std::path::Path;
