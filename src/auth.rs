@@ -5,7 +5,7 @@
 //! only [`check_password`] makes one, so "forgot to check" cannot be written (STYLE: proof tokens).
 //! The plain password is never stored or logged.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use rand_core::OsRng;
 
@@ -94,20 +94,110 @@ pub fn password_checks() -> u64 {
 
 /// Checks `password` for `user` against `stored` (the user's hash, or `None` when there is no
 /// such user). Unknown users and wrong passwords take the same path and give the same answer.
+///
+/// The hash is computed on [`checker`]'s small fixed pool of threads, whatever thread asks: a
+/// burst of logins queues there instead of running hundreds of argon2 computations (19 MiB
+/// each) at once, which starved the server and left gigabytes with the allocator (DESIGN §6;
+/// benches/RESULTS.md).
 pub fn check_password(user: &str, stored: Option<&str>, password: &[u8]) -> Option<Verified> {
     CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
         return None;
     }
     let (hash, known) = match stored {
-        Some(h) => (h, true),
-        None => (decoy_hash(), false),
+        Some(h) => (h.to_owned(), true),
+        None => (decoy_hash().to_owned(), false),
     };
-    let parsed = PasswordHash::new(hash).ok()?;
-    let matches = Argon2::default().verify_password(password, &parsed).is_ok();
+    let matches = checker::verify(hash, password.to_vec());
     (matches && known).then(|| Verified {
         user: user.to_owned(),
     })
+}
+
+/// The pool of threads that compute password hashes.
+mod checker {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    use argon2::Argon2;
+    use crossbeam_channel::{bounded, Sender};
+
+    /// Most checks running at once: the cores, and never more than this.
+    const MAX_THREADS: usize = 4;
+    /// Checks waiting for a thread; beyond it, askers wait to enqueue (backpressure).
+    const QUEUE: usize = 256;
+
+    struct Job {
+        hash: String,
+        password: Vec<u8>,
+        reply: Sender<bool>,
+    }
+
+    static POOL: OnceLock<Sender<Job>> = OnceLock::new();
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    /// The number of checking threads.
+    pub fn threads() -> usize {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_THREADS)
+    }
+
+    /// The most checks that ever ran at the same time in this process.
+    pub fn peak_parallel() -> usize {
+        PEAK.load(Ordering::Relaxed)
+    }
+
+    fn pool() -> &'static Sender<Job> {
+        POOL.get_or_init(|| {
+            let (tx, rx) = bounded::<Job>(QUEUE);
+            for n in 0..threads() {
+                let rx = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("password-check-{n}"))
+                    .spawn(move || {
+                        for job in rx {
+                            let running = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+                            PEAK.fetch_max(running, Ordering::SeqCst);
+                            let ok = PasswordHash::new(&job.hash).is_ok_and(|parsed| {
+                                Argon2::default()
+                                    .verify_password(&job.password, &parsed)
+                                    .is_ok()
+                            });
+                            RUNNING.fetch_sub(1, Ordering::SeqCst);
+                            let _ = job.reply.send(ok);
+                        }
+                    });
+                if let Err(e) = spawned {
+                    log::error!("cannot start a password-check thread: {e}");
+                }
+            }
+            tx
+        })
+    }
+
+    /// Whether `password` matches the PHC string `hash`; false if no thread could check it.
+    pub fn verify(hash: String, password: Vec<u8>) -> bool {
+        let (reply, answer) = bounded(1);
+        let job = Job {
+            hash,
+            password,
+            reply,
+        };
+        pool().send(job).is_ok() && answer.recv().unwrap_or(false)
+    }
+}
+
+/// The most password checks that ran at once in this process (for tests and diagnostics).
+pub fn peak_parallel_checks() -> usize {
+    checker::peak_parallel()
+}
+
+/// The number of threads password checks run on.
+pub fn check_threads() -> usize {
+    checker::threads()
 }
 
 #[cfg(test)]
@@ -167,6 +257,31 @@ mod tests {
             assert!(validate_user_name(bad).is_err(), "{bad:?}");
         }
         assert!(validate_user_name(&"a".repeat(MAX_USER_NAME_LEN)).is_ok());
+    }
+
+    #[test]
+    fn a_burst_of_checks_runs_on_the_bounded_pool() {
+        let h = hash_password(b"burst").unwrap();
+        let answers: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..24)
+                .map(|i| {
+                    let h = h.clone();
+                    s.spawn(move || {
+                        let pw: &[u8] = if i % 2 == 0 { b"burst" } else { b"wrong" };
+                        check_password("u", Some(&h), pw).is_some()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert_eq!(answers.iter().filter(|&&ok| ok).count(), 12);
+        assert!(peak_parallel_checks() >= 1);
+        assert!(
+            peak_parallel_checks() <= check_threads(),
+            "{} checks ran at once on {} threads",
+            peak_parallel_checks(),
+            check_threads()
+        );
     }
 
     #[test]

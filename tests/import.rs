@@ -316,7 +316,11 @@ fn mailbox_counters_follow_imports_and_flag_changes() {
           From a@example.org Mon Jan  1 11:00:00 2024\nSubject: two\n\nbody two, longer\n\n\
           From a@example.org Mon Jan  1 12:00:00 2024\nSubject: three\n\nthree\n",
     );
-    run(&mut a, Target::Folder("INBOX".into()), std::slice::from_ref(&mbox));
+    run(
+        &mut a,
+        Target::Folder("INBOX".into()),
+        std::slice::from_ref(&mbox),
+    );
     let user = a.index().user_password_hash("alice").unwrap().unwrap().0;
     let info = |a: &Archive| a.index().mailbox(user, "INBOX").unwrap().unwrap();
     let sizes: u64 = bodies(&a, "INBOX").iter().map(|b| b.len() as u64).sum();
