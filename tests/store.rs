@@ -171,11 +171,11 @@ fn migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index.sqlite");
     let mut a = Index::open(&path).unwrap();
-    assert_eq!(a.schema_version().unwrap(), 1);
+    assert_eq!(a.schema_version().unwrap(), 2);
     a.add_user("alice", "hash").unwrap();
     drop(a);
     let b = Index::open(&path).unwrap();
-    assert_eq!(b.schema_version().unwrap(), 1);
+    assert_eq!(b.schema_version().unwrap(), 2);
     assert!(b.user_password_hash("alice").unwrap().is_some());
 }
 

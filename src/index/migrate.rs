@@ -9,7 +9,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::IndexError;
 
 /// The migrations, in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../sql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../sql/0001_init.sql"),
+    include_str!("../../sql/0002_content.sql"),
+];
 
 /// Applies every migration newer than the database's `user_version`.
 pub(super) fn apply(conn: &mut Connection) -> Result<(), IndexError> {

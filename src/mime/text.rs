@@ -113,7 +113,9 @@ fn header_lines(out: &mut String, head: &[u8], cap: usize) {
             return;
         }
         let name = bytes_to_text(f.name);
-        let value = decode_words(&header::unfold(f.value));
+        // A decoded value may hold line breaks (`=0A` in an encoded word): they would split
+        // the `name: value` line that `header_values` reads, so they become spaces.
+        let value = decode_words(&header::unfold(f.value)).replace(['\r', '\n'], " ");
         let mut line = String::with_capacity(name.len() + value.len() + 3);
         line.push_str(&name);
         line.push_str(": ");

@@ -21,6 +21,8 @@ const COMMON: &[&str] = &[
     "LIST-STATUS",
     "STATUS=SIZE",
     "BINARY",
+    // RFC 4731: SEARCH RETURN (MIN MAX COUNT ALL) answered with `* ESEARCH` (command/search.rs).
+    "ESEARCH",
 ];
 
 /// The capability list for `session`'s current state, space-separated.
