@@ -205,7 +205,10 @@ fn backfill_pending_answers_unavailable_until_reindex() {
     let mut s = MemSession::with_mail(&[("INBOX", &corpus())]);
     // What an archive migrated from schema 1 looks like: messages without content rows.
     let db = rusqlite::Connection::open(s.dir.path().join("archive/index.sqlite")).unwrap();
-    db.execute_batch("DELETE FROM message_text; UPDATE content_state SET backfill_pending = 1;")
+    db.execute_batch(
+        "DELETE FROM message_text; DELETE FROM message_text_store;
+         UPDATE content_state SET backfill_pending = 1;",
+    )
         .unwrap();
     drop(db);
     let err = search(&s, &key("SUBJECT", "café")).unwrap_err();

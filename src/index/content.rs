@@ -1,5 +1,6 @@
 //! The content index (`sql/0002_content.sql`, issue 3): the case-folded searchable text of each
-//! stored message in an FTS5 table with the trigram tokenizer, rowid = `messages.id`.
+//! stored message (`message_text_store`) and a contentless FTS5 trigram index over it
+//! (`message_text`) for candidates; both keyed by `messages.id`.
 //!
 //! Owns: writing content rows (in the ingest transaction, see `ingest`, and for
 //! `imapvault reindex`), turning a search string into an FTS5 MATCH argument, and reading the
@@ -147,7 +148,7 @@ impl Index {
         let names: Vec<&str> = columns.iter().map(|c| c.sql_name()).collect();
         // Column names are our constants; the id is bound.
         let sql = format!(
-            "SELECT {} FROM message_text WHERE rowid = ?1",
+            "SELECT {} FROM message_text_store WHERE id = ?1",
             names.join(", ")
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -198,6 +199,8 @@ impl Index {
         for (id, text) in rows {
             tx.prepare_cached("DELETE FROM message_text WHERE rowid = ?1")?
                 .execute(params![id.0])?;
+            tx.prepare_cached("DELETE FROM message_text_store WHERE id = ?1")?
+                .execute(params![id.0])?;
             insert_content(&tx, *id, text)?;
         }
         tx.commit()?;
@@ -211,7 +214,12 @@ impl Index {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "DELETE FROM message_text WHERE rowid NOT IN (SELECT id FROM messages)",
+            "DELETE FROM message_text WHERE rowid IN
+                (SELECT id FROM message_text_store WHERE id NOT IN (SELECT id FROM messages))",
+            [],
+        )?;
+        tx.execute(
+            "DELETE FROM message_text_store WHERE id NOT IN (SELECT id FROM messages)",
             [],
         )?;
         tx.execute("UPDATE content_state SET backfill_pending = 0 WHERE id = 1", [])?;
@@ -226,14 +234,18 @@ pub(super) fn insert_content(
     id: MessageId,
     t: &SearchText,
 ) -> Result<(), IndexError> {
-    tx.prepare_cached(
+    for table in [
+        "INSERT INTO message_text_store (id, from_addr, to_addr, cc_addr, bcc_addr, subject,
+                                         headers, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         "INSERT INTO message_text (rowid, from_addr, to_addr, cc_addr, bcc_addr, subject,
                                    headers, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        id.0, t.from, t.to, t.cc, t.bcc, t.subject, t.headers, t.body
-    ])?;
+    ] {
+        tx.prepare_cached(table)?.execute(params![
+            id.0, t.from, t.to, t.cc, t.bcc, t.subject, t.headers, t.body
+        ])?;
+    }
     Ok(())
 }
 
