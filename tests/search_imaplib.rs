@@ -14,7 +14,10 @@ fn imaplib_searches_the_demo_archive() {
     }
     let server = common::TestServer::start();
     let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/search/imaplib_check.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/search/imaplib_check.py"
+        ))
         .arg("localhost")
         .arg(server.tls_addr.port().to_string())
         .arg(server.cert_path())

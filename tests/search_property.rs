@@ -35,9 +35,33 @@ impl Rng {
 
 /// Words by the charsets that can carry them.
 const LATIN: &[&str] = &[
-    "Müller", "MÜLLER", "straße", "Café", "naïve", "über", "ÜBER", "Grüße", "façade", "Ångström",
-    "hello", "World", "report", "budget", "NEAR", "OR", "AND", "a*b", "^x", "subject:x",
-    "\"quoted\"", "x\"y", "{col}", "(paren)", "déjà", "Señor", "año",
+    "Müller",
+    "MÜLLER",
+    "straße",
+    "Café",
+    "naïve",
+    "über",
+    "ÜBER",
+    "Grüße",
+    "façade",
+    "Ångström",
+    "hello",
+    "World",
+    "report",
+    "budget",
+    "NEAR",
+    "OR",
+    "AND",
+    "a*b",
+    "^x",
+    "subject:x",
+    "\"quoted\"",
+    "x\"y",
+    "{col}",
+    "(paren)",
+    "déjà",
+    "Señor",
+    "año",
 ];
 const CYRILLIC: &[&str] = &["Привет", "мир", "ОТЧЁТ", "отчёт", "Бюджет", "встреча"];
 const JAPANESE: &[&str] = &["日本語", "テスト", "会議", "予算", "報告書"];
@@ -187,7 +211,11 @@ fn message(rng: &mut Rng, n: usize) -> (Vec<u8>, String) {
     let count = 1 + rng.below(4);
     let subject = phrase(rng, l, count);
     let mut m = format!("From: {}\r\n", address(rng, n));
-    m.push_str(&format!("To: {}, {}\r\n", address(rng, n + 1), address(rng, n + 2)));
+    m.push_str(&format!(
+        "To: {}, {}\r\n",
+        address(rng, n + 1),
+        address(rng, n + 2)
+    ));
     if rng.chance(40) {
         m.push_str(&format!("Cc: {}\r\n", address(rng, n + 3)));
     }
@@ -195,17 +223,16 @@ fn message(rng: &mut Rng, n: usize) -> (Vec<u8>, String) {
         m.push_str(&format!("Bcc: {}\r\n", address(rng, n + 4)));
     }
     // Long subjects are folded after the first word.
-    let encoded: Vec<String> = subject
-        .split(' ')
-        .map(|w| header_text(rng, l, w))
-        .collect();
+    let encoded: Vec<String> = subject.split(' ').map(|w| header_text(rng, l, w)).collect();
     m.push_str(&format!("Subject: {}\r\n", join_encoded(&encoded)));
     if rng.chance(50) {
         let project = phrase(rng, l, 2);
         let project = header_text(rng, l, &project);
         m.push_str(&format!("X-Project: {project}\r\n"));
     }
-    m.push_str(&format!("Message-ID: <m{n}@example.org>\r\nMIME-Version: 1.0\r\n"));
+    m.push_str(&format!(
+        "Message-ID: <m{n}@example.org>\r\nMIME-Version: 1.0\r\n"
+    ));
     match rng.below(4) {
         0 => {
             let part = text_part(rng, l, false);
@@ -215,7 +242,10 @@ fn message(rng: &mut Rng, n: usize) -> (Vec<u8>, String) {
             m.push_str("Content-Type: multipart/alternative; boundary=\"=alt\"\r\n\r\n");
             let l2 = lang(rng);
             m.push_str(&format!("--=alt\r\n{}", text_part(rng, l2, false)));
-            m.push_str(&format!("--=alt\r\n{}--=alt--\r\n", text_part(rng, l2, true)));
+            m.push_str(&format!(
+                "--=alt\r\n{}--=alt--\r\n",
+                text_part(rng, l2, true)
+            ));
         }
         2 => {
             m.push_str("Content-Type: multipart/mixed; boundary=mix\r\n\r\npreamble\r\n");
@@ -277,7 +307,13 @@ enum Prog {
 }
 
 const KEYS: &[&str] = &["FROM", "TO", "CC", "BCC", "SUBJECT", "BODY", "TEXT"];
-const HEADER_NAMES: &[&str] = &["Subject", "x-project", "MESSAGE-ID", "Content-Type", "X-None"];
+const HEADER_NAMES: &[&str] = &[
+    "Subject",
+    "x-project",
+    "MESSAGE-ID",
+    "Content-Type",
+    "X-None",
+];
 
 fn needle(rng: &mut Rng) -> String {
     let all: Vec<&str> = LATIN
@@ -285,7 +321,16 @@ fn needle(rng: &mut Rng) -> String {
         .chain(CYRILLIC)
         .chain(JAPANESE)
         .chain(NAMES)
-        .chain(&["example", "user1", "line", "@ex", "<", "zur", "züruck", "Grüße zurück"])
+        .chain(&[
+            "example",
+            "user1",
+            "line",
+            "@ex",
+            "<",
+            "zur",
+            "züruck",
+            "Grüße zurück",
+        ])
         .copied()
         .collect();
     let w: Vec<char> = rng.pick(&all).chars().collect();
@@ -303,20 +348,34 @@ fn prog(rng: &mut Rng, depth: usize) -> Prog {
     let leaf = depth >= 3 || rng.chance(55);
     if leaf {
         return match rng.below(10) {
-            0 => Prog::Header(rng.pick(HEADER_NAMES).to_string(), if rng.chance(30) { String::new() } else { needle(rng) }),
+            0 => Prog::Header(
+                rng.pick(HEADER_NAMES).to_string(),
+                if rng.chance(30) {
+                    String::new()
+                } else {
+                    needle(rng)
+                },
+            ),
             1 => {
                 let a = 1 + rng.below(40) as u32;
                 Prog::Uid(a, a + rng.below(30) as u32)
             }
             2 => Prog::Smaller(500 + rng.below(3000) as u64),
             3 if rng.chance(20) => Prog::All,
-            _ => Prog::Text(*rng.pick(KEYS), needle(rng)),
+            _ => Prog::Text(KEYS[rng.below(KEYS.len())], needle(rng)),
         };
     }
     match rng.below(3) {
         0 => Prog::Not(Box::new(prog(rng, depth + 1))),
-        1 => Prog::Or(Box::new(prog(rng, depth + 1)), Box::new(prog(rng, depth + 1))),
-        _ => Prog::And((0..2 + rng.below(2)).map(|_| prog(rng, depth + 1)).collect()),
+        1 => Prog::Or(
+            Box::new(prog(rng, depth + 1)),
+            Box::new(prog(rng, depth + 1)),
+        ),
+        _ => Prog::And(
+            (0..2 + rng.below(2))
+                .map(|_| prog(rng, depth + 1))
+                .collect(),
+        ),
     }
 }
 
@@ -415,7 +474,12 @@ fn search_equals_reference_scan() {
         let (raw, subject) = message(&mut rng, n);
         // Decoding check: the generated subject comes back from the RFC 2047 words.
         let t = text::extract(&raw);
-        assert_eq!(t.subject, subject, "seed {seed:#x}, message {n}:\n{}", String::from_utf8_lossy(&raw));
+        assert_eq!(
+            t.subject,
+            subject,
+            "seed {seed:#x}, message {n}:\n{}",
+            String::from_utf8_lossy(&raw)
+        );
         if n % 4 == 3 {
             other.push(raw);
         } else {
@@ -447,22 +511,34 @@ fn search_equals_reference_scan() {
     let mut pending: Option<Vec<u32>> = None;
     for line in out.split("\r\n") {
         if let Some(rest) = line.strip_prefix("* SEARCH") {
-            pending = Some(rest.split_whitespace().map(|n| n.parse().unwrap()).collect());
+            pending = Some(
+                rest.split_whitespace()
+                    .map(|n| n.parse().unwrap())
+                    .collect(),
+            );
         } else if let Some(tag) = line.strip_prefix('q') {
             let (n, status) = tag.split_once(' ').unwrap();
             assert!(status.starts_with("OK"), "q{n} failed: {line}");
-            answers.insert(n.parse::<usize>().unwrap(), pending.take().unwrap_or_default());
+            answers.insert(
+                n.parse::<usize>().unwrap(),
+                pending.take().unwrap_or_default(),
+            );
         }
     }
     let mut nonempty = 0;
     for (i, p) in programs.iter().enumerate() {
         let want: Vec<u32> = msgs.iter().filter(|m| eval(p, m)).map(|m| m.uid).collect();
-        let got = answers.get(&i).unwrap_or_else(|| panic!("no answer to q{i}: {p:?}"));
+        let got = answers
+            .get(&i)
+            .unwrap_or_else(|| panic!("no answer to q{i}: {p:?}"));
         assert_eq!(got, &want, "seed {seed:#x}, q{i}: {p:?}");
         if !want.is_empty() && want.len() < msgs.len() {
             nonempty += 1;
         }
     }
     // The generator must produce discriminating programs, or the test proves little.
-    assert!(nonempty > PROGRAMS / 4, "only {nonempty} discriminating programs");
+    assert!(
+        nonempty > PROGRAMS / 4,
+        "only {nonempty} discriminating programs"
+    );
 }

@@ -16,16 +16,16 @@ Subject: {subject}\r\nX-Flag: yes\r\nContent-Type: text/plain; charset=utf-8\r\n
 
 fn corpus() -> Vec<Vec<u8>> {
     vec![
-        mail("say \"hi\" now", "plain body"),                  // 1
-        mail("NEAR(a b) in the subject", "a b"),                  // 2
-        mail("a OR b", "nothing"),                                // 3
-        mail("x*y and ^x", "subject:x is here"),                  // 4
-        mail("a and b apart", "a lot of b"),                      // 5
+        mail("say \"hi\" now", "plain body"),    // 1
+        mail("NEAR(a b) in the subject", "a b"), // 2
+        mail("a OR b", "nothing"),               // 3
+        mail("x*y and ^x", "subject:x is here"), // 4
+        mail("a and b apart", "a lot of b"),     // 5
         mail("=?utf-8?q?GR=C3=9CSSE_AUS_M=C3=9CNCHEN?=", "ÜBER alles"), // 6
-        format!(
+        String::from(
             "From: other@example.org\r\nSubject: =?iso-8859-1?q?Caf=E9?=\r\n\
 Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
-<p>Cr=E8me br&ucirc;l&eacute;e</p>\r\n"
+<p>Cr=E8me br&ucirc;l&eacute;e</p>\r\n",
         )
         .into_bytes(), // 7
     ]
@@ -50,7 +50,10 @@ fn searches(s: &MemSession, keys: &[Vec<u8>]) -> Vec<Result<Vec<u32>, String>> {
     let mut hits = Vec::new();
     for line in out.split("\r\n") {
         if let Some(rest) = line.strip_prefix("* SEARCH") {
-            hits = rest.split_whitespace().map(|n| n.parse().unwrap()).collect();
+            hits = rest
+                .split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect();
         } else if let Some(tagged) = line.strip_prefix('q') {
             let (n, status) = tagged.split_once(' ').unwrap();
             let n: usize = n.parse().unwrap();
@@ -138,8 +141,14 @@ fn header_key_any_field_and_empty_string() {
         k.extend(literal(v.as_bytes()));
         k
     };
-    assert_eq!(search(&s, &header("x-flag", "")), Ok(vec![1, 2, 3, 4, 5, 6]));
-    assert_eq!(search(&s, &header("X-FLAG", "YE")), Ok(vec![1, 2, 3, 4, 5, 6]));
+    assert_eq!(
+        search(&s, &header("x-flag", "")),
+        Ok(vec![1, 2, 3, 4, 5, 6])
+    );
+    assert_eq!(
+        search(&s, &header("X-FLAG", "YE")),
+        Ok(vec![1, 2, 3, 4, 5, 6])
+    );
     assert_eq!(search(&s, &header("X-Flag", "no")), Ok(vec![]));
     assert_eq!(search(&s, &header("Subject", "café")), Ok(vec![7]));
     // The field name is not part of the value.
@@ -182,12 +191,23 @@ q3 SEARCH RETURN (MIN MAX ALL) SUBJECT nonexistent\r\n\
 q4 SEARCH RETURN (COUNT) SUBJECT nonexistent\r\n",
     );
     assert!(out.contains(" ESEARCH"), "{out}");
-    assert!(out.contains("* ESEARCH (TAG \"q1\") UID COUNT 0\r\n"), "{out}");
-    assert!(out.contains("* ESEARCH (TAG \"q2\") UID ALL 1:6\r\n"), "{out}");
+    assert!(
+        out.contains("* ESEARCH (TAG \"q1\") UID COUNT 0\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* ESEARCH (TAG \"q2\") UID ALL 1:6\r\n"),
+        "{out}"
+    );
     assert!(out.contains("* ESEARCH (TAG \"q3\")\r\n"), "{out}");
     assert!(out.contains("* ESEARCH (TAG \"q4\") COUNT 0\r\n"), "{out}");
-    let out = s.run(b"s SELECT INBOX\r\nq5 UID SEARCH RETURN (MIN MAX COUNT) FROM {7+}\r\nm\xc3\xbcller\r\n");
-    assert!(out.contains("* ESEARCH (TAG \"q5\") UID MIN 1 MAX 6 COUNT 6\r\n"), "{out}");
+    let out = s.run(
+        b"s SELECT INBOX\r\nq5 UID SEARCH RETURN (MIN MAX COUNT) FROM {7+}\r\nm\xc3\xbcller\r\n",
+    );
+    assert!(
+        out.contains("* ESEARCH (TAG \"q5\") UID MIN 1 MAX 6 COUNT 6\r\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -209,7 +229,7 @@ fn backfill_pending_answers_unavailable_until_reindex() {
         "DELETE FROM message_text; DELETE FROM message_text_store;
          UPDATE content_state SET backfill_pending = 1;",
     )
-        .unwrap();
+    .unwrap();
     drop(db);
     let err = search(&s, &key("SUBJECT", "café")).unwrap_err();
     assert!(err.starts_with("q NO [UNAVAILABLE]"), "{err}");
@@ -220,5 +240,8 @@ fn backfill_pending_answers_unavailable_until_reindex() {
     assert_eq!(search(&s, &key("SUBJECT", "café")), Ok(vec![7]));
     // Reindexing again replaces rows, never duplicates them.
     imapvault::import::reindex::run(&mut s.archive, &mut |_| {}).unwrap();
-    assert_eq!(search(&s, &key("FROM", "müller")), Ok(vec![1, 2, 3, 4, 5, 6]));
+    assert_eq!(
+        search(&s, &key("FROM", "müller")),
+        Ok(vec![1, 2, 3, 4, 5, 6])
+    );
 }

@@ -222,7 +222,10 @@ impl Index {
             "DELETE FROM message_text_store WHERE id NOT IN (SELECT id FROM messages)",
             [],
         )?;
-        tx.execute("UPDATE content_state SET backfill_pending = 0 WHERE id = 1", [])?;
+        tx.execute(
+            "UPDATE content_state SET backfill_pending = 0 WHERE id = 1",
+            [],
+        )?;
         tx.commit()?;
         Ok(())
     }

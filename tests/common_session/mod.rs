@@ -34,7 +34,10 @@ impl MemSession {
         let user = index.add_user(USER, &hash).expect("user");
         let mut ingester = Ingester::new(index, store);
         for (name, messages) in folders {
-            let mailbox = ingester.index().ensure_mailbox(user, name).expect("mailbox");
+            let mailbox = ingester
+                .index()
+                .ensure_mailbox(user, name)
+                .expect("mailbox");
             for raw in *messages {
                 ingester
                     .add(raw, mailbox, String::new(), None)

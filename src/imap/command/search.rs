@@ -105,12 +105,10 @@ pub fn run(
         let deadline = Instant::now() + SEARCH_BUDGET;
         match ctx.index.content_backfill_pending() {
             Ok(false) => {}
-            Ok(true) => {
-                return Completion::no(
-                    ResponseCode::Unavailable,
-                    "Text search needs the content index, which is not built yet (imapvault reindex)",
-                )
-            }
+            Ok(true) => return Completion::no(
+                ResponseCode::Unavailable,
+                "Text search needs the content index, which is not built yet (imapvault reindex)",
+            ),
             Err(e) => return super::index_failure(ctx, "SEARCH", &e),
         }
         match text_sets(ctx.index, view.entries(), key, charset, deadline) {
