@@ -32,6 +32,8 @@ enum Command {
     User(UserCommand),
     /// Check every stored message against its checksum and report damage.
     Verify,
+    /// Rebuild the content index (what SEARCH's text keys use) from the stored messages.
+    Reindex,
 }
 
 #[derive(Args)]
@@ -114,6 +116,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             init_logging(config.log_level);
             user(&config, cmd)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            let config = load_config(&cli.config)?;
+            init_logging(config.log_level);
+            reindex(&config)
         }
         Command::Verify => {
             let config = load_config(&cli.config)?;
@@ -199,6 +206,39 @@ fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
+    })
+}
+
+fn reindex(config: &Config) -> Result<ExitCode> {
+    let mut archive = imapvault::archive::Archive::open(&config.archive.dir)?;
+    let show_progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let (done, skipped) = imapvault::import::reindex::run(&mut archive, &mut |p| {
+        if show_progress {
+            eprint!(
+                "\r{} of {} messages indexed, {} damaged\x1b[K",
+                p.indexed, p.total, p.damaged
+            );
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .context("reindexing")?;
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    println!(
+        "{} messages indexed in {:.1} s, {} damaged (not indexed)",
+        done.indexed,
+        started.elapsed().as_secs_f64(),
+        done.damaged
+    );
+    for s in &skipped {
+        eprintln!("damaged: message {}: {}", s.message.0, s.error);
+    }
+    Ok(if skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(4)
     })
 }
 

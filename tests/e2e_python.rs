@@ -52,7 +52,7 @@ fn imaplib_logs_in_lists_fetches_and_searches() {
         "search_dates",
         "search_flags",
         "search_sets",
-        "search_text_refused",
+        "search_text_subject",
     ] {
         assert!(
             summary.contains(&format!("\"{key}\"")),

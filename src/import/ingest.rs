@@ -1,5 +1,6 @@
 //! The ingest pipeline (DESIGN §3), in batches: canonicalise, hash, analyse; then per batch
-//! take the blob writer lock → append new blobs → `fdatasync` → one index transaction → unlock.
+//! take the blob writer lock → append new blobs → `fdatasync` → one index transaction (message
+//! rows, content-index rows, UIDs) → unlock.
 //!
 //! The blob is the message with CRLF line ends ([`mime::canonical_line_ends`]), exactly the
 //! bytes IMAP sends for `BODY[]`, so RFC822.SIZE is the blob's length and FETCH copies it
@@ -126,6 +127,8 @@ impl<'a> Ingester<'a> {
                                 None => writer.insert(open_writer(&lock, self.index)?),
                             };
                             let blob = w.append(&p.bytes)?;
+                            // Extracted only for messages new to the archive (not duplicates).
+                            let text = mime::text::extract(&p.bytes).folded();
                             new.push(IngestMessage {
                                 sha256: p.sha256,
                                 blob,
@@ -136,6 +139,7 @@ impl<'a> Ingester<'a> {
                                 sent_date: p.analysis.sent_date,
                                 sent_day: p.analysis.sent_day,
                                 has_attachment: p.analysis.has_attachment,
+                                text,
                             });
                             PlacementMessage::New(new.len() - 1)
                         }

@@ -19,6 +19,7 @@ mod date;
 pub mod ingest;
 pub mod maildir;
 pub mod mbox;
+pub mod reindex;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,7 +1,7 @@
 //! The index half of an ingest batch (DESIGN §3): one transaction, committed with
 //! `synchronous=FULL`, that inserts the batch's new messages and their mailbox memberships and
-//! advances UIDNEXT and HIGHESTMODSEQ. The caller (`crate::import::ingest`) has already appended
-//! the new blobs and `fdatasync`'d them, under the store's writer lock, which it holds until
+//! advances UIDNEXT and HIGHESTMODSEQ, and writes each new message's content-index row. The
+//! caller (`crate::import::ingest`) has already appended the new blobs and `fdatasync`'d them, under the store's writer lock, which it holds until
 //! this returns. A message is visible to readers only once this commit is done; a crash before
 //! it leaves unreferenced blob bytes (a torn tail) and no UID used.
 
@@ -11,6 +11,7 @@ use rusqlite::{params, TransactionBehavior};
 
 use super::messages::{canonical_flags, encode_day, InternalDate};
 use super::{Index, IndexError, MailboxId, MessageId};
+use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
 /// A message new to the archive, whose blob is already durable.
@@ -34,6 +35,9 @@ pub struct IngestMessage<'a> {
     pub sent_day: Option<(i32, u32, u32)>,
     /// Whether the message has an attachment.
     pub has_attachment: bool,
+    /// The searchable text, folded (`mime::text::extract(..).folded()`): its content row is
+    /// written in the same transaction (DESIGN §3: visible only once content indexed).
+    pub text: SearchText,
 }
 
 /// Which message a [`Placement`] puts in a mailbox.
@@ -134,7 +138,9 @@ impl Index {
                 // Under the writer lock no one else inserts this hash, but if the caller passed
                 // a known message anyway, keep the first copy (the new blob stays unreferenced).
                 let id = if n == 1 {
-                    tx.last_insert_rowid()
+                    let id = tx.last_insert_rowid();
+                    super::content::insert_content(&tx, MessageId(id), &m.text)?;
+                    id
                 } else {
                     existing.query_row(params![&m.sha256[..]], |r| r.get(0))?
                 };
@@ -229,6 +235,7 @@ mod tests {
             sent_date: None,
             sent_day: Some((2024, 2, 29)),
             has_attachment: false,
+            text: SearchText::default(),
         }
     }
 

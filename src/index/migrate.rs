@@ -12,6 +12,7 @@ use super::IndexError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
+    include_str!("../../sql/0003_content.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.

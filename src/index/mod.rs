@@ -1,5 +1,5 @@
-//! The SQLite index of an archive (DESIGN §3): users, mailboxes, subscriptions, messages and
-//! mailbox membership.
+//! The SQLite index of an archive (DESIGN §3): users, mailboxes, subscriptions, messages,
+//! mailbox membership and the content index for SEARCH.
 //!
 //! Owns every SQL statement of the crate (with `sql/`, the migrations). Callers see typed ids,
 //! plain structs and [`IndexError`]; `rusqlite` stays inside. User text is always bound as a
@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 mod changes;
+mod content;
 mod ingest;
 mod mailboxes;
 mod messages;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use changes::MailboxVersion;
+pub use content::{fts_query, ContentColumn};
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageMeta};
@@ -113,6 +115,9 @@ pub enum IndexError {
     /// A stored value outside its documented range (the file was edited or damaged).
     #[error("index holds an invalid value: {0}")]
     Corrupt(String),
+    /// A search ran past its time budget (the caller answers `NO [LIMIT]`).
+    #[error("the search ran out of time")]
+    Deadline,
     /// Creating the database file failed.
     #[error("index file {path}: {source}")]
     Io {

@@ -6,7 +6,8 @@
 //! Files: [`header`] (header block and raw fields), [`params`] (Content-Type & co, RFC 2231),
 //! [`address`] (raw address lists for ENVELOPE), [`tree`] (the part tree by offsets, with the
 //! caps of [`limits`]), [`structure`] (ENVELOPE / BODYSTRUCTURE / BODY), [`imapstr`] (quoted
-//! string or literal), [`date`] (the `Date:` header), [`decode`] (base64 / quoted-printable).
+//! string or literal), [`date`] (the `Date:` header), [`decode`] (base64 / quoted-printable),
+//! [`text`] (the decoded text SEARCH matches, for the content index).
 //!
 //! Nothing here panics or fails on any input: malformed mail gives a best-effort, well-formed
 //! answer, and the message itself is always served byte for byte.
@@ -18,6 +19,7 @@ mod header;
 mod imapstr;
 mod params;
 mod structure;
+pub mod text;
 mod tree;
 
 use std::borrow::Cow;

@@ -25,6 +25,8 @@ const COMMON: &[&str] = &[
     "CONDSTORE",
     "QRESYNC",
     "COMPRESS=DEFLATE",
+    // RFC 4731: SEARCH RETURN (MIN MAX COUNT ALL) answered with `* ESEARCH` (command/search.rs).
+    "ESEARCH",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

@@ -1,9 +1,20 @@
-//! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH return options (RFC 4731).
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4, RFC 9051 §6.4.4), with ESEARCH return options
+//! (RFC 4731).
 //!
-//! Evaluates the keys that need no content index: sequence sets, UID, flags, internal and sent
-//! dates, sizes, NOT/OR/parentheses. Text keys (FROM, SUBJECT, BODY, TEXT, HEADER, ...) need the
-//! content index and are answered `NO [CANNOT]` until it exists, never with a guess.
-//! Nesting depth is capped by the parser, so the recursion here is bounded.
+//! Text keys (BCC, BODY, CC, FROM, HEADER, SUBJECT, TEXT, TO) match when the field's decoded
+//! text contains the string, case-insensitively (`mime::text::fold` on both sides). Each text
+//! key is evaluated once into the set of matching messages of the selected mailbox: candidates
+//! from the trigram index for strings of 3 or more characters, every message of the mailbox
+//! for shorter ones, and then every candidate is checked exactly against its stored text, so
+//! there are no false hits and (the index being a superset) no misses. The per-message
+//! evaluator then combines those sets with the other keys (flags, dates, sizes, sets) under
+//! AND/OR/NOT. Nesting depth is capped by the parser, so the recursion here is bounded.
+//!
+//! A search has a time budget ([`SEARCH_BUDGET`]); past it the answer is `NO [LIMIT]` and the
+//! worker is free again.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use crate::imap::datetime::Day;
 use crate::imap::encode::ResponseCode;
@@ -12,10 +23,28 @@ use crate::imap::sequence::{format_ranges, runs, SequenceArg};
 use crate::imap::session::Ctx;
 use crate::imap::types::{AString, Addressing, Date, SearchKey, SearchReturnOption};
 use crate::imap::view::ViewEntry;
-use crate::index::MessageMeta;
+use crate::index::{ContentColumn, Index, IndexError, MessageId, MessageMeta};
+use crate::mime::text;
 
-/// Charsets whose strings we can compare; any other gets `NO [BADCHARSET]` (RFC 3501 §6.4.4).
-const CHARSETS: &[&str] = &["UTF-8", "US-ASCII"];
+/// How long one SEARCH may run before it answers `NO [LIMIT]` (issue 3).
+pub const SEARCH_BUDGET: Duration = Duration::from_secs(20);
+
+/// Charsets named in `NO [BADCHARSET (...)]` (RFC 3501 §6.4.4, RFC 5530). Any charset label
+/// `mime::text::known_charset` accepts works; these are the ones clients send.
+const CHARSETS: &[&str] = &[
+    "UTF-8",
+    "US-ASCII",
+    "ISO-8859-1",
+    "ISO-8859-2",
+    "ISO-8859-15",
+    "WINDOWS-1252",
+    "KOI8-R",
+    "ISO-2022-JP",
+    "SHIFT_JIS",
+    "EUC-JP",
+    "GB2312",
+    "BIG5",
+];
 
 /// Runs SEARCH / UID SEARCH.
 pub fn run(
@@ -27,21 +56,22 @@ pub fn run(
     charset: Option<&AString>,
     key: &SearchKey,
 ) -> Completion {
-    if let Some(cs) = charset {
-        let ok = cs
-            .as_str()
-            .is_some_and(|c| CHARSETS.iter().any(|k| k.eq_ignore_ascii_case(c)));
-        if !ok {
+    // RFC 3501 §6.4.4: without CHARSET the strings are US-ASCII; clients send UTF-8 anyway,
+    // which `decode_charset` reads for "us-ascii" when the bytes are valid UTF-8.
+    let charset: &[u8] = match charset {
+        None => b"us-ascii",
+        Some(cs) if text::known_charset(cs.as_bytes()) => cs.as_bytes(),
+        Some(_) => {
             return Completion::no(
                 ResponseCode::BadCharset(CHARSETS.iter().map(|s| s.to_string()).collect()),
                 "Charset not supported",
             );
         }
-    }
-    if needs_content(key) {
+    };
+    if needs_object_id(key) {
         return Completion::no(
             ResponseCode::Cannot,
-            "Text search (FROM, TO, SUBJECT, BODY, TEXT, HEADER ...) is not available on this server yet",
+            "EMAILID and THREADID (RFC 8474) are not offered by this server",
         );
     }
     if ret.is_some_and(|r| r.contains(&SearchReturnOption::Save)) {
@@ -68,6 +98,37 @@ pub fn run(
     } else {
         Vec::new()
     };
+    let texts = if needs_text(key) {
+        let Some(view) = ctx.view() else {
+            return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+        };
+        let deadline = Instant::now() + SEARCH_BUDGET;
+        match ctx.index.content_backfill_pending() {
+            Ok(false) => {}
+            Ok(true) => return Completion::no(
+                ResponseCode::Unavailable,
+                "Text search needs the content index, which is not built yet (imapvault reindex)",
+            ),
+            Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+        }
+        match text_sets(ctx.index, view.entries(), key, charset, deadline) {
+            Ok(t) => t,
+            Err(IndexError::Deadline) => {
+                log::info!(
+                    "{}: SEARCH stopped after {:?}",
+                    ctx.session.peer,
+                    SEARCH_BUDGET
+                );
+                return Completion::no(
+                    ResponseCode::Limit,
+                    "Search took too long; narrow it down (longer strings find faster)",
+                );
+            }
+            Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+        }
+    } else {
+        TextSets::default()
+    };
     let Some(view) = ctx.view() else {
         return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
     };
@@ -79,7 +140,7 @@ pub fn run(
     let mut highest_modseq = 0;
     for (i, entry) in view.entries().iter().enumerate() {
         let seq = i as u32 + 1;
-        if matches(key, seq, entry, metas.get(i), &limits) {
+        if matches(key, seq, entry, metas.get(i), &limits, &texts) {
             highest_modseq = highest_modseq.max(entry.modseq);
             hits.push(match addressing {
                 Addressing::Sequence => seq,
@@ -160,7 +221,26 @@ struct Bounds {
     largest_uid: u32,
 }
 
-fn needs_content(key: &SearchKey) -> bool {
+/// Keys of RFC 8474 (OBJECTID), which this server does not offer.
+fn needs_object_id(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::EmailId(_) | K::ThreadId(_) => true,
+        K::And(keys) => keys.iter().any(needs_object_id),
+        K::Not(k) => needs_object_id(k),
+        K::Or(a, b) => needs_object_id(a) || needs_object_id(b),
+        _ => false,
+    }
+}
+
+fn needs_text(key: &SearchKey) -> bool {
+    let mut found = Vec::new();
+    text_keys(key, &mut found);
+    !found.is_empty()
+}
+
+/// The text keys of a search program, in order (depth capped by the parser).
+fn text_keys<'k>(key: &'k SearchKey, out: &mut Vec<&'k SearchKey>) {
     use SearchKey as K;
     match key {
         K::Bcc(_)
@@ -170,13 +250,109 @@ fn needs_content(key: &SearchKey) -> bool {
         | K::Header(..)
         | K::Subject(_)
         | K::Text(_)
-        | K::To(_)
-        | K::EmailId(_)
-        | K::ThreadId(_) => true,
-        K::And(keys) => keys.iter().any(needs_content),
-        K::Not(k) => needs_content(k),
-        K::Or(a, b) => needs_content(a) || needs_content(b),
-        _ => false,
+        | K::To(_) => out.push(key),
+        K::And(keys) => keys.iter().for_each(|k| text_keys(k, out)),
+        K::Not(k) => text_keys(k, out),
+        K::Or(a, b) => {
+            text_keys(a, out);
+            text_keys(b, out);
+        }
+        _ => {}
+    }
+}
+
+/// The messages each text key of one search matches, by the key's address in the search
+/// program (the program is borrowed, unmoved, for the whole search).
+#[derive(Default)]
+struct TextSets {
+    sets: HashMap<*const SearchKey, HashSet<MessageId>>,
+}
+
+impl TextSets {
+    fn contains(&self, key: &SearchKey, message: MessageId) -> bool {
+        self.sets
+            .get(&(key as *const SearchKey))
+            .is_some_and(|s| s.contains(&message))
+    }
+}
+
+/// What one text key asks: which stored columns, and how a column's text must contain the
+/// needle.
+enum TextTest {
+    /// Any of the columns contains the needle.
+    Contains(&'static [ContentColumn]),
+    /// A header field of this (folded) name whose value contains the needle; an empty needle
+    /// asks only that the field exists (RFC 3501 §6.4.4 HEADER).
+    Header(String),
+}
+
+/// Evaluates every text key of `key` over the view's messages.
+fn text_sets(
+    index: &Index,
+    entries: &[ViewEntry],
+    key: &SearchKey,
+    charset: &[u8],
+    deadline: Instant,
+) -> Result<TextSets, IndexError> {
+    let mut keys = Vec::new();
+    text_keys(key, &mut keys);
+    let in_view: HashSet<MessageId> = entries.iter().map(|e| e.message).collect();
+    let mut sets = TextSets::default();
+    for k in keys {
+        let (test, needle) = text_test(k, charset);
+        let columns: &[ContentColumn] = match &test {
+            TextTest::Contains(c) => c,
+            TextTest::Header(_) => &[ContentColumn::Headers],
+        };
+        // Candidates: the trigram index when the needle is long enough, else every message.
+        let candidates: Vec<MessageId> =
+            match index.content_candidates(columns, &needle, deadline)? {
+                Some(mut c) => {
+                    c.retain(|m| in_view.contains(m));
+                    c
+                }
+                None => entries.iter().map(|e| e.message).collect(),
+            };
+        let mut hits = HashSet::new();
+        for m in candidates {
+            if Instant::now() >= deadline {
+                return Err(IndexError::Deadline);
+            }
+            let Some(texts) = index.content_text(m, columns)? else {
+                continue;
+            };
+            let hit = match &test {
+                TextTest::Contains(_) => texts.iter().any(|t| t.contains(needle.as_str())),
+                TextTest::Header(name) => texts.first().is_some_and(|h| {
+                    text::header_values(h, name).any(|v| v.contains(needle.as_str()))
+                }),
+            };
+            if hit {
+                hits.insert(m);
+            }
+        }
+        sets.sets.insert(k as *const SearchKey, hits);
+    }
+    Ok(sets)
+}
+
+/// The test and the folded needle of one text key.
+fn text_test(key: &SearchKey, charset: &[u8]) -> (TextTest, String) {
+    use ContentColumn as C;
+    use SearchKey as K;
+    let needle = |s: &AString| text::fold(&text::decode_charset(charset, s.as_bytes()));
+    match key {
+        K::From(s) => (TextTest::Contains(&[C::From]), needle(s)),
+        K::To(s) => (TextTest::Contains(&[C::To]), needle(s)),
+        K::Cc(s) => (TextTest::Contains(&[C::Cc]), needle(s)),
+        K::Bcc(s) => (TextTest::Contains(&[C::Bcc]), needle(s)),
+        K::Subject(s) => (TextTest::Contains(&[C::Subject]), needle(s)),
+        K::Body(s) => (TextTest::Contains(&[C::Body]), needle(s)),
+        // RFC 3501 §6.4.4: TEXT is "the header or body of the message".
+        K::Text(s) => (TextTest::Contains(&[C::Headers, C::Body]), needle(s)),
+        K::Header(name, s) => (TextTest::Header(needle(name)), needle(s)),
+        // `text_keys` yields only the keys above.
+        _ => (TextTest::Contains(&[]), String::new()),
     }
 }
 
@@ -225,6 +401,7 @@ fn matches(
     e: &ViewEntry,
     meta: Option<&MessageMeta>,
     b: &Bounds,
+    t: &TextSets,
 ) -> bool {
     use SearchKey as K;
     let internal_day = || {
@@ -243,7 +420,7 @@ fn matches(
         })
     };
     match key {
-        K::And(keys) => keys.iter().all(|k| matches(k, seq, e, meta, b)),
+        K::And(keys) => keys.iter().all(|k| matches(k, seq, e, meta, b, t)),
         K::All => true,
         K::Answered => e.flags.contains("\\Answered"),
         K::Unanswered => !e.flags.contains("\\Answered"),
@@ -271,14 +448,14 @@ fn matches(
         K::SentSince(d) => sent_day().is_some_and(|x| x >= day(d)),
         K::Older(secs) => age().is_some_and(|a| a >= i64::from(secs.get())),
         K::Younger(secs) => age().is_some_and(|a| a <= i64::from(secs.get())),
-        K::Not(k) => !matches(k, seq, e, meta, b),
-        K::Or(x, y) => matches(x, seq, e, meta, b) || matches(y, seq, e, meta, b),
+        K::Not(k) => !matches(k, seq, e, meta, b, t),
+        K::Or(x, y) => matches(x, seq, e, meta, b, t) || matches(y, seq, e, meta, b, t),
         K::Uid(SequenceArg::Set(set)) => set.contains(e.uid, b.largest_uid),
         K::SequenceSet(SequenceArg::Set(set)) => set.contains(seq, b.largest_seq),
         // `$` with no saved result names nothing (RFC 5182 §2.1).
         K::Uid(SequenceArg::SavedResult) | K::SequenceSet(SequenceArg::SavedResult) => false,
         K::ModSeq { mod_seq, .. } => e.modseq >= *mod_seq,
-        // Content keys are refused before evaluation (see `needs_content`).
+        // Evaluated beforehand into sets (see `text_sets`).
         K::Bcc(_)
         | K::Body(_)
         | K::Cc(_)
@@ -286,8 +463,8 @@ fn matches(
         | K::Header(..)
         | K::Subject(_)
         | K::Text(_)
-        | K::To(_)
-        | K::EmailId(_)
-        | K::ThreadId(_) => false,
+        | K::To(_) => t.contains(key, e.message),
+        // Refused before evaluation (see `needs_object_id`).
+        K::EmailId(_) | K::ThreadId(_) => false,
     }
 }

@@ -1,0 +1,787 @@
+//! The searchable text of one message (issue 3, DESIGN §4): what SEARCH's text keys compare
+//! against, decoded to UTF-8, computed once at ingest (and by `imapvault reindex`).
+//!
+//! Owns: RFC 2047 encoded words, RFC 2231 parameter values, transfer decoding for search
+//! (lenient, unlike BINARY), charset decoding ([`decode_charset`], also used for the strings of
+//! `SEARCH CHARSET`), HTML rendered to plain text, and the case folding both sides of a match
+//! use ([`fold`]). Knows nothing of SQL or IMAP syntax. Pure, never fails, never panics.
+//!
+//! Per message, one string per field ([`SearchText`]):
+//! - `from`, `to`, `cc`, `bcc`: every address of those header fields as `name <local@domain>`,
+//!   the display name RFC 2047-decoded (RFC 3501 §6.4.4 compares "the envelope structure's
+//!   FROM/TO/... field", which holds both);
+//! - `subject`: the `Subject:` fields, unfolded and RFC 2047-decoded;
+//! - `headers`: every top-level header field as `name: value` lines (unfolded, decoded), for
+//!   `HEADER` and `TEXT`;
+//! - `body`: the text of every text/* part (transfer- and charset-decoded, HTML as text),
+//!   attachment file names, and the headers and text of attached message/rfc822 parts.
+//!
+//! Known limits: text past [`MAX_BODY_TEXT`] (body) or [`MAX_HEADER_TEXT`] (each header field
+//! string) is not kept, so a search may miss a match that lies beyond the cap. Case folding is
+//! `str::to_lowercase` (no full folding: `ß` does not find `SS`). The part tree's caps
+//! ([`super::limits`]) bound the walk; parts beyond them contribute nothing.
+
+use std::borrow::Cow;
+
+use super::address::{self, MISSING_DOMAIN, MISSING_MAILBOX};
+use super::tree::{self, Kind, Part};
+use super::{decode, header, params};
+
+/// Body text kept per message (bytes of UTF-8). Past it the rest is not indexed.
+pub const MAX_BODY_TEXT: usize = 1 << 20;
+/// Text kept per header-derived field (bytes of UTF-8).
+pub const MAX_HEADER_TEXT: usize = 256 << 10;
+/// Transfer-encoded input decoded per part at most: enough for [`MAX_BODY_TEXT`] of text in
+/// any encoding (base64 4/3, quoted-printable up to 3×, 4-byte UTF-8), so decoding work is
+/// bounded however large the part.
+const MAX_PART_INPUT: usize = 4 * MAX_BODY_TEXT;
+
+/// The searchable text of a message, one string per search field. See the module docs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchText {
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub headers: String,
+    pub body: String,
+}
+
+impl SearchText {
+    /// Every field case-folded with [`fold`]: the form the index stores and matches.
+    pub fn folded(&self) -> SearchText {
+        SearchText {
+            from: fold(&self.from),
+            to: fold(&self.to),
+            cc: fold(&self.cc),
+            bcc: fold(&self.bcc),
+            subject: fold(&self.subject),
+            headers: fold(&self.headers),
+            body: fold(&self.body),
+        }
+    }
+}
+
+/// The case folding of SEARCH (RFC 3501 §6.4.4 "case-insensitive"): `str::to_lowercase`,
+/// applied to the stored text and to the search string alike. NUL becomes a space (SQLite text
+/// and the trigram tokenizer are not meant to carry it).
+pub fn fold(s: &str) -> String {
+    let lower = s.to_lowercase();
+    if lower.contains('\0') {
+        lower.replace('\0', " ")
+    } else {
+        lower
+    }
+}
+
+/// Extracts the searchable text of a message (canonical CRLF bytes).
+pub fn extract(message: &[u8]) -> SearchText {
+    let root = tree::build(message);
+    let head = &message[root.header.clone()];
+    let mut t = SearchText::default();
+    for f in header::fields(head) {
+        let name = f.name;
+        let target = if name.eq_ignore_ascii_case(b"From") {
+            Some(&mut t.from)
+        } else if name.eq_ignore_ascii_case(b"To") {
+            Some(&mut t.to)
+        } else if name.eq_ignore_ascii_case(b"Cc") {
+            Some(&mut t.cc)
+        } else if name.eq_ignore_ascii_case(b"Bcc") {
+            Some(&mut t.bcc)
+        } else {
+            None
+        };
+        if let Some(target) = target {
+            addresses(target, f.value);
+        } else if name.eq_ignore_ascii_case(b"Subject") {
+            let v = decode_words(&header::unfold(f.value));
+            separate(&mut t.subject, " ", MAX_HEADER_TEXT);
+            push_capped(&mut t.subject, &v, MAX_HEADER_TEXT);
+        }
+    }
+    header_lines(&mut t.headers, head, MAX_HEADER_TEXT);
+    body_text(&mut t.body, message, &root);
+    t
+}
+
+/// `name: value` lines of every field of `head`, decoded.
+fn header_lines(out: &mut String, head: &[u8], cap: usize) {
+    for f in header::fields(head) {
+        if out.len() >= cap {
+            return;
+        }
+        let name = bytes_to_text(f.name);
+        // A decoded value may hold line breaks (`=0A` in an encoded word): they would split
+        // the `name: value` line that `header_values` reads, so they become spaces.
+        let value = decode_words(&header::unfold(f.value)).replace(['\r', '\n'], " ");
+        let mut line = String::with_capacity(name.len() + value.len() + 3);
+        line.push_str(&name);
+        line.push_str(": ");
+        line.push_str(&value);
+        line.push('\n');
+        push_capped(out, &line, cap);
+    }
+}
+
+/// The value of a `HEADER` field from the stored (folded) `headers` text: each line is
+/// `name: value`; the field name is compared case-insensitively (RFC 3501 §6.4.4).
+/// Yields the values of every field with that name.
+pub fn header_values<'a>(headers: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers.split('\n').filter_map(move |line| {
+        let (n, v) = line.split_once(": ")?;
+        n.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+/// Appends `name <local@domain>` for each address of an address field (RFC 5322 §3.4).
+fn addresses(out: &mut String, value: &[u8]) {
+    for a in address::parse_list(value) {
+        if out.len() >= MAX_HEADER_TEXT {
+            return;
+        }
+        let mut one = String::new();
+        if let Some(name) = &a.name {
+            one.push_str(&decode_words(name));
+        }
+        match (&a.mailbox, &a.host) {
+            // Group start: the group's display name (RFC 3501 §7.4.2 puts it in `mailbox`).
+            (Some(group), None) => one.push_str(&decode_words(group)),
+            (Some(mailbox), Some(host)) => {
+                let mut spec = String::new();
+                if mailbox.as_slice() != MISSING_MAILBOX {
+                    spec.push_str(&bytes_to_text(mailbox));
+                }
+                if host.as_slice() != MISSING_DOMAIN {
+                    spec.push('@');
+                    spec.push_str(&bytes_to_text(host));
+                }
+                if !one.is_empty() {
+                    one.push(' ');
+                }
+                one.push('<');
+                one.push_str(&spec);
+                one.push('>');
+            }
+            _ => {}
+        }
+        if one.is_empty() {
+            continue;
+        }
+        separate(out, ", ", MAX_HEADER_TEXT);
+        push_capped(out, &one, MAX_HEADER_TEXT);
+    }
+}
+
+/// The body text of the message: a walk over the part tree with an explicit stack (its depth is
+/// already capped by the tree, but input never chooses our recursion).
+fn body_text(out: &mut String, msg: &[u8], root: &Part) {
+    // The root's own header is the message header, indexed as `headers`, not as body.
+    let mut stack: Vec<(&Part, bool)> = vec![(root, false)];
+    while let Some((part, show_header)) = stack.pop() {
+        if out.len() >= MAX_BODY_TEXT {
+            return;
+        }
+        let head = &msg[part.header.clone()];
+        if show_header {
+            // An attached message's header (RFC 2046 §5.2.1): part of the body's text.
+            separate(out, "\n", MAX_BODY_TEXT);
+            header_lines(out, head, MAX_BODY_TEXT);
+        }
+        match &part.kind {
+            Kind::Multipart(children) => {
+                stack.extend(children.iter().rev().map(|c| (c, false)));
+            }
+            Kind::Message(inner) => stack.push((inner, true)),
+            Kind::Opaque => {}
+            Kind::Leaf => {
+                if let Some(name) = file_name(head) {
+                    separate(out, "\n", MAX_BODY_TEXT);
+                    push_capped(out, &name, MAX_BODY_TEXT);
+                }
+                if part.ctype.is("text") {
+                    let raw = &msg[part.body.clone()];
+                    let raw = &raw[..raw.len().min(MAX_PART_INPUT)];
+                    let bytes = transfer_decode(head, raw);
+                    let charset = part.ctype.param("charset").unwrap_or(b"us-ascii");
+                    let text = decode_charset(charset, &bytes);
+                    separate(out, "\n", MAX_BODY_TEXT);
+                    if part.ctype.sub.eq_ignore_ascii_case(b"html") {
+                        push_capped(out, &html_to_text(&text), MAX_BODY_TEXT);
+                    } else {
+                        push_capped(out, &text, MAX_BODY_TEXT);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The part's file name: Content-Disposition `filename`, else Content-Type `name`, each in its
+/// RFC 2231 form (`filename*`, charset'lang'%XX) or plain (RFC 2047 words decoded, as many
+/// mailers write them).
+fn file_name(head: &[u8]) -> Option<String> {
+    let disp = header::first(head, "Content-Disposition").and_then(params::disposition);
+    let ctype = header::first(head, "Content-Type").and_then(params::content_type);
+    let lists = [
+        disp.as_ref().map(|d| (&d.params, "filename")),
+        ctype.as_ref().map(|c| (&c.params, "name")),
+    ];
+    for (list, name) in lists.into_iter().flatten() {
+        let extended = format!("{name}*");
+        if let Some(v) = params::param(list, &extended) {
+            return Some(decode_rfc2231(v));
+        }
+        if let Some(v) = params::param(list, name) {
+            return Some(decode_words(v));
+        }
+    }
+    None
+}
+
+/// RFC 2231 §4: `charset'language'percent-encoded`. Without the two quotes, the value is taken
+/// as percent-encoded UTF-8.
+fn decode_rfc2231(v: &[u8]) -> String {
+    let mut it = v.splitn(3, |&b| b == b'\'');
+    let (charset, text) = match (it.next(), it.next(), it.next()) {
+        (Some(c), Some(_lang), Some(t)) => (c, t),
+        _ => (&b"utf-8"[..], v),
+    };
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                text.get(i + 1).and_then(|&c| hex(c)),
+                text.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                bytes.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        bytes.push(text[i]);
+        i += 1;
+    }
+    let charset = if charset.is_empty() {
+        b"utf-8"
+    } else {
+        charset
+    };
+    decode_charset(charset, &bytes).into_owned()
+}
+
+/// Removes the part's Content-Transfer-Encoding (RFC 2045 §6), leniently: search wants what
+/// text there is, so bad base64 characters are skipped and unknown encodings pass as they are.
+fn transfer_decode<'a>(head: &[u8], raw: &'a [u8]) -> Cow<'a, [u8]> {
+    let enc = header::first(head, "Content-Transfer-Encoding").and_then(params::encoding);
+    match enc.map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some(b"base64") => Cow::Owned(lenient_base64(raw)),
+        Some(b"quoted-printable") => Cow::Owned(decode::quoted_printable(raw)),
+        _ => Cow::Borrowed(raw),
+    }
+}
+
+/// base64 (RFC 2045 §6.8): characters outside the alphabet are ignored, as §6.8 says; a
+/// dangling final character is dropped.
+fn lenient_base64(raw: &[u8]) -> Vec<u8> {
+    let mut clean: Vec<u8> = raw
+        .iter()
+        .copied()
+        .take_while(|&b| b != b'=')
+        .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+        .collect();
+    if clean.len() % 4 == 1 {
+        clean.pop();
+    }
+    // Only alphabet characters remain, and never a single dangling one: this cannot fail.
+    decode::base64(&clean).unwrap_or_default()
+}
+
+/// Decodes `bytes` in the charset labelled `label` (MIME charset names, RFC 2046 §4.1.2; the
+/// WHATWG Encoding Standard's labels cover the IANA names mail uses). US-ASCII, a missing or an
+/// unknown label: UTF-8 when the bytes are valid UTF-8 (mislabelled mail is common), else
+/// windows-1252 (which decodes every byte). Malformed sequences become U+FFFD.
+pub fn decode_charset<'a>(label: &[u8], bytes: &'a [u8]) -> Cow<'a, str> {
+    let label = header::trim(label);
+    let ascii = label.eq_ignore_ascii_case(b"us-ascii") || label.eq_ignore_ascii_case(b"ascii");
+    match encoding_rs::Encoding::for_label(label) {
+        Some(enc) if !ascii => enc.decode_without_bom_handling(bytes).0,
+        _ => match std::str::from_utf8(bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => {
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+            }
+        },
+    }
+}
+
+/// Whether `label` names a charset [`decode_charset`] knows (for `SEARCH CHARSET`).
+pub fn known_charset(label: &[u8]) -> bool {
+    let label = header::trim(label);
+    label.eq_ignore_ascii_case(b"us-ascii")
+        || label.eq_ignore_ascii_case(b"ascii")
+        || encoding_rs::Encoding::for_label(label).is_some()
+}
+
+/// Raw header bytes as text: UTF-8 if valid (RFC 6532), else windows-1252.
+fn bytes_to_text(b: &[u8]) -> Cow<'_, str> {
+    decode_charset(b"", b)
+}
+
+/// Decodes RFC 2047 encoded words (`=?charset?B|Q?text?=`) in a header value. Whitespace
+/// between two adjacent encoded words is dropped (RFC 2047 §6.2), and adjacent words in the same
+/// charset are decoded together, so a character split across two words survives. Text that is
+/// not an encoded word is kept (8-bit as UTF-8 or windows-1252).
+pub fn decode_words(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending: Option<(Vec<u8>, Vec<u8>)> = None; // (charset, decoded bytes)
+    let flush = |out: &mut String, pending: &mut Option<(Vec<u8>, Vec<u8>)>| {
+        if let Some((cs, bytes)) = pending.take() {
+            out.push_str(&decode_charset(&cs, &bytes));
+        }
+    };
+    let finder = memchr::memmem::Finder::new(b"=?");
+    let mut plain_start = 0;
+    let mut search = 0;
+    let mut after_word = false;
+    while let Some(hit) = finder.find(&raw[search..]) {
+        let at = search + hit;
+        let Some((charset, bytes, len)) = encoded_word(&raw[at..]) else {
+            search = at + 1;
+            continue;
+        };
+        let gap = &raw[plain_start..at];
+        let gap_is_space = gap
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        if !(after_word && gap_is_space) {
+            flush(&mut out, &mut pending);
+            out.push_str(&bytes_to_text(gap));
+        }
+        match &mut pending {
+            Some((cs, acc)) if cs.eq_ignore_ascii_case(&charset) => acc.extend_from_slice(&bytes),
+            _ => {
+                flush(&mut out, &mut pending);
+                pending = Some((charset, bytes));
+            }
+        }
+        search = at + len;
+        plain_start = search;
+        after_word = true;
+    }
+    flush(&mut out, &mut pending);
+    out.push_str(&bytes_to_text(&raw[plain_start..]));
+    out
+}
+
+/// One encoded word at the start of `s`: (charset, decoded bytes, length in `s`). The charset
+/// loses an RFC 2231 §5 `*language` suffix. Words are read leniently (longer than 75 characters,
+/// spaces inside Q text) but never across a line end.
+fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, Vec<u8>, usize)> {
+    let rest = s.strip_prefix(b"=?")?;
+    let q1 = rest.iter().position(|&b| b == b'?')?;
+    let charset = &rest[..q1];
+    if charset.is_empty() || charset.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let charset = charset.split(|&b| b == b'*').next().unwrap_or(charset);
+    let enc = *rest.get(q1 + 1)?;
+    if rest.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let text_start = q1 + 3;
+    let text_len = memchr::memmem::find(&rest[text_start..], b"?=")?;
+    let text = &rest[text_start..text_start + text_len];
+    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return None;
+    }
+    let bytes = match enc {
+        b'B' | b'b' => lenient_base64(text),
+        b'Q' | b'q' => {
+            let mut v = Vec::with_capacity(text.len());
+            let mut i = 0;
+            while i < text.len() {
+                match text[i] {
+                    b'_' => v.push(b' '),
+                    b'=' => {
+                        if let (Some(h), Some(l)) = (
+                            text.get(i + 1).and_then(|&c| hex(c)),
+                            text.get(i + 2).and_then(|&c| hex(c)),
+                        ) {
+                            v.push(h << 4 | l);
+                            i += 3;
+                            continue;
+                        }
+                        v.push(b'=');
+                    }
+                    c => v.push(c),
+                }
+                i += 1;
+            }
+            v
+        }
+        _ => return None,
+    };
+    Some((charset.to_vec(), bytes, 2 + text_start + text_len + 2))
+}
+
+/// HTML as the text a reader sees (enough for search, not a renderer): tags removed, `script`
+/// and `style` content and comments dropped, character references decoded (HTML §13.5), runs of
+/// whitespace collapsed to one space, block-level tags ending a line. Tags that do not break
+/// lines (`<b>`, `<span>`) add nothing, so `Mü<b>ll</b>er` reads `Müller`.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    let mut space = false;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                if let Some(after) = rest.strip_prefix("<!--") {
+                    rest = after.find("-->").map_or("", |i| &after[i + 3..]);
+                    continue;
+                }
+                let end = rest.find('>').map_or(rest.len(), |i| i + 1);
+                let tag = &rest[1..end.saturating_sub(1).max(1)];
+                let name: String = tag
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect();
+                rest = &rest[end..];
+                if (name == "script" || name == "style") && !tag.starts_with('/') {
+                    let close = format!("</{name}");
+                    rest = find_ascii_ci(rest, &close).map_or("", |i| {
+                        rest[i..].find('>').map_or("", |j| &rest[i + j + 1..])
+                    });
+                    continue;
+                }
+                if BLOCK_TAGS.contains(&name.as_str()) && !out.ends_with('\n') && !out.is_empty() {
+                    out.push('\n');
+                    space = false;
+                }
+            }
+            '&' => {
+                let (decoded, used) = entity(rest);
+                if space {
+                    out.push(' ');
+                    space = false;
+                }
+                out.push(decoded.unwrap_or('&'));
+                rest = &rest[used..];
+            }
+            c if c.is_whitespace() && c != '\u{a0}' => {
+                if !out.is_empty() && !out.ends_with('\n') {
+                    space = true;
+                }
+                rest = &rest[c.len_utf8()..];
+            }
+            c => {
+                if space {
+                    out.push(' ');
+                    space = false;
+                }
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// Tags after which a reader sees a new line.
+const BLOCK_TAGS: &[&str] = &[
+    "br",
+    "p",
+    "div",
+    "li",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "ul",
+    "ol",
+    "blockquote",
+    "pre",
+    "hr",
+    "title",
+    "dt",
+    "dd",
+    "section",
+    "article",
+    "header",
+    "footer",
+];
+
+/// The byte offset of `needle` (ASCII) in `hay`, ASCII case-insensitively.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() || h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+/// A character reference at the start of `s` (which starts with `&`): the character and the
+/// bytes used, or None and 1 (the `&` alone) when it is not one we know.
+fn entity(s: &str) -> (Option<char>, usize) {
+    let body_end = s
+        .char_indices()
+        .skip(1)
+        .take(33)
+        .find(|&(_, c)| c == ';' || !(c.is_ascii_alphanumeric() || c == '#'))
+        .map(|(i, _)| i);
+    let Some(end) = body_end else {
+        return (None, 1);
+    };
+    let name = &s[1..end];
+    let used = if s[end..].starts_with(';') {
+        end + 1
+    } else {
+        end
+    };
+    let ch = if let Some(num) = name.strip_prefix('#') {
+        let n = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => num.parse::<u32>().ok(),
+        };
+        n.map(|n| char::from_u32(n).unwrap_or('\u{fffd}'))
+    } else {
+        NAMED_ENTITIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, c)| c)
+    };
+    match ch {
+        Some(c) => (Some(c), used),
+        None => (None, 1),
+    }
+}
+
+/// The named character references mail uses most (HTML §13.5 has 2,000+; the rest stay as
+/// written): markup, punctuation, and the Latin-1 letters of the languages in our archives.
+const NAMED_ENTITIES: &[(&str, char)] = &[
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("nbsp", '\u{a0}'),
+    ("copy", '©'),
+    ("reg", '®'),
+    ("trade", '™'),
+    ("euro", '€'),
+    ("pound", '£'),
+    ("yen", '¥'),
+    ("cent", '¢'),
+    ("sect", '§'),
+    ("deg", '°'),
+    ("para", '¶'),
+    ("middot", '·'),
+    ("bull", '•'),
+    ("hellip", '…'),
+    ("ndash", '–'),
+    ("mdash", '—'),
+    ("lsquo", '‘'),
+    ("rsquo", '’'),
+    ("ldquo", '“'),
+    ("rdquo", '”'),
+    ("sbquo", '‚'),
+    ("bdquo", '„'),
+    ("laquo", '«'),
+    ("raquo", '»'),
+    ("times", '×'),
+    ("divide", '÷'),
+    ("iexcl", '¡'),
+    ("iquest", '¿'),
+    ("szlig", 'ß'),
+    ("Auml", 'Ä'),
+    ("Ouml", 'Ö'),
+    ("Uuml", 'Ü'),
+    ("auml", 'ä'),
+    ("ouml", 'ö'),
+    ("uuml", 'ü'),
+    ("Agrave", 'À'),
+    ("Aacute", 'Á'),
+    ("Acirc", 'Â'),
+    ("Atilde", 'Ã'),
+    ("Aring", 'Å'),
+    ("AElig", 'Æ'),
+    ("Ccedil", 'Ç'),
+    ("Egrave", 'È'),
+    ("Eacute", 'É'),
+    ("Ecirc", 'Ê'),
+    ("Euml", 'Ë'),
+    ("Igrave", 'Ì'),
+    ("Iacute", 'Í'),
+    ("Icirc", 'Î'),
+    ("Iuml", 'Ï'),
+    ("Ntilde", 'Ñ'),
+    ("Ograve", 'Ò'),
+    ("Oacute", 'Ó'),
+    ("Ocirc", 'Ô'),
+    ("Otilde", 'Õ'),
+    ("Oslash", 'Ø'),
+    ("Ugrave", 'Ù'),
+    ("Uacute", 'Ú'),
+    ("Ucirc", 'Û'),
+    ("Yacute", 'Ý'),
+    ("agrave", 'à'),
+    ("aacute", 'á'),
+    ("acirc", 'â'),
+    ("atilde", 'ã'),
+    ("aring", 'å'),
+    ("aelig", 'æ'),
+    ("ccedil", 'ç'),
+    ("egrave", 'è'),
+    ("eacute", 'é'),
+    ("ecirc", 'ê'),
+    ("euml", 'ë'),
+    ("igrave", 'ì'),
+    ("iacute", 'í'),
+    ("icirc", 'î'),
+    ("iuml", 'ï'),
+    ("ntilde", 'ñ'),
+    ("ograve", 'ò'),
+    ("oacute", 'ó'),
+    ("ocirc", 'ô'),
+    ("otilde", 'õ'),
+    ("oslash", 'ø'),
+    ("ugrave", 'ù'),
+    ("uacute", 'ú'),
+    ("ucirc", 'û'),
+    ("yacute", 'ý'),
+    ("yuml", 'ÿ'),
+    ("OElig", 'Œ'),
+    ("oelig", 'œ'),
+];
+
+/// Appends `sep` unless `out` is empty or full.
+fn separate(out: &mut String, sep: &str, cap: usize) {
+    if !out.is_empty() && out.len() < cap {
+        push_capped(out, sep, cap);
+    }
+}
+
+/// Appends as much of `s` as fits in `cap` bytes, cut at a character boundary.
+fn push_capped(out: &mut String, s: &str, cap: usize) {
+    let room = cap.saturating_sub(out.len());
+    if s.len() <= room {
+        out.push_str(s);
+        return;
+    }
+    let mut cut = room;
+    while cut > 0 && !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.push_str(&s[..cut]);
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc2047_words_and_adjacent_whitespace() {
+        assert_eq!(decode_words(b"=?utf-8?q?M=C3=BCller?="), "Müller");
+        assert_eq!(
+            decode_words(b"=?ISO-8859-1?Q?Caf=E9?= au lait"),
+            "Café au lait"
+        );
+        // RFC 2047 §8 examples: space between words goes, space elsewhere stays.
+        assert_eq!(decode_words(b"(=?ISO-8859-1?Q?a?= b)"), "(a b)");
+        assert_eq!(
+            decode_words(b"(=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?=)"),
+            "(ab)"
+        );
+        assert_eq!(decode_words(b"=?UTF-8?B?0J/RgNC40LLQtdGC?="), "Привет");
+        // A character split across two words.
+        assert_eq!(
+            decode_words(b"=?utf-8?Q?M=C3?= =?utf-8?Q?=BCller?="),
+            "Müller"
+        );
+        assert_eq!(decode_words(b"=?utf-8*de?Q?a_b?="), "a b");
+        assert_eq!(decode_words(b"=?bogus"), "=?bogus");
+        assert_eq!(
+            decode_words(b"=?iso-2022-jp?B?GyRCRnxLXDhsGyhC?="),
+            "日本語"
+        );
+    }
+
+    #[test]
+    fn charsets() {
+        assert_eq!(
+            decode_charset(b"koi8-r", b"\xf0\xd2\xc9\xd7\xc5\xd4"),
+            "Привет"
+        );
+        assert_eq!(decode_charset(b"windows-1252", b"\x80"), "€");
+        assert_eq!(decode_charset(b"us-ascii", "ü".as_bytes()), "ü");
+        assert_eq!(decode_charset(b"x-nonsense", b"\xfc"), "ü");
+        assert!(known_charset(b"ISO-8859-1") && !known_charset(b"x-nonsense"));
+    }
+
+    #[test]
+    fn html_rendering() {
+        assert_eq!(
+            html_to_text(
+                "<p>Mü<b>ll</b>er &amp; S&ouml;hne</p><script>x<y</script><p>a&#x41;&#66;"
+            ),
+            "Müller & Söhne\naAB"
+        );
+        assert_eq!(html_to_text("a <!-- hidden --> b\n\n  c"), "a b c");
+        assert_eq!(
+            html_to_text("<STYLE>p{}</STYLE>ok &bogus; &"),
+            "ok &bogus; &"
+        );
+        assert_eq!(html_to_text("<unterminated"), "");
+    }
+
+    #[test]
+    fn whole_message() {
+        let m = b"From: =?utf-8?q?J=C3=BCrgen?= <j@example.de>, \"B, C\" <bc@x>\r\n\
+To: group: a@b;\r\nSubject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n\x20aus Bonn\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+<p>Sch=C3=B6n</p>\r\n--b\r\nContent-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename*=utf-8''R%C3%A9sum%C3%A9.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: inner\r\n\r\ninner body\r\n--b--\r\n";
+        let t = extract(m);
+        assert_eq!(t.from, "Jürgen <j@example.de>, B, C <bc@x>");
+        assert_eq!(t.to, "group, <a@b>");
+        assert_eq!(t.subject, "Grüße aus Bonn");
+        assert!(t.headers.contains("\nSubject: Grüße aus Bonn\n"));
+        assert_eq!(t.body, "Schön\nRésumé.pdf\nSubject: inner\n\ninner body");
+        let f = t.folded();
+        assert_eq!(
+            header_values(&f.headers, "SUBJECT").collect::<Vec<_>>(),
+            ["grüße aus bonn"]
+        );
+    }
+
+    #[test]
+    fn caps_hold() {
+        let mut m = b"Subject: x\r\n\r\n".to_vec();
+        m.extend(std::iter::repeat_n(b'a', MAX_BODY_TEXT + 10));
+        assert_eq!(extract(&m).body.len(), MAX_BODY_TEXT);
+        let mut s = String::new();
+        push_capped(&mut s, "ééé", 3);
+        assert_eq!(s, "é");
+    }
+}

@@ -1,0 +1,247 @@
+//! SEARCH text keys over a session in memory (issue 3): FTS5 syntax in search strings is plain
+//! text, Unicode case folding, 1- and 2-character strings, HEADER, CHARSET, ESEARCH, and the
+//! content index's life cycle (backfill pending after the 0002 migration, `reindex`).
+
+mod common_session;
+
+use common_session::{literal, MemSession};
+
+fn mail(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Hans =?utf-8?q?M=C3=BCller?= <hans@example.de>\r\nTo: team@example.org\r\n\
+Subject: {subject}\r\nX-Flag: yes\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn corpus() -> Vec<Vec<u8>> {
+    vec![
+        mail("say \"hi\" now", "plain body"),    // 1
+        mail("NEAR(a b) in the subject", "a b"), // 2
+        mail("a OR b", "nothing"),               // 3
+        mail("x*y and ^x", "subject:x is here"), // 4
+        mail("a and b apart", "a lot of b"),     // 5
+        mail("=?utf-8?q?GR=C3=9CSSE_AUS_M=C3=9CNCHEN?=", "ÜBER alles"), // 6
+        String::from(
+            "From: other@example.org\r\nSubject: =?iso-8859-1?q?Caf=E9?=\r\n\
+Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+<p>Cr=E8me br&ucirc;l&eacute;e</p>\r\n",
+        )
+        .into_bytes(), // 7
+    ]
+}
+
+/// Runs one `UID SEARCH` (after SELECT INBOX) whose key bytes are `key`; returns the UIDs, or
+/// the tagged line when it is not OK.
+fn search(s: &MemSession, key: &[u8]) -> Result<Vec<u32>, String> {
+    searches(s, &[key.to_vec()]).remove(0)
+}
+
+/// Runs several `UID SEARCH`es in one session (one LOGIN: argon2 is slow in debug builds).
+fn searches(s: &MemSession, keys: &[Vec<u8>]) -> Vec<Result<Vec<u32>, String>> {
+    let mut script = b"s SELECT INBOX\r\n".to_vec();
+    for (i, key) in keys.iter().enumerate() {
+        script.extend(format!("q{i} UID SEARCH ").bytes());
+        script.extend_from_slice(key);
+        script.extend_from_slice(b"\r\n");
+    }
+    let out = s.run(&script);
+    let mut answers = vec![Err(format!("no tagged answer in {out}")); keys.len()];
+    let mut hits = Vec::new();
+    for line in out.split("\r\n") {
+        if let Some(rest) = line.strip_prefix("* SEARCH") {
+            hits = rest
+                .split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect();
+        } else if let Some(tagged) = line.strip_prefix('q') {
+            let (n, status) = tagged.split_once(' ').unwrap();
+            let n: usize = n.parse().unwrap();
+            answers[n] = if status.starts_with("OK") {
+                Ok(std::mem::take(&mut hits))
+            } else {
+                Err(format!("q {status}"))
+            };
+        }
+    }
+    answers
+}
+
+fn key(name: &str, s: &str) -> Vec<u8> {
+    let mut k = format!("CHARSET UTF-8 {name} ").into_bytes();
+    k.extend(literal(s.as_bytes()));
+    k
+}
+
+#[test]
+fn fts5_syntax_in_search_strings_is_plain_text() {
+    let s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    let cases: &[(&str, &str, &[u32])] = &[
+        ("SUBJECT", "\"hi\"", &[1]),
+        ("SUBJECT", "\"", &[1]),
+        ("SUBJECT", "\"\"", &[]),
+        ("SUBJECT", "NEAR(a b)", &[2]),
+        ("TEXT", "NEAR(a", &[2]),
+        ("SUBJECT", "a OR b", &[3]),
+        ("SUBJECT", "x*", &[4]),
+        ("SUBJECT", "x*y", &[4]),
+        ("SUBJECT", "^x", &[4]),
+        ("BODY", "subject:x", &[4]),
+        ("SUBJECT", "subject:x", &[]),
+        ("TEXT", "{subject}", &[]),
+        ("TEXT", "AND x", &[]),
+        ("TEXT", "and ^x", &[4]),
+        ("SUBJECT", "*", &[4]),
+        ("BODY", "a b", &[2]),
+        ("SUBJECT", ")", &[2]),
+        ("SUBJECT", "a (", &[]),
+    ];
+    let keys: Vec<Vec<u8>> = cases.iter().map(|(k, n, _)| key(k, n)).collect();
+    for ((k, needle, want), got) in cases.iter().zip(searches(&s, &keys)) {
+        assert_eq!(got.as_deref(), Ok(*want), "{k} {needle:?}");
+    }
+}
+
+#[test]
+fn case_folding_and_short_strings() {
+    let s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    let all: &[u32] = &[1, 2, 3, 4, 5, 6];
+    let cases: &[(&str, &str, &[u32])] = &[
+        ("FROM", "MÜLLER", all),
+        ("FROM", "müller", all),
+        ("FROM", "hans@EXAMPLE.de", all),
+        ("SUBJECT", "grüsse aus münchen", &[6]),
+        ("SUBJECT", "Münch", &[6]),
+        ("BODY", "über", &[6]),
+        ("BODY", "Ü", &[6]),
+        ("BODY", "üb", &[6]),
+        ("SUBJECT", "é", &[7]),
+        ("SUBJECT", "CAFÉ", &[7]),
+        // HTML rendered, entities decoded, charset decoded.
+        ("BODY", "crème brûlée", &[7]),
+        ("BODY", "<p>", &[]),
+        ("TEXT", "other@", &[7]),
+        ("TO", "team", all),
+        ("CC", "a", &[]),
+        ("BODY", "", &[1, 2, 3, 4, 5, 6, 7]),
+    ];
+    let keys: Vec<Vec<u8>> = cases.iter().map(|(k, n, _)| key(k, n)).collect();
+    for ((k, needle, want), got) in cases.iter().zip(searches(&s, &keys)) {
+        assert_eq!(got.as_deref(), Ok(*want), "{k} {needle:?}");
+    }
+}
+
+#[test]
+fn header_key_any_field_and_empty_string() {
+    let s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    let header = |name: &str, v: &str| {
+        let mut k = b"HEADER ".to_vec();
+        k.extend(literal(name.as_bytes()));
+        k.push(b' ');
+        k.extend(literal(v.as_bytes()));
+        k
+    };
+    assert_eq!(
+        search(&s, &header("x-flag", "")),
+        Ok(vec![1, 2, 3, 4, 5, 6])
+    );
+    assert_eq!(
+        search(&s, &header("X-FLAG", "YE")),
+        Ok(vec![1, 2, 3, 4, 5, 6])
+    );
+    assert_eq!(search(&s, &header("X-Flag", "no")), Ok(vec![]));
+    assert_eq!(search(&s, &header("Subject", "café")), Ok(vec![7]));
+    // The field name is not part of the value.
+    assert_eq!(search(&s, &header("Subject", "subject")), Ok(vec![2]));
+    assert_eq!(search(&s, &header("Subject", "subject:")), Ok(vec![]));
+    // Combined with other keys.
+    let mut k = b"NOT ".to_vec();
+    k.extend(header("x-flag", ""));
+    assert_eq!(search(&s, &k), Ok(vec![7]));
+    let mut k = b"OR UID 1 ".to_vec();
+    k.extend(key("SUBJECT", "CAFÉ")[14..].to_vec());
+    assert_eq!(search(&s, &k), Ok(vec![1, 7]));
+}
+
+#[test]
+fn charsets_of_search_strings() {
+    let s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    // ISO-8859-1 "MÜNCH" (Ü = 0xDC).
+    let mut k = b"CHARSET ISO-8859-1 SUBJECT ".to_vec();
+    k.extend(literal(b"M\xdcNCH"));
+    assert_eq!(search(&s, &k), Ok(vec![6]));
+    let mut k = b"CHARSET windows-1252 BODY ".to_vec();
+    k.extend(literal(b"cr\xe8me"));
+    assert_eq!(search(&s, &k), Ok(vec![7]));
+    let mut k = b"CHARSET KOI8-R BODY ".to_vec();
+    k.extend(literal(b"\xf0\xd2\xc9"));
+    assert_eq!(search(&s, &k), Ok(vec![]));
+    let err = search(&s, b"CHARSET X-MARTIAN SUBJECT a").unwrap_err();
+    assert!(err.starts_with("q NO [BADCHARSET (UTF-8 US-ASCII"), "{err}");
+}
+
+#[test]
+fn esearch_return_options() {
+    let s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    let out = s.run(
+        b"c CAPABILITY\r\ns SELECT INBOX\r\n\
+q1 UID SEARCH RETURN (MIN MAX COUNT) FROM muller\r\n\
+q2 UID SEARCH RETURN () FROM ller\r\n\
+q3 SEARCH RETURN (MIN MAX ALL) SUBJECT nonexistent\r\n\
+q4 SEARCH RETURN (COUNT) SUBJECT nonexistent\r\n",
+    );
+    assert!(out.contains(" ESEARCH"), "{out}");
+    assert!(
+        out.contains("* ESEARCH (TAG \"q1\") UID COUNT 0\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* ESEARCH (TAG \"q2\") UID ALL 1:6\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("* ESEARCH (TAG \"q3\")\r\n"), "{out}");
+    assert!(out.contains("* ESEARCH (TAG \"q4\") COUNT 0\r\n"), "{out}");
+    let out = s.run(
+        b"s SELECT INBOX\r\nq5 UID SEARCH RETURN (MIN MAX COUNT) FROM {7+}\r\nm\xc3\xbcller\r\n",
+    );
+    assert!(
+        out.contains("* ESEARCH (TAG \"q5\") UID MIN 1 MAX 6 COUNT 6\r\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn other_mailboxes_never_answer() {
+    let inbox = vec![mail("alpha", "one")];
+    let other = vec![mail("beta", "two"), mail("alpha beta", "three")];
+    let s = MemSession::with_mail(&[("INBOX", &inbox), ("Other", &other)]);
+    assert_eq!(search(&s, &key("SUBJECT", "beta")), Ok(vec![]));
+    assert_eq!(search(&s, &key("SUBJECT", "alpha")), Ok(vec![1]));
+    assert_eq!(search(&s, &key("BODY", "t")), Ok(vec![]));
+}
+
+#[test]
+fn backfill_pending_answers_unavailable_until_reindex() {
+    let mut s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    // What an archive migrated from schema 1 looks like: messages without content rows.
+    let db = rusqlite::Connection::open(s.dir.path().join("archive/index.sqlite")).unwrap();
+    db.execute_batch(
+        "DELETE FROM message_text; DELETE FROM message_text_store;
+         UPDATE content_state SET backfill_pending = 1;",
+    )
+    .unwrap();
+    drop(db);
+    let err = search(&s, &key("SUBJECT", "café")).unwrap_err();
+    assert!(err.starts_with("q NO [UNAVAILABLE]"), "{err}");
+    // Non-text searches still work.
+    assert_eq!(search(&s, b"UID 2:3"), Ok(vec![2, 3]));
+    let (done, skipped) = imapvault::import::reindex::run(&mut s.archive, &mut |_| {}).unwrap();
+    assert_eq!((done.indexed, done.total, skipped.len()), (7, 7, 0));
+    assert_eq!(search(&s, &key("SUBJECT", "café")), Ok(vec![7]));
+    // Reindexing again replaces rows, never duplicates them.
+    imapvault::import::reindex::run(&mut s.archive, &mut |_| {}).unwrap();
+    assert_eq!(
+        search(&s, &key("FROM", "müller")),
+        Ok(vec![1, 2, 3, 4, 5, 6])
+    );
+}
