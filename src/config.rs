@@ -63,6 +63,10 @@ struct RawServer {
     workers: usize,
     #[serde(default = "default_queue")]
     queue: usize,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
 }
 
 impl Default for RawServer {
@@ -72,6 +76,8 @@ impl Default for RawServer {
             listen_starttls: default_listen_starttls(),
             workers: default_workers(),
             queue: default_queue(),
+            user: None,
+            group: None,
         }
     }
 }
@@ -186,6 +192,9 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Accepted connections that may wait for a worker; beyond this, `* BYE [UNAVAILABLE]`.
     pub queue: usize,
+    /// The user (and group) to become after binding, when started as root.
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 /// `[tls]`: the PEM certificate chain and private key.
@@ -305,6 +314,8 @@ impl Config {
                 listen_starttls,
                 workers: raw.server.workers,
                 queue: raw.server.queue,
+                user: raw.server.user,
+                group: raw.server.group,
             },
             tls: TlsConfig {
                 cert: base.join(raw.tls.cert),

@@ -19,24 +19,21 @@ fn full_pool_says_bye_unavailable_then_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let demo = imapvault::demo::prepare(Some(dir.path())).unwrap();
     let archive = imapvault::archive::Archive::open(&dir.path().join("archive")).unwrap();
-    let context = Arc::new(SessionContext::new(&archive, FlagPolicy::PerUser));
     let config =
         tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes()).unwrap();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let server = Server::bind(
-        ServerSettings {
-            listeners: vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
-            workers: 1,
-            queue: 0,
-            tls: Arc::new(RwLock::new(config)),
-        },
-        context,
-    )
+    let server = Server::bind(ServerSettings {
+        listeners: vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
+        workers: 1,
+        queue: 0,
+        tls: Arc::new(RwLock::new(config)),
+    })
     .unwrap();
+    let context = Arc::new(context_for(&archive).stopped_by(server.stop_flag()));
     let addrs = server.local_addrs();
     let addr = |s: Security| addrs.iter().find(|(_, k)| *k == s).unwrap().0;
     let shutdown = server.shutdown_handle();
-    let thread = std::thread::spawn(move || server.run().unwrap());
+    let thread = std::thread::spawn(move || server.run(context).unwrap());
 
     // The one worker serves this client (once its thread is up and waiting: bounded retry).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -112,4 +109,8 @@ fn tls_client(
         stream.conn.complete_io(&mut stream.sock).unwrap();
     }
     stream
+}
+
+fn context_for(archive: &imapvault::archive::Archive) -> SessionContext {
+    SessionContext::new(archive, FlagPolicy::PerUser)
 }

@@ -68,7 +68,7 @@ pub fn serve(dir: Option<&Path>) -> Result<(), DemoError> {
         (parse_addr(TLS_ADDR), Security::ImplicitTls),
         (parse_addr(STARTTLS_ADDR), Security::StartTls),
     ];
-    let server = bind(&demo, listeners)?;
+    let (server, context) = bind(&demo, listeners)?;
     println!("imapvault demo: archive in {}", demo.dir.display());
     for (addr, security) in server.local_addrs() {
         let how = match security {
@@ -85,7 +85,9 @@ pub fn serve(dir: Option<&Path>) -> Result<(), DemoError> {
         demo.password
     );
     println!("Stop with Ctrl-C.");
-    server::run_until_signalled(server)?;
+    server::run_until_signalled(server, context, || {
+        log::info!("SIGHUP: the demo has nothing to reload");
+    })?;
     Ok(())
 }
 
@@ -95,21 +97,24 @@ fn parse_addr(text: &str) -> SocketAddr {
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
-/// Binds a server for a prepared demo on `listeners` (tests pass port 0).
-pub fn bind(demo: &Demo, listeners: Vec<(SocketAddr, Security)>) -> Result<Server, DemoError> {
-    let archive = Archive::open(&demo.dir.join("archive"))?;
+/// Binds a server for a prepared demo on `listeners` (tests pass port 0), with the session
+/// context to run it with.
+pub fn bind(
+    demo: &Demo,
+    listeners: Vec<(SocketAddr, Security)>,
+) -> Result<(Server, Arc<SessionContext>), DemoError> {
     let tls =
         server::tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())?;
-    let context = Arc::new(SessionContext::new(&archive, FlagPolicy::PerUser));
-    Ok(Server::bind(
-        ServerSettings {
-            listeners,
-            workers: 16,
-            queue: 64,
-            tls: Arc::new(RwLock::new(tls)),
-        },
-        context,
-    )?)
+    let server = Server::bind(ServerSettings {
+        listeners,
+        workers: 16,
+        queue: 64,
+        tls: Arc::new(RwLock::new(tls)),
+    })?;
+    let archive = Archive::open(&demo.dir.join("archive"))?;
+    let context =
+        Arc::new(SessionContext::new(&archive, FlagPolicy::PerUser).stopped_by(server.stop_flag()));
+    Ok((server, context))
 }
 
 /// Makes the demo archive, user and certificate in `dir` (or a fresh temporary directory).

@@ -96,6 +96,13 @@ impl SessionContext {
         }
     }
 
+    /// Shares `flag` as the stop flag: a server's [`crate::server::Server::stop_flag`], so that
+    /// sessions say `* BYE` when that server stops.
+    pub fn stopped_by(mut self, flag: Arc<AtomicBool>) -> SessionContext {
+        self.stopping = flag;
+        self
+    }
+
     /// Whether the server is stopping.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)

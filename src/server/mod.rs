@@ -15,6 +15,7 @@
 
 pub mod connection;
 pub mod deflate;
+pub mod privileges;
 pub mod tls;
 
 use std::collections::{HashMap, HashSet};
@@ -202,18 +203,15 @@ pub struct Server {
     poll: Poll,
     listeners: Vec<(TcpListener, Security)>,
     settings: ServerSettings,
-    context: Arc<SessionContext>,
     shutdown: Shutdown,
     parking: Arc<Parking>,
 }
 
 impl Server {
-    /// Binds every listener.
-    pub fn bind(
-        settings: ServerSettings,
-        context: Arc<SessionContext>,
-    ) -> Result<Server, ServerError> {
-        let stopping = context.stopping.clone();
+    /// Binds every listener. Nothing else is touched, so a server started as root can bind
+    /// privileged ports and then drop its privileges before opening the archive.
+    pub fn bind(settings: ServerSettings) -> Result<Server, ServerError> {
+        let stopping = Arc::new(AtomicBool::new(false));
         let poll = Poll::new().map_err(ServerError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?);
         let mut listeners = Vec::new();
@@ -234,7 +232,6 @@ impl Server {
             poll,
             listeners,
             settings,
-            context,
             shutdown: Shutdown {
                 requested: stopping,
                 waker,
@@ -257,9 +254,24 @@ impl Server {
         self.shutdown.clone()
     }
 
+    /// The flag a stop request sets: give it to the [`SessionContext`] with
+    /// [`SessionContext::stopped_by`], so sessions say `* BYE` when the server stops.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.shutdown.requested.clone()
+    }
+
+    /// The TLS configuration new connections use; replace what it holds to reload certificates
+    /// (live sessions keep theirs).
+    pub fn tls_handle(&self) -> Arc<RwLock<Arc<rustls::ServerConfig>>> {
+        self.settings.tls.clone()
+    }
+
     /// Accepts connections until a stop is requested, then waits for the sessions to end.
-    pub fn run(mut self) -> Result<(), ServerError> {
-        let context = self.context.clone();
+    pub fn run(mut self, context: Arc<SessionContext>) -> Result<(), ServerError> {
+        debug_assert!(
+            Arc::ptr_eq(&context.stopping, &self.shutdown.requested),
+            "the session context must share the server's stop flag (SessionContext::stopped_by)"
+        );
         let (jobs, queue) = bounded::<Job>(self.settings.queue);
         let (resumes, resumed) = unbounded::<Resume>();
         let (refusals, refused) = bounded::<Job>(REFUSER_QUEUE);
@@ -592,20 +604,22 @@ pub enum StartError {
     Server(#[from] ServerError),
     #[error(transparent)]
     Spool(#[from] crate::spool::SpoolError),
+    #[error(transparent)]
+    Privileges(#[from] privileges::PrivilegeError),
     #[error("cannot install the signal handler: {0}")]
     Signal(String),
     #[error("archive.mode = \"journal\" is not available in this version; use \"mailbox\"")]
     JournalMode,
 }
 
-/// Runs the server that `config` describes until SIGINT or SIGTERM.
+/// Runs the server that `config` describes until SIGINT or SIGTERM; SIGHUP reloads the TLS
+/// certificate and key.
 pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> {
     if config.archive.mode == crate::config::ArchiveMode::Journal {
         return Err(StartError::JournalMode);
     }
+    // Read what may be readable only by root (the key) and bind (ports below 1024) first...
     let tls = tls::load_server_config(&config.tls.cert, &config.tls.key)?;
-    let archive = crate::archive::Archive::open(&config.archive.dir)?;
-    let context = Arc::new(SessionContext::new(&archive, config.archive.flags));
     let mut listeners: Vec<(SocketAddr, Security)> = config
         .server
         .listen_tls
@@ -619,25 +633,33 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
             .iter()
             .map(|a| (*a, Security::StartTls)),
     );
-    let server = Server::bind(
-        ServerSettings {
-            listeners,
-            workers: config.server.workers,
-            queue: config.server.queue,
-            tls: Arc::new(RwLock::new(tls)),
-        },
-        context,
-    )?;
+    let server = Server::bind(ServerSettings {
+        listeners,
+        workers: config.server.workers,
+        queue: config.server.queue,
+        tls: Arc::new(RwLock::new(tls)),
+    })?;
     for (addr, security) in server.local_addrs() {
         log::info!("listening on {addr} ({security:?})");
     }
+    // ...then become the service user before opening any file of the archive or reading any
+    // client input, so everything the server creates belongs to that user.
+    privileges::drop_to(
+        config.server.user.as_deref(),
+        config.server.group.as_deref(),
+    )?;
+
+    let archive = crate::archive::Archive::open(&config.archive.dir)?;
+    let context = Arc::new(
+        SessionContext::new(&archive, config.archive.flags).stopped_by(server.stop_flag()),
+    );
     let spool = match &config.spool_dir {
         Some(dir) => {
             let spool = crate::spool::Spool::open(
                 dir,
                 crate::archive::Archive::open(&config.archive.dir)?,
             )?;
-            let stopping = server.context.stopping.clone();
+            let stopping = server.stop_flag();
             Some(
                 thread::Builder::new()
                     .name("spool".into())
@@ -647,22 +669,69 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
         }
         None => None,
     };
-    let result = run_until_signalled(server);
+    let (cert, key) = (config.tls.cert.clone(), config.tls.key.clone());
+    let tls = server.tls_handle();
+    let reload = move || reload_tls(&tls, &cert, &key);
+    let result = run_until_signalled(server, context, reload);
     if let Some(spool) = spool {
         let _ = spool.join();
     }
     result
 }
 
-/// Runs a bound server, stopping it cleanly on SIGINT or SIGTERM (every session gets `* BYE`).
-pub fn run_until_signalled(server: Server) -> Result<(), StartError> {
-    let handle = server.shutdown_handle();
-    ctrlc::set_handler(move || {
-        log::info!("stop requested; ending sessions");
-        handle.request();
-    })
-    .map_err(|e| StartError::Signal(e.to_string()))?;
-    server.run()?;
+/// SIGHUP: loads the certificate and key again; new connections use them, live ones keep
+/// theirs. A bad new pair keeps the old one in service and says why.
+fn reload_tls(
+    tls: &RwLock<Arc<rustls::ServerConfig>>,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) {
+    match tls::load_server_config(cert, key) {
+        Ok(config) => match tls.write() {
+            Ok(mut current) => {
+                *current = config;
+                log::info!(
+                    "SIGHUP: reloaded the TLS certificate {} and key {}; new connections use them",
+                    cert.display(),
+                    key.display()
+                );
+            }
+            Err(_) => log::error!("SIGHUP: TLS configuration lock poisoned; not reloaded"),
+        },
+        Err(e) => log::error!("SIGHUP: keeping the current certificate: {e}"),
+    }
+    // Users and passwords are read from the index at every login: nothing to reload.
+}
+
+/// Runs a bound server until SIGINT or SIGTERM (every session gets `* BYE`), calling `reload`
+/// on SIGHUP.
+pub fn run_until_signalled(
+    server: Server,
+    context: Arc<SessionContext>,
+    reload: impl Fn() + Send + 'static,
+) -> Result<(), StartError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| StartError::Signal(e.to_string()))?;
+    let signal_handle = signals.handle();
+    let shutdown = server.shutdown_handle();
+    let listener = thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    reload();
+                } else {
+                    log::info!("signal {signal}: stopping; every session gets BYE");
+                    shutdown.request();
+                }
+            }
+        })
+        .map_err(ServerError::Spawn)?;
+    let result = server.run(context);
+    signal_handle.close();
+    let _ = listener.join();
+    result?;
     log::info!("stopped");
     Ok(())
 }

@@ -31,7 +31,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = imapvault::demo::bind(
+        let (server, context) = imapvault::demo::bind(
             &demo,
             vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
         )
@@ -40,7 +40,7 @@ impl TestServer {
         let find = |s: Security| addrs.iter().find(|(_, k)| *k == s).expect("listener").0;
         let shutdown = server.shutdown_handle();
         let thread = std::thread::spawn(move || {
-            server.run().expect("server run");
+            server.run(context).expect("server run");
         });
         TestServer {
             tls_addr: find(Security::ImplicitTls),
