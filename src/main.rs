@@ -32,6 +32,11 @@ enum Command {
     User(UserCommand),
     /// Check every stored message against its checksum and report damage.
     Verify,
+    /// Check the configuration, certificate, key and archive directory.
+    ///
+    /// Prints what it found and the effective configuration (every key, defaults filled in).
+    /// Exits 0 when the configuration is usable (warnings allowed), 1 when it is not.
+    CheckConfig,
 }
 
 #[derive(Args)]
@@ -145,6 +150,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(4)
+            })
+        }
+        Command::CheckConfig => {
+            init_logging(log::LevelFilter::Warn);
+            use imapvault::check_config::{check, Environment};
+            let report = check(&cli.config, &Environment::of_this_machine());
+            print!("{report}");
+            Ok(if report.is_usable() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             })
         }
     }
