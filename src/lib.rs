@@ -13,6 +13,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod check_config;
 pub mod config;
 pub mod demo;
 pub mod imap;

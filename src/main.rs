@@ -34,6 +34,11 @@ enum Command {
     Verify,
     /// Rebuild the content index (what SEARCH's text keys use) from the stored messages.
     Reindex,
+    /// Check the configuration, certificate, key and archive directory.
+    ///
+    /// Prints what it found and the effective configuration (every key, defaults filled in).
+    /// Exits 0 when the configuration is usable (warnings allowed), 1 when it is not.
+    CheckConfig,
 }
 
 #[derive(Args)]
@@ -152,6 +157,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(4)
+            })
+        }
+        Command::CheckConfig => {
+            init_logging(log::LevelFilter::Warn);
+            use imapvault::check_config::{check, Environment};
+            let report = check(&cli.config, &Environment::of_this_machine());
+            print!("{report}");
+            Ok(if report.is_usable() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             })
         }
     }

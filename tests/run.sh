@@ -2,7 +2,8 @@
 # The test command of imapvault (README, and what .ci/run executes).
 #
 # Runs from a fresh Debian 12 machine: installs the tools the tests use if they are missing
-# (Dovecot as the MIME oracle and benchmark reference, mbsync, curl, python3, openssl), makes
+# (Dovecot as the MIME oracle and benchmark reference, mbsync, curl, python3, openssl, and
+# man-db, groff and systemd for the man page and init tests), makes
 # sure no system Dovecot keeps ports 143/993 (tests start their own instances), then checks
 # the demo mail, formatting, lints, and runs every test target.
 #
@@ -30,6 +31,10 @@ PACKAGES=(
     "python3:python3"
     "ca-certificates:-"
     "openssl:openssl"
+    # tests/man_pages.rs renders the man pages; tests/packaging.rs checks the systemd unit.
+    "man-db:man"
+    "groff-base:groff"
+    "systemd:systemd-analyze"
 )
 
 is_installed() {
