@@ -92,6 +92,9 @@ pub struct Session {
     pub(crate) enabled: Enabled,
     /// Commands answered BAD so far.
     bad_commands: u32,
+    /// Commands run, and when the session began: for the log line at its end.
+    commands: u64,
+    started: std::time::Instant,
     /// The tag of the IDLE command in progress, if any.
     idling: Option<String>,
     /// Whether COMPRESS DEFLATE is on (RFC 4978: only once).
@@ -121,6 +124,8 @@ impl Session {
             state: State::NotAuthenticated,
             enabled: Enabled::default(),
             bad_commands: 0,
+            commands: 0,
+            started: std::time::Instant::now(),
             idling: None,
             compressed: false,
         }
@@ -138,6 +143,17 @@ impl Session {
     /// Called by the transport after a successful STARTTLS handshake.
     pub fn tls_established(&mut self) {
         self.channel = ChannelSecurity::Tls;
+    }
+
+    /// One line for the log when the session ends: who, for how long, how much.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: session of {} ended after {} s, {} command(s)",
+            self.peer,
+            self.user_name().unwrap_or("(not logged in)"),
+            self.started.elapsed().as_secs(),
+            self.commands
+        )
     }
 
     /// The name of the logged-in user, if any (for logs).
@@ -251,6 +267,7 @@ impl Session {
         io: &mut BufReader<T>,
         resources: &mut WorkerResources,
     ) -> Next {
+        self.commands += 1;
         let tag = command.tag.as_str().to_owned();
         let name = command.body.name();
 

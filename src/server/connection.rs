@@ -188,7 +188,10 @@ pub(crate) fn resume(
             let Parked { session, io, .. } = *parked;
             drive(session, io, peer, tls, resources)
         }
-        Ok(IdleStep::Closed) => Outcome::Closed,
+        Ok(IdleStep::Closed) => {
+            log::info!("{}", parked.session.summary());
+            Outcome::Closed
+        }
         Err(_) => {
             server_bug(&mut parked.io, peer, resources);
             Outcome::Closed
@@ -209,7 +212,10 @@ fn drive(
             session.serve(&mut io, resources)
         }));
         match exit {
-            Ok(Exit::Closed) => return Outcome::Closed,
+            Ok(Exit::Closed) => {
+                log::info!("{}", session.summary());
+                return Outcome::Closed;
+            }
             Ok(Exit::Idle) => {
                 let now = Instant::now();
                 return Outcome::Park(Box::new(Parked {
