@@ -147,4 +147,16 @@ step "lint: cargo clippy --all-targets --locked -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
 step "tests: cargo test --locked --all-targets"
-cargo test --locked --all-targets
+# The output is kept so that the run ends with one line totalling every test binary's results
+# (the last binaries cargo runs are the benchmarks' smoke runs, which print no summary).
+test_log=$(mktemp)
+set +e
+cargo test --locked --all-targets 2>&1 | tee "$test_log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(awk '/^test result:/ { s += $4 } END { print s + 0 }' "$test_log")
+failed=$(awk '/^test result:/ { s += $6 } END { print s + 0 }' "$test_log")
+rm -f "$test_log"
+echo
+echo "tests: $passed passed, $failed failed"
+exit "$status"
