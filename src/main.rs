@@ -32,6 +32,15 @@ enum Command {
     User(UserCommand),
     /// Check every stored message against its checksum and report damage.
     Verify,
+    /// List the live sessions of the running server (id, user, address, client, state, folder,
+    /// since, commands, bytes in and out), through its control socket in the archive directory.
+    Sessions,
+    /// End sessions of the running server: one by its id (see `sessions`), or all of a user's.
+    /// Each is told `* BYE`.
+    Kick {
+        /// A session id or a user name.
+        target: String,
+    },
     /// Rebuild the content index (what SEARCH's text keys use) from the stored messages.
     Reindex,
     /// Check the configuration, certificate, key and archive directory.
@@ -126,6 +135,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = load_config(&cli.config)?;
             init_logging(config.log_level);
             reindex(&config)
+        }
+        Command::Sessions => {
+            let config = load_config(&cli.config)?;
+            let answer = imapvault::server::control::ask(&config.archive.dir, "sessions")?;
+            println!(
+                "ID\tUSER\tADDRESS\tCLIENT\tSTATE\tFOLDER\tSINCE\tCOMMANDS\tBYTES-IN\tBYTES-OUT"
+            );
+            print!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kick { target } => {
+            let config = load_config(&cli.config)?;
+            let answer =
+                imapvault::server::control::ask(&config.archive.dir, &format!("kick {target}"))?;
+            print!("{answer}");
+            Ok(if answer.starts_with("kicked 0") {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Verify => {
             let config = load_config(&cli.config)?;

@@ -83,6 +83,8 @@ pub struct SessionContext {
     pub(crate) flags: FlagPolicy,
     /// Set when the server is stopping: a session that sees its input end says `* BYE`.
     pub stopping: Arc<AtomicBool>,
+    /// The live sessions, for `imapvault sessions` and `kick`.
+    pub sessions: crate::imap::registry::Registry,
 }
 
 impl SessionContext {
@@ -93,6 +95,7 @@ impl SessionContext {
             store: archive.store().clone(),
             flags,
             stopping: Arc::new(AtomicBool::new(false)),
+            sessions: crate::imap::registry::Registry::default(),
         }
     }
 

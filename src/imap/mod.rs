@@ -18,6 +18,7 @@ pub mod limits;
 pub mod listmatch;
 pub mod mutf7;
 pub mod parser;
+pub mod registry;
 pub mod response;
 pub mod sequence;
 pub mod session;

@@ -95,6 +95,10 @@ pub struct Session {
     /// Commands run, and when the session began: for the log line at its end.
     commands: u64,
     started: std::time::Instant,
+    /// This session's id in the server's registry.
+    id: u64,
+    /// What the client said it is (ID command), for `imapvault sessions`.
+    pub(crate) client: Option<String>,
     /// The tag of the IDLE command in progress, if any.
     idling: Option<String>,
     /// Whether COMPRESS DEFLATE is on (RFC 4978: only once).
@@ -117,7 +121,10 @@ enum Next {
 impl Session {
     /// A new session on a fresh connection.
     pub fn new(context: Arc<SessionContext>, peer: String, channel: ChannelSecurity) -> Session {
+        let id = context.sessions.register(&peer);
         Session {
+            id,
+            client: None,
             context,
             peer,
             channel,
@@ -143,6 +150,42 @@ impl Session {
     /// Called by the transport after a successful STARTTLS handshake.
     pub fn tls_established(&mut self) {
         self.channel = ChannelSecurity::Tls;
+    }
+
+    /// This session's id (as `imapvault sessions` shows it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Shows the session's current state in the registry.
+    fn publish(&self) {
+        let (state, mailbox) = match &self.state {
+            State::NotAuthenticated => ("not authenticated", None),
+            State::Authenticated(_) => ("authenticated", None),
+            State::Selected(_, v) => ("selected", Some(v.info.name.clone())),
+            State::Logout => ("logout", None),
+        };
+        let state = if self.idling.is_some() { "idle" } else { state };
+        let user = self.user_name().map(str::to_owned);
+        let (commands, client) = (self.commands, self.client.clone());
+        self.context.sessions.update(self.id, |info| {
+            info.state = state;
+            info.mailbox = mailbox;
+            info.user = user;
+            info.client = client;
+            info.commands = commands;
+        });
+    }
+
+    /// The BYE for a session whose input ended, if it ended on the server's side.
+    fn bye_for_closed_input(&self) -> Option<&'static [u8]> {
+        if self.context.sessions.is_kicked(self.id) {
+            Some(b"* BYE Disconnected by the administrator\r\n")
+        } else if self.context.is_stopping() {
+            Some(b"* BYE Server shutting down\r\n")
+        } else {
+            None
+        }
     }
 
     /// One line for the log when the session ends: who, for how long, how much.
@@ -212,8 +255,8 @@ impl Session {
         let tag = e.tag().map_or("*", |t| t.as_str()).to_owned();
         match e.recovery() {
             Recovery::Close => {
-                if self.context.is_stopping() {
-                    write_line(io, b"* BYE Server shutting down\r\n");
+                if let Some(bye) = self.bye_for_closed_input() {
+                    write_line(io, bye);
                 }
                 Next::Exit(Exit::Closed)
             }
@@ -335,6 +378,7 @@ impl Session {
             return Next::Exit(Exit::Closed);
         }
         log::debug!("{}: {name} -> {:?}", self.peer, reply.status);
+        self.publish();
         if is_bad {
             self.bad_commands += 1;
             if self.bad_commands >= MAX_BAD_COMMANDS {
@@ -362,6 +406,7 @@ impl Session {
             return Next::Exit(Exit::Closed);
         }
         self.idling = Some(tag.to_owned());
+        self.publish();
         if io.buffer().is_empty() && !io.get_mut().has_buffered_input() {
             return Next::Exit(Exit::Idle);
         }
@@ -413,8 +458,8 @@ impl Session {
                 let line = match framing::read_line(io, MAX_CONTINUATION_LINE) {
                     Ok(line) => line,
                     Err(e) => {
-                        if self.context.is_stopping() {
-                            write_line(io, b"* BYE Server shutting down\r\n");
+                        if let Some(bye) = self.bye_for_closed_input() {
+                            write_line(io, bye);
                         } else if matches!(e, FrameError::Timeout { .. }) {
                             write_line(io, b"* BYE Incomplete line during IDLE\r\n");
                         }
@@ -422,6 +467,7 @@ impl Session {
                     }
                 };
                 self.idling = None;
+                self.publish();
                 // RFC 2177 §3: the only thing a client may send during IDLE is DONE.
                 let reply = if line.eq_ignore_ascii_case(b"DONE") {
                     Completion::ok("IDLE terminated")
@@ -525,6 +571,12 @@ impl Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.context.sessions.remove(self.id);
+    }
+}
+
 /// Sends `+ ` and reads the client's SASL response line (RFC 3501 §6.2.2).
 fn read_sasl_response<T: Transport>(io: &mut BufReader<T>) -> Result<ClientResponse, Exit> {
     if !write_line(io, b"+ \r\n") {
@@ -554,7 +606,7 @@ fn dispatch(
         // Any state (RFC 3501 §6.1).
         C::Capability => command::capability::run(ctx.session, out),
         C::Noop => Completion::ok("NOOP completed"),
-        C::Id(params) => command::id::run(&ctx.session.peer, params.as_deref(), out),
+        C::Id(params) => command::id::run(ctx.session, params.as_deref(), out),
 
         // Not authenticated (RFC 3501 §6.2).
         C::Login { username, password } if !authenticated => {

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 use rustls::{ServerConnection, StreamOwned};
 
 use super::{Security, Shutdown};
+use crate::imap::registry::Traffic;
 use crate::imap::{
     ChannelSecurity, Exit, IdleStep, Session, SessionContext, Transport, Wake, WorkerResources,
 };
 use crate::index::MailboxId;
+use std::sync::atomic::Ordering;
 
 /// How long a client has to complete the TLS handshake.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
@@ -76,6 +78,43 @@ impl Write for Stream {
     }
 }
 
+/// The stream with its byte counters (what `imapvault sessions` shows): IMAP bytes, counted
+/// above TLS and compression.
+pub struct Metered {
+    pub stream: Stream,
+    pub traffic: Arc<Traffic>,
+}
+
+impl Read for Metered {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        self.traffic.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for Metered {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.stream.write(buf)?;
+        self.traffic
+            .bytes_out
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Transport for Metered {
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+    fn has_buffered_input(&mut self) -> bool {
+        self.stream.has_buffered_input()
+    }
+}
+
 impl Transport for Stream {
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         self.tcp().set_read_timeout(Some(timeout))
@@ -98,7 +137,7 @@ impl Transport for Stream {
 /// An idling connection with everything needed to continue it on any worker.
 pub struct Parked {
     pub session: Session,
-    pub io: BufReader<Stream>,
+    pub io: BufReader<Metered>,
     pub peer: SocketAddr,
     /// The selected mailbox, whose changes wake the session.
     pub mailbox: Option<MailboxId>,
@@ -111,12 +150,12 @@ pub struct Parked {
 impl Parked {
     /// The socket, for readiness registration.
     pub fn fd(&self) -> RawFd {
-        self.io.get_ref().tcp().as_raw_fd()
+        self.io.get_ref().stream.tcp().as_raw_fd()
     }
 
     /// A clone of the socket, so that shutdown can interrupt a blocking read on it.
     pub fn tcp(&self) -> &TcpStream {
-        self.io.get_ref().tcp()
+        self.io.get_ref().stream.tcp()
     }
 }
 
@@ -153,7 +192,19 @@ pub(crate) fn serve(
         Security::StartTls => (Stream::Plain(tcp), ChannelSecurity::Plain),
     };
     let session = Session::new(context.clone(), peer.to_string(), channel);
-    let mut io = BufReader::with_capacity(READ_BUFFER, stream);
+    let traffic = Arc::new(Traffic::default());
+    // `imapvault kick` ends a session by shutting its read side: a blocked read sees end of
+    // input, an idle socket becomes readable, and either way the session says why in its BYE.
+    if let Ok(tcp) = stream.tcp().try_clone() {
+        context.sessions.attach(
+            session.id(),
+            traffic.clone(),
+            Box::new(move || {
+                let _ = tcp.shutdown(std::net::Shutdown::Read);
+            }),
+        );
+    }
+    let mut io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
     let greeting = session.greeting();
     if io
         .get_mut()
@@ -202,7 +253,7 @@ pub(crate) fn resume(
 /// Runs commands until the session ends or idles, upgrading to TLS on STARTTLS.
 fn drive(
     mut session: Session,
-    mut io: BufReader<Stream>,
+    mut io: BufReader<Metered>,
     peer: SocketAddr,
     tls: &RwLock<Arc<rustls::ServerConfig>>,
     resources: &mut WorkerResources,
@@ -231,11 +282,10 @@ fn drive(
                 // RFC 4978 §3: compression starts right after the OK; whatever the client sent
                 // after COMPRESS is already compressed, so it is handed on, not discarded.
                 let pending = io.buffer().to_vec();
-                let stream = io.into_inner();
-                io = BufReader::with_capacity(
-                    READ_BUFFER,
-                    Stream::Deflated(Box::new(super::deflate::Deflated::new(stream, pending))),
-                );
+                let Metered { stream, traffic } = io.into_inner();
+                let stream =
+                    Stream::Deflated(Box::new(super::deflate::Deflated::new(stream, pending)));
+                io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
             }
             Ok(Exit::StartTls) => {
                 // RFC 3501 §6.2.1 / RFC 2595 §3.1: whatever the client sent after STARTTLS and
@@ -244,12 +294,17 @@ fn drive(
                 if buffered > 0 {
                     log::warn!("{peer}: {buffered} byte(s) pipelined after STARTTLS discarded");
                 }
-                let Stream::Plain(tcp) = io.into_inner() else {
+                let Metered {
+                    stream: Stream::Plain(tcp),
+                    traffic,
+                } = io.into_inner()
+                else {
                     return Outcome::Closed;
                 };
                 match handshake(tcp, tls) {
                     Ok(t) => {
-                        io = BufReader::with_capacity(READ_BUFFER, Stream::Tls(Box::new(t)));
+                        let stream = Stream::Tls(Box::new(t));
+                        io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
                         session.tls_established();
                     }
                     Err(e) => {
@@ -267,7 +322,7 @@ fn drive(
 }
 
 /// After a panic in a session: tell the client, and start the worker's resources afresh.
-fn server_bug(io: &mut BufReader<Stream>, peer: SocketAddr, resources: &mut WorkerResources) {
+fn server_bug(io: &mut BufReader<Metered>, peer: SocketAddr, resources: &mut WorkerResources) {
     log::error!("{peer}: session panicked; sending BYE [SERVERBUG]");
     let _ = io
         .get_mut()

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod connection;
+pub mod control;
 pub mod deflate;
 pub mod privileges;
 pub mod tls;
@@ -606,6 +607,8 @@ pub enum StartError {
     Spool(#[from] crate::spool::SpoolError),
     #[error(transparent)]
     Privileges(#[from] privileges::PrivilegeError),
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
     #[error("cannot install the signal handler: {0}")]
     Signal(String),
     #[error("archive.mode = \"journal\" is not available in this version; use \"mailbox\"")]
@@ -669,6 +672,7 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
         }
         None => None,
     };
+    let control = control::spawn(context.clone(), server.stop_flag())?;
     let (cert, key) = (config.tls.cert.clone(), config.tls.key.clone());
     let tls = server.tls_handle();
     let reload = move || reload_tls(&tls, &cert, &key);
@@ -676,6 +680,7 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
     if let Some(spool) = spool {
         let _ = spool.join();
     }
+    let _ = control.join();
     result
 }
 
