@@ -141,6 +141,22 @@ impl Registry {
         count
     }
 
+    /// IMAP bytes in and out of session `id` so far.
+    pub fn traffic(&self, id: u64) -> (u64, u64) {
+        self.live
+            .lock()
+            .ok()
+            .and_then(|live| {
+                live.get(&id).and_then(|e| e.traffic.as_ref()).map(|t| {
+                    (
+                        t.bytes_in.load(Ordering::Relaxed),
+                        t.bytes_out.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .unwrap_or((0, 0))
+    }
+
     /// Whether session `id` was kicked (it then says why in its BYE).
     pub fn is_kicked(&self, id: u64) -> bool {
         self.live

@@ -190,12 +190,15 @@ impl Session {
 
     /// One line for the log when the session ends: who, for how long, how much.
     pub fn summary(&self) -> String {
+        let (bytes_in, bytes_out) = self.context.sessions.traffic(self.id);
         format!(
-            "{}: session of {} ended after {} s, {} command(s)",
+            "{}: session of {} ended after {} s, {} command(s), {} bytes in, {} bytes out",
             self.peer,
             self.user_name().unwrap_or("(not logged in)"),
             self.started.elapsed().as_secs(),
-            self.commands
+            self.commands,
+            bytes_in,
+            bytes_out
         )
     }
 

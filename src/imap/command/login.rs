@@ -18,6 +18,7 @@ const FAILURE_DELAY: Duration = Duration::from_millis(300);
 /// Runs LOGIN.
 pub fn run(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completion {
     if ctx.session.channel == ChannelSecurity::Plain {
+        log::info!("{}: login refused: plain-text connection", ctx.session.peer);
         return privacy_required();
     }
     attempt(ctx, username, password)
@@ -53,7 +54,11 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
     );
     match (verified, stored) {
         (Some(verified), Some((id, _))) => {
-            log::info!("{peer}: login as {}", verified.user());
+            log::info!(
+                "{peer}: login as {} (client {})",
+                verified.user(),
+                ctx.session.client.as_deref().unwrap_or("not identified")
+            );
             ctx.session.state = State::Authenticated(User { verified, id });
             Completion::ok_with(
                 ResponseCode::Capability(
@@ -65,9 +70,16 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
                 "Logged in",
             )
         }
-        _ => {
+        (_, stored) => {
+            // The class of failure is for the administrator's log only; the client's answer
+            // and its timing are the same for all of them. Never the password.
+            let class = match (name, stored) {
+                (None, _) => "malformed user name",
+                (Some(_), None) => "no such user",
+                (Some(_), Some(_)) => "wrong password",
+            };
             log::info!(
-                "{peer}: failed login for {:?}",
+                "{peer}: failed login for {:?}: {class}",
                 String::from_utf8_lossy(&username[..username.len().min(64)])
             );
             std::thread::sleep(FAILURE_DELAY);
