@@ -119,14 +119,17 @@ mod checker {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
 
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    use argon2::Argon2;
+    use argon2::password_hash::{Output, PasswordHash};
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
     use crossbeam_channel::{bounded, Sender};
 
     /// Most checks running at once: the cores, and never more than this.
     const MAX_THREADS: usize = 4;
     /// Checks waiting for a thread; beyond it, askers wait to enqueue (backpressure).
     const QUEUE: usize = 256;
+    /// Largest argon2 memory cost accepted from a stored hash, in 1 KiB blocks (256 MiB): far
+    /// above any sane setting (Dovecot's default is 64 MiB), and a bound on what one check holds.
+    const MAX_BLOCKS: usize = 256 * 1024;
 
     struct Job {
         hash: String,
@@ -158,14 +161,14 @@ mod checker {
                 let spawned = std::thread::Builder::new()
                     .name(format!("password-check-{n}"))
                     .spawn(move || {
+                        // One argon2 working area per thread, reused by every check: freeing and
+                        // reallocating 19 MiB per login left gigabytes with the allocator
+                        // (benches/RESULTS.md, push benchmark).
+                        let mut memory: Vec<Block> = Vec::new();
                         for job in rx {
                             let running = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
                             PEAK.fetch_max(running, Ordering::SeqCst);
-                            let ok = PasswordHash::new(&job.hash).is_ok_and(|parsed| {
-                                Argon2::default()
-                                    .verify_password(&job.password, &parsed)
-                                    .is_ok()
-                            });
+                            let ok = matches(&job.hash, &job.password, &mut memory);
                             RUNNING.fetch_sub(1, Ordering::SeqCst);
                             let _ = job.reply.send(ok);
                         }
@@ -176,6 +179,48 @@ mod checker {
             }
             tx
         })
+    }
+
+    /// Whether `password` hashes to the PHC string `hash`, computing in `memory` (grown once to
+    /// the largest cost seen, never shrunk, so no allocation per check).
+    fn matches(hash: &str, password: &[u8], memory: &mut Vec<Block>) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params)) = (
+            Algorithm::try_from(parsed.algorithm),
+            Params::try_from(&parsed),
+        ) else {
+            return false;
+        };
+        let version = match parsed.version {
+            Some(v) => match Version::try_from(v) {
+                Ok(v) => v,
+                Err(_) => return false,
+            },
+            None => Version::default(),
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let blocks = params.block_count();
+        if blocks > MAX_BLOCKS {
+            log::warn!("password hash asks for {blocks} KiB of memory; refused");
+            return false;
+        }
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password, salt, &mut out, &mut memory[..blocks])
+            .is_ok()
+            // Output's equality is constant-time.
+            && Output::new(&out).is_ok_and(|computed| computed == expected)
     }
 
     /// Whether `password` matches the PHC string `hash`; false if no thread could check it.
@@ -282,6 +327,30 @@ mod tests {
             peak_parallel_checks(),
             check_threads()
         );
+    }
+
+    #[test]
+    fn hashes_of_other_costs_verify_on_the_reused_memory() {
+        use argon2::password_hash::PasswordHasher as _;
+        // Smaller, then larger than the default cost: the area grows, answers stay right.
+        for m_cost in [8 * 1024, 32 * 1024] {
+            let params = argon2::Params::new(m_cost, 1, 1, None).unwrap();
+            let argon = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+            let salt = SaltString::generate(&mut OsRng);
+            let h = argon.hash_password(b"cost", &salt).unwrap().to_string();
+            assert!(
+                check_password("u", Some(&h), b"cost").is_some(),
+                "m={m_cost}"
+            );
+            assert!(
+                check_password("u", Some(&h), b"Cost").is_none(),
+                "m={m_cost}"
+            );
+        }
+        // A stored hash asking for 4 GiB is refused, not computed.
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$\
+                      AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(check_password("u", Some(greedy), b"x").is_none());
     }
 
     #[test]
