@@ -182,6 +182,7 @@ struct ProcSample {
     threads: u64,
     /// utime + stime, in clock ticks.
     cpu_ticks: u64,
+    /// Of the main thread (the reactor) only: /proc/PID/status reports the thread-group leader.
     voluntary_switches: u64,
 }
 
@@ -687,7 +688,7 @@ fn run(opts: &Opts) -> Result<(), String> {
         f64::NAN
     };
     eprintln!(
-        "idle: server RSS {:.1} MiB (anon {:.1}), {:.1} KiB/session overall, {:.1} KiB/session from {warm_n} to {established}; threads {} (before {}); CPU {:.2}% of a core over {window:.0} s, {idle_switches} voluntary switches; {window_keepalives} keepalives, {window_other} other lines at clients",
+        "idle: server RSS {:.1} MiB (anon {:.1}), {:.1} KiB/session overall, {:.1} KiB/session from {warm_n} to {established}; threads {} (before {}); CPU {:.2}% of a core over {window:.0} s, {idle_switches} voluntary switches of the reactor (main) thread; {window_keepalives} keepalives, {window_other} other lines at clients",
         mib(idle.rss_kib),
         mib(idle.anon_kib),
         per_session_kib,

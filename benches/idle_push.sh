@@ -169,7 +169,7 @@ print(f"| idle sessions held | {kv['established']} of {kv['conns']} (setup failu
 print(f"| server RSS: before / all idling | {mib('rss0_kib'):.1f} MiB / {mib('rss_idle_kib'):.1f} MiB (anonymous {mib('anon_idle_kib'):.1f} MiB) | < 1 GiB |")
 print(f"| RSS per idle session | {f('kib_per_session'):.1f} KiB overall; {f('marginal_kib_per_session'):.1f} KiB marginal (from {kv['warm_n']} sessions on) | |")
 print(f"| server threads: before / all idling | {kv['threads0']} / {kv['threads_idle']} | idlers hold none |")
-print(f"| server CPU while idle | {f('idle_cpu_pct'):.2f} % of one core over {f('idle_window_s'):.0f} s ({kv['idle_voluntary_switches']} voluntary context switches, {kv['idle_keepalives']} keepalives) | |")
+print(f"| server CPU while idle | {f('idle_cpu_pct'):.2f} % of one core over {f('idle_window_s'):.0f} s ({kv['idle_voluntary_switches']} voluntary switches of the reactor thread, {kv['idle_keepalives']} keepalives sent) | |")
 print(f"| push commit → * N EXISTS | p50 {f('p50_ms'):.1f} ms, p99 {f('p99_ms'):.1f} ms, max {f('max_ms'):.1f} ms over {kv['notified']} sessions | p99 < 100 ms |")
 print(f"| push failures (no EXISTS within the bound) | {kv['missed']} of {kv['expected']} | 0 |")
 print(f"| server RSS after the push rounds | {mib('rss_after_push_kib'):.1f} MiB | |")
