@@ -301,7 +301,10 @@ fn command(
             exists = Some(n);
         }
         if line.starts_with(b"* BYE") {
-            return Err(format!("BYE: {}", String::from_utf8_lossy(&line).trim_end()));
+            return Err(format!(
+                "BYE: {}",
+                String::from_utf8_lossy(&line).trim_end()
+            ));
         }
         if line.starts_with(tag.as_bytes()) && line.get(tag.len()) == Some(&b' ') {
             let rest = &line[tag.len() + 1..];
@@ -309,7 +312,10 @@ fn command(
                 Ok(exists)
             } else {
                 let verb = cmd.split_whitespace().next().unwrap_or(cmd);
-                Err(format!("{verb}: {}", String::from_utf8_lossy(rest).trim_end()))
+                Err(format!(
+                    "{verb}: {}",
+                    String::from_utf8_lossy(rest).trim_end()
+                ))
             };
         }
     }
@@ -318,7 +324,12 @@ fn command(
 
 /// LOGIN → SELECT INBOX → IDLE, until `+ idling`. Returns the session, non-blocking, and the
 /// EXISTS count SELECT gave.
-fn establish(cfg: &Arc<ClientConfig>, opts: &Opts, id: usize, user: &str) -> Result<(Idler, u32), String> {
+fn establish(
+    cfg: &Arc<ClientConfig>,
+    opts: &Opts,
+    id: usize,
+    user: &str,
+) -> Result<(Idler, u32), String> {
     let tcp = TcpStream::connect((HOST, opts.port)).map_err(|e| format!("connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
     tcp.set_read_timeout(Some(IO_TIMEOUT))
@@ -330,9 +341,17 @@ fn establish(cfg: &Arc<ClientConfig>, opts: &Opts, id: usize, user: &str) -> Res
     let mut buf = Vec::new();
     let greeting = read_line(&mut s, &mut buf)?;
     if !greeting.starts_with(b"* OK") {
-        return Err(format!("greeting: {}", String::from_utf8_lossy(&greeting).trim_end()));
+        return Err(format!(
+            "greeting: {}",
+            String::from_utf8_lossy(&greeting).trim_end()
+        ));
     }
-    command(&mut s, &mut buf, "a1", &format!("LOGIN {user} \"{}\"", opts.pass))?;
+    command(
+        &mut s,
+        &mut buf,
+        "a1",
+        &format!("LOGIN {user} \"{}\"", opts.pass),
+    )?;
     let exists = command(&mut s, &mut buf, "a2", "SELECT INBOX")?.ok_or("SELECT gave no EXISTS")?;
     s.write_all(b"a3 IDLE\r\n")
         .and_then(|_| s.flush())
@@ -358,7 +377,10 @@ fn establish(cfg: &Arc<ClientConfig>, opts: &Opts, id: usize, user: &str) -> Res
             exists_now = n;
         }
         if line.starts_with(b"a3 ") || line.starts_with(b"* BYE") {
-            return Err(format!("IDLE: {}", String::from_utf8_lossy(&line).trim_end()));
+            return Err(format!(
+                "IDLE: {}",
+                String::from_utf8_lossy(&line).trim_end()
+            ));
         }
     }
     Err("no continuation after IDLE".into())
@@ -404,7 +426,9 @@ fn reader(
     while !stop.load(Ordering::Relaxed) {
         // New sessions, at most a bounded batch per turn.
         for _ in 0..1024 {
-            let Ok(idler) = incoming.try_recv() else { break };
+            let Ok(idler) = incoming.try_recv() else {
+                break;
+            };
             let token = Token(live.len());
             let mut sock = mio::net::TcpStream::from_std(idler.sock);
             if let Err(e) = poll
@@ -666,7 +690,8 @@ fn run(opts: &Opts) -> Result<(), String> {
     let idle = sample(opts.pid)?;
     let closed_before_idle = counters.closed.load(Ordering::Relaxed);
     let keep0 = counters.keepalives.load(Ordering::Relaxed);
-    let other0 = counters.other_lines.load(Ordering::Relaxed) + counters.exists_lines.load(Ordering::Relaxed);
+    let other0 = counters.other_lines.load(Ordering::Relaxed)
+        + counters.exists_lines.load(Ordering::Relaxed);
     let t0 = Instant::now();
     thread::sleep(Duration::from_secs_f64(opts.idle_seconds));
     let after_idle = sample(opts.pid)?;
@@ -680,8 +705,7 @@ fn run(opts: &Opts) -> Result<(), String> {
     let window_other = counters.other_lines.load(Ordering::Relaxed)
         + counters.exists_lines.load(Ordering::Relaxed)
         - other0;
-    let per_session_kib =
-        idle.rss_kib.saturating_sub(before.rss_kib) as f64 / established as f64;
+    let per_session_kib = idle.rss_kib.saturating_sub(before.rss_kib) as f64 / established as f64;
     let marginal_kib = if established > warm_n {
         idle.rss_kib.saturating_sub(warm_s.rss_kib) as f64 / (established - warm_n) as f64
     } else {
@@ -768,7 +792,11 @@ fn run(opts: &Opts) -> Result<(), String> {
             round_commits.push(committed);
         }
         expected_total += waiting.len() as u64;
-        let last_commit = round_commits.iter().max().copied().unwrap_or_else(Instant::now);
+        let last_commit = round_commits
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or_else(Instant::now);
         let give_up = last_commit + push_timeout;
         let mut worst = 0.0f64;
         for _ in 0..(opts.conns * 4 + 16) {
