@@ -221,3 +221,40 @@ fn idle_sessions_do_not_hold_workers_and_get_bye_at_shutdown() {
         assert_eq!(c.read_line(), "* BYE Server shutting down", "idler {n}");
     }
 }
+
+/// Regression: each session once held a duplicate of its socket for `imapvault kick`, so 10,000
+/// idlers needed 20,000 descriptors and the push benchmark ran out. A parked session now costs
+/// one descriptor on the server (the client's end is the other one counted here).
+#[test]
+fn an_idle_session_holds_one_descriptor() {
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+    let server = TestServer::start();
+    let idle = |i: usize| {
+        let mut c = server.raw_logged_in();
+        c.command("SELECT INBOX");
+        c.send(format!("i{i} IDLE\r\n").as_bytes());
+        assert_eq!(c.read_line(), "+ idling");
+        c
+    };
+    // A first batch warms every worker up (each opens its own index files once); what a
+    // session costs is what the second batch adds.
+    let mut idlers: Vec<_> = (0..40).map(idle).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = open_fds();
+    let n = 30;
+    idlers.extend((40..40 + n).map(idle));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let extra = open_fds().saturating_sub(before);
+        if extra <= 2 * n + 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} idle sessions hold {extra} descriptors (client and server ends together)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

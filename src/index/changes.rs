@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{Entry, Index, IndexError, MailboxId, MessageId};
+use super::{Entry, Index, IndexError, MailboxId};
 
 /// A mailbox's counters, as the change watcher compares them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,14 +50,10 @@ impl Index {
             "SELECT uid, message_id, flags, modseq FROM mailbox_messages
               WHERE mailbox_id = ?1 AND (uid > ?2 OR modseq > ?3) ORDER BY uid",
         )?;
-        let rows = stmt.query_map(params![mailbox.0, after_uid, since_modseq], |r| {
-            Ok(Entry {
-                uid: r.get(0)?,
-                message: MessageId(r.get(1)?),
-                flags: r.get(2)?,
-                modseq: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![mailbox.0, after_uid, since_modseq],
+            super::messages::entry_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

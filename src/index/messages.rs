@@ -110,6 +110,16 @@ fn decode_day(v: i64) -> (i32, u32, u32) {
     )
 }
 
+/// An [`Entry`] from the columns `uid, message_id, flags, modseq`, in that order.
+pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        uid: r.get(0)?,
+        message: MessageId(r.get(1)?),
+        flags: r.get(2)?,
+        modseq: r.get(3)?,
+    })
+}
+
 impl Index {
     /// The mailbox's messages by ascending UID: the SELECT snapshot (one query).
     pub fn mailbox_entries(&self, mailbox: MailboxId) -> Result<Vec<Entry>, IndexError> {
@@ -117,14 +127,7 @@ impl Index {
             "SELECT uid, message_id, flags, modseq FROM mailbox_messages
               WHERE mailbox_id = ?1 ORDER BY uid",
         )?;
-        let rows = stmt.query_map(params![mailbox.0], |r| {
-            Ok(Entry {
-                uid: r.get(0)?,
-                message: MessageId(r.get(1)?),
-                flags: r.get(2)?,
-                modseq: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![mailbox.0], entry_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

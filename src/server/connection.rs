@@ -193,17 +193,17 @@ pub(crate) fn serve(
     };
     let session = Session::new(context.clone(), peer.to_string(), channel);
     let traffic = Arc::new(Traffic::default());
-    // `imapvault kick` ends a session by shutting its read side: a blocked read sees end of
-    // input, an idle socket becomes readable, and either way the session says why in its BYE.
-    if let Ok(tcp) = stream.tcp().try_clone() {
-        context.sessions.attach(
-            session.id(),
-            traffic.clone(),
-            Box::new(move || {
-                let _ = tcp.shutdown(std::net::Shutdown::Read);
-            }),
-        );
-    }
+    // `imapvault kick` ends a session by shutting its read side (through the server's tables,
+    // which own the socket): a blocked read sees end of input, an idle socket becomes readable,
+    // and either way the session says why in its BYE.
+    let id = session.id();
+    let interrupter = shutdown.clone();
+    context.sessions.attach(
+        id,
+        traffic.clone(),
+        Box::new(move || interrupter.interrupt_session(id)),
+    );
+    let _on_worker = OnWorker::new(shutdown, id, stream.tcp());
     let mut io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
     let greeting = session.greeting();
     if io
@@ -223,8 +223,10 @@ pub(crate) fn resume(
     wake: Wake,
     tls: &RwLock<Arc<rustls::ServerConfig>>,
     resources: &mut WorkerResources,
+    shutdown: &Shutdown,
 ) -> Outcome {
     let peer = parked.peer;
+    let _on_worker = OnWorker::new(shutdown, parked.session.id(), parked.tcp());
     let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         parked.session.resume_idle(&mut parked.io, resources, wake)
     }));
@@ -247,6 +249,26 @@ pub(crate) fn resume(
             server_bug(&mut parked.io, peer, resources);
             Outcome::Closed
         }
+    }
+}
+
+/// While alive, session `id`'s socket is in the server's table of sessions on workers, so that
+/// shutdown and kick can interrupt a blocked read.
+struct OnWorker<'a> {
+    shutdown: &'a Shutdown,
+    id: u64,
+}
+
+impl<'a> OnWorker<'a> {
+    fn new(shutdown: &'a Shutdown, id: u64, tcp: &TcpStream) -> OnWorker<'a> {
+        shutdown.connections.register(id, tcp);
+        OnWorker { shutdown, id }
+    }
+}
+
+impl Drop for OnWorker<'_> {
+    fn drop(&mut self) {
+        self.shutdown.connections.unregister(self.id);
     }
 }
 

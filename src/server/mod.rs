@@ -22,7 +22,7 @@ pub mod tls;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -70,6 +70,7 @@ pub struct Shutdown {
     requested: Arc<AtomicBool>,
     waker: Arc<Waker>,
     connections: Arc<Connections>,
+    parking: Arc<Parking>,
 }
 
 impl Shutdown {
@@ -83,6 +84,14 @@ impl Shutdown {
         }
     }
 
+    /// Interrupts session `id` (`imapvault kick`): its blocked read, or its parked socket, sees
+    /// end of input, and the session says why in its BYE. Both tables own the socket they
+    /// shut, so a descriptor number can never be reused under us.
+    pub(crate) fn interrupt_session(&self, id: u64) {
+        self.connections.interrupt(id);
+        self.parking.interrupt(id);
+    }
+
     /// Whether a stop was requested.
     pub fn is_requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
@@ -90,23 +99,33 @@ impl Shutdown {
 }
 
 /// The sockets of sessions running on workers, so that shutdown can interrupt their reads.
+/// Keyed by session id; only sessions on a worker are here (parked ones are in [`Parking`]),
+/// so it holds at most one extra descriptor per worker.
 #[derive(Default)]
 pub(crate) struct Connections {
-    next_id: AtomicU64,
     live: Mutex<HashMap<u64, TcpStream>>,
 }
 
 impl Connections {
-    fn register(&self, stream: &TcpStream) -> Option<u64> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let clone = stream.try_clone().ok()?;
-        self.live.lock().ok()?.insert(id, clone);
-        Some(id)
+    /// Keeps a clone of session `id`'s socket while a worker serves it.
+    fn register(&self, id: u64, stream: &TcpStream) {
+        if let (Ok(clone), Ok(mut live)) = (stream.try_clone(), self.live.lock()) {
+            live.insert(id, clone);
+        }
     }
 
     fn unregister(&self, id: u64) {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&id);
+        }
+    }
+
+    /// Shuts the read half of session `id`'s socket, if a worker is serving it.
+    fn interrupt(&self, id: u64) {
+        if let Ok(live) = self.live.lock() {
+            if let Some(stream) = live.get(&id) {
+                let _ = stream.shutdown(std::net::Shutdown::Read);
+            }
         }
     }
 
@@ -155,6 +174,16 @@ impl Parking {
         let parked = self.table.lock().ok()?.remove(&token)?;
         let _ = self.registry.deregister(&mut SourceFd(&fd));
         Some((parked, wake))
+    }
+
+    /// Shuts the read half of parked session `id`'s socket: it becomes readable (end of input),
+    /// and the reactor resumes it.
+    fn interrupt(&self, id: u64) {
+        if let Ok(table) = self.table.lock() {
+            for p in table.values().filter(|p| p.session.id() == id) {
+                let _ = p.tcp().shutdown(std::net::Shutdown::Read);
+            }
+        }
     }
 
     /// Takes the parked connections `pick` selects out of the table, unregistered.
@@ -237,6 +266,7 @@ impl Server {
                 requested: stopping,
                 waker,
                 connections: Arc::new(Connections::default()),
+                parking: parking.clone(),
             },
             parking,
         })
@@ -556,9 +586,6 @@ impl Worker {
     }
 
     fn serve(&self, job: Job, resources: &mut WorkerResources) {
-        let Some(id) = self.shutdown.connections.register(&job.stream) else {
-            return;
-        };
         let outcome = connection::serve(
             job.stream,
             job.peer,
@@ -568,16 +595,11 @@ impl Worker {
             resources,
             &self.shutdown,
         );
-        self.shutdown.connections.unregister(id);
         self.finish(outcome, resources);
     }
 
     fn resume(&self, parked: Box<Parked>, wake: Wake, resources: &mut WorkerResources) {
-        let id = self.shutdown.connections.register(parked.tcp());
-        let outcome = connection::resume(parked, wake, &self.tls, resources);
-        if let Some(id) = id {
-            self.shutdown.connections.unregister(id);
-        }
+        let outcome = connection::resume(parked, wake, &self.tls, resources, &self.shutdown);
         self.finish(outcome, resources);
     }
 
@@ -587,7 +609,8 @@ impl Worker {
             match self.parking.park(parked, &self.shutdown) {
                 None => return,
                 Some((parked, wake)) => {
-                    outcome = connection::resume(parked, wake, &self.tls, resources);
+                    outcome =
+                        connection::resume(parked, wake, &self.tls, resources, &self.shutdown);
                 }
             }
         }

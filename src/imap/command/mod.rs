@@ -113,6 +113,28 @@ pub fn user(ctx: &Ctx<'_>) -> Result<crate::imap::session::User, Completion> {
     }
 }
 
+/// The logged-in user and the mailbox `mailbox` names, if it is theirs; otherwise the
+/// completion to answer (`what` names the command in an index failure).
+pub fn lookup_mailbox(
+    ctx: &Ctx<'_>,
+    mailbox: &crate::imap::types::Mailbox,
+    what: &str,
+) -> Result<
+    (
+        crate::imap::session::User,
+        String,
+        Option<crate::index::MailboxInfo>,
+    ),
+    Completion,
+> {
+    let user = user(ctx)?;
+    let name = mailbox_name(ctx, mailbox)?;
+    match ctx.index.mailbox(user.id, &name) {
+        Ok(info) => Ok((user, name, info)),
+        Err(e) => Err(index_failure(ctx, what, &e)),
+    }
+}
+
 /// The answer for a mailbox this user cannot see, whether it is missing or forbidden, so the
 /// two cannot be told apart.
 pub fn no_such_mailbox() -> Completion {

@@ -47,14 +47,10 @@ pub fn run(
     }
     ctx.session.state = State::Authenticated(user.clone());
 
-    let name = match super::mailbox_name(ctx, mailbox) {
-        Ok(n) => n,
+    let info = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
+        Ok((_, _, Some(info))) => info,
+        Ok((_, _, None)) => return super::no_such_mailbox(),
         Err(c) => return c,
-    };
-    let info = match ctx.index.mailbox(user.id, &name) {
-        Ok(Some(i)) => i,
-        Ok(None) => return super::no_such_mailbox(),
-        Err(e) => return super::index_failure(ctx, "SELECT", &e),
     };
     let entries = match ctx.index.mailbox_entries(info.id) {
         Ok(e) => e,

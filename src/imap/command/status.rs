@@ -13,18 +13,10 @@ pub fn run(
     mailbox: &Mailbox,
     items: &[StatusItem],
 ) -> Completion {
-    let user = match super::user(ctx) {
-        Ok(u) => u,
+    let info = match super::lookup_mailbox(ctx, mailbox, "STATUS") {
+        Ok((_, _, Some(info))) => info,
+        Ok((_, _, None)) => return super::no_such_mailbox(),
         Err(c) => return c,
-    };
-    let name = match super::mailbox_name(ctx, mailbox) {
-        Ok(n) => n,
-        Err(c) => return c,
-    };
-    let info = match ctx.index.mailbox(user.id, &name) {
-        Ok(Some(i)) => i,
-        Ok(None) => return super::no_such_mailbox(),
-        Err(e) => return super::index_failure(ctx, "STATUS", &e),
     };
     write(ctx, out, &info, items);
     Completion::ok("STATUS completed")

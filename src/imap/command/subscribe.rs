@@ -11,18 +11,11 @@ use crate::index::Subscription;
 
 /// Runs SUBSCRIBE or UNSUBSCRIBE.
 pub fn run(ctx: &mut Ctx<'_>, mailbox: &Mailbox, want: Subscription) -> Completion {
-    let user = match super::user(ctx) {
-        Ok(u) => u,
+    let (user, name, info) = match super::lookup_mailbox(ctx, mailbox, "SUBSCRIBE") {
+        Ok(found) => found,
         Err(c) => return c,
     };
-    let name = match super::mailbox_name(ctx, mailbox) {
-        Ok(n) => n,
-        Err(c) => return c,
-    };
-    let exists = match ctx.index.mailbox(user.id, &name) {
-        Ok(m) => m.is_some(),
-        Err(e) => return super::index_failure(ctx, "SUBSCRIBE", &e),
-    };
+    let exists = info.is_some();
     // Unsubscribing from a name that no longer exists is allowed, so stale entries can go.
     if !exists && want == Subscription::Subscribed {
         return super::no_such_mailbox();
