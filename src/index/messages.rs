@@ -55,6 +55,18 @@ pub struct MessageMeta {
     pub has_attachment: bool,
 }
 
+/// What SEARCH's date and size keys need of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageFacts {
+    pub id: MessageId,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// INTERNALDATE.
+    pub internal_date: InternalDate,
+    /// The `Date:` header's day in its own zone.
+    pub sent_day: Option<(i32, u32, u32)>,
+}
+
 /// The counters a session compares to notice changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxState {
@@ -153,17 +165,49 @@ impl Index {
         let mut stmt = self.conn.prepare_cached(&format!(
             "{META_SELECT} WHERE id IN (SELECT value FROM json_each(?1))"
         ))?;
-        let found: HashMap<i64, MessageMeta> = stmt
+        let mut found: HashMap<i64, MessageMeta> = stmt
             .query_map(params![json], meta_from_row)?
             .map(|m| m.map(|m| (m.id.0, m)))
             .collect::<Result<_, _>>()?;
+        // Moved out, not cloned: ENVELOPE and BODYSTRUCTURE are most of a row. A mailbox holds
+        // a message once, so no id is asked for twice.
         ids.iter()
-            .map(|id| {
-                found
-                    .get(&id.0)
-                    .cloned()
-                    .ok_or(IndexError::UnknownMessage(id.0))
-            })
+            .map(|id| found.remove(&id.0).ok_or(IndexError::UnknownMessage(id.0)))
+            .collect()
+    }
+
+    /// What SEARCH's date and size keys need of each message, without the cached ENVELOPE and
+    /// BODYSTRUCTURE (which made a date search over 10,000 messages take over a second).
+    pub fn message_facts(&self, ids: &[MessageId]) -> Result<Vec<MessageFacts>, IndexError> {
+        let json = format!(
+            "[{}]",
+            ids.iter()
+                .map(|i| i.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, len, internal_date, internal_tz, sent_day FROM messages
+              WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let mut found: HashMap<i64, MessageFacts> = stmt
+            .query_map(params![json], |r| {
+                let tz: i64 = r.get(3)?;
+                let day: Option<i64> = r.get(4)?;
+                Ok(MessageFacts {
+                    id: MessageId(r.get(0)?),
+                    size: r.get(1)?,
+                    internal_date: InternalDate {
+                        unix: r.get(2)?,
+                        tz_minutes: i16::try_from(tz).unwrap_or(0),
+                    },
+                    sent_day: day.map(decode_day),
+                })
+            })?
+            .map(|f| f.map(|f| (f.id.0, f)))
+            .collect::<Result<_, _>>()?;
+        ids.iter()
+            .map(|id| found.remove(&id.0).ok_or(IndexError::UnknownMessage(id.0)))
             .collect()
     }
 

@@ -23,7 +23,7 @@ use crate::imap::sequence::{format_ranges, runs, SequenceArg};
 use crate::imap::session::Ctx;
 use crate::imap::types::{AString, Addressing, Date, SearchKey, SearchReturnOption};
 use crate::imap::view::ViewEntry;
-use crate::index::{ContentColumn, Index, IndexError, MessageId, MessageMeta};
+use crate::index::{ContentColumn, Index, IndexError, MessageFacts, MessageId};
 use crate::mime::text;
 
 /// How long one SEARCH may run before it answers `NO [LIMIT]` (issue 3).
@@ -85,11 +85,11 @@ pub fn run(
     };
     let largest_seq = view.len();
     let largest_uid = view.largest_uid();
-    let metas: Vec<MessageMeta> = if needs_meta(key) {
+    let metas: Vec<MessageFacts> = if needs_meta(key) {
         let ids: Vec<_> = view.entries().iter().map(|e| e.message).collect();
         let mut all = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1024) {
-            match ctx.index.messages_meta(chunk) {
+            match ctx.index.message_facts(chunk) {
                 Ok(m) => all.extend(m),
                 Err(e) => return super::index_failure(ctx, "SEARCH", &e),
             }
@@ -399,7 +399,7 @@ fn matches(
     key: &SearchKey,
     seq: u32,
     e: &ViewEntry,
-    meta: Option<&MessageMeta>,
+    meta: Option<&MessageFacts>,
     b: &Bounds,
     t: &TextSets,
 ) -> bool {
