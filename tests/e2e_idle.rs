@@ -163,13 +163,7 @@ fn idle_client_sees_flag_changes_from_the_users_other_session() {
 fn session_not_idling_gets_exists_with_its_next_command() {
     let server = TestServer::start();
     let mut client = server.raw_logged_in();
-    let select = client.command("SELECT INBOX");
-    let exists: u32 = select
-        .iter()
-        .find_map(|l| l.strip_prefix("* ").and_then(|r| r.strip_suffix(" EXISTS")))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let exists = client.select_exists("INBOX");
     import_in_another_process(&server, &write_message(server.dir.path(), "seen-on-noop"));
     let noop = client.command("NOOP");
     assert_eq!(noop[0], format!("* {} EXISTS", exists + 1), "{noop:?}");

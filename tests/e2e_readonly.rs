@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{demo_mail, RawClient, TestServer};
+use common::{demo_mail, exists_of, RawClient, TestServer};
 
 fn tagged(lines: &[String]) -> &str {
     lines.last().expect("a tagged line")
@@ -33,13 +33,6 @@ fn assert_no_code(lines: &[String], code: &str, what: &str) {
             "{what}: {l}"
         );
     }
-}
-
-fn exists_of(lines: &[String]) -> usize {
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix("* ")?.strip_suffix(" EXISTS")?.parse().ok())
-        .unwrap_or_else(|| panic!("no EXISTS in {lines:?}"))
 }
 
 #[test]

@@ -114,13 +114,7 @@ fn idle_client_hears_of_a_spooled_message() {
     };
 
     let mut client = server.raw_logged_in();
-    let select = client.command("SELECT INBOX");
-    let exists: u32 = select
-        .iter()
-        .find_map(|l| l.strip_prefix("* ").and_then(|r| r.strip_suffix(" EXISTS")))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let exists = client.select_exists("INBOX");
     client.send(b"i1 IDLE\r\n");
     assert_eq!(client.read_line(), "+ idling");
     let start = Instant::now();

@@ -216,6 +216,16 @@ impl<S: Read + Write> RawClient<S> {
         }
     }
 
+    /// Selects `mailbox` (SELECT must succeed) and returns its EXISTS count.
+    pub fn select_exists(&mut self, mailbox: &str) -> u32 {
+        let lines = self.command(&format!("SELECT {mailbox}"));
+        assert!(
+            lines.last().is_some_and(|l| l.contains(" OK ")),
+            "{lines:?}"
+        );
+        exists_of(&lines) as u32
+    }
+
     /// The underlying stream.
     pub fn stream(&mut self) -> &mut S {
         self.io.get_mut()
@@ -441,4 +451,12 @@ pub fn require_tool(name: &str) -> bool {
         panic!("{name} is not installed (tests/run.sh installs it; set IMAPVAULT_E2E_SKIP_MISSING_TOOLS=1 to skip)");
     }
     true
+}
+
+/// The EXISTS count in a SELECT or EXAMINE answer.
+pub fn exists_of(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("* ")?.strip_suffix(" EXISTS")?.parse().ok())
+        .unwrap_or_else(|| panic!("no EXISTS in {lines:?}"))
 }
