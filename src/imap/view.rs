@@ -154,10 +154,16 @@ impl MailboxView {
                 if self.entries.is_empty() {
                     return Ok(out);
                 }
+                // `ranges` come sorted and merged, so each search starts where the last ended
+                // (benches/micro.rs: a 1,000-range UID set was 10x slower than by sequence).
+                let mut from = 0;
                 for range in set.ranges(self.largest_uid()) {
-                    let start = self.entries.partition_point(|e| e.uid < *range.start());
-                    let end = self.entries.partition_point(|e| e.uid <= *range.end());
+                    let rest = &self.entries[from..];
+                    let start = from + rest.partition_point(|e| e.uid < *range.start());
+                    let end =
+                        start + self.entries[start..].partition_point(|e| e.uid <= *range.end());
                     out.extend(start..end);
+                    from = end;
                 }
             }
         }
@@ -208,6 +214,47 @@ mod tests {
             view(&[u32::MAX]).missing_uids([u32::MAX - 1..=u32::MAX]),
             vec![u32::MAX - 1..=u32::MAX - 1]
         );
+    }
+
+    #[test]
+    fn uid_resolution_equals_a_naive_filter() {
+        // Deterministic pseudo-random UIDs with gaps, and random multi-range sets.
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = |m: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed % m
+        };
+        let mut uids = Vec::new();
+        let mut uid = 0;
+        for _ in 0..500 {
+            uid += 1 + next(4);
+            uids.push(uid);
+        }
+        let v = view(&uids);
+        for _ in 0..200 {
+            let text: Vec<String> = (0..1 + next(12))
+                .map(|_| {
+                    let (a, b) = (1 + next(uid + 20), 1 + next(uid + 20));
+                    if next(5) == 0 {
+                        format!("{a}:*")
+                    } else {
+                        format!("{a}:{b}")
+                    }
+                })
+                .collect();
+            let set = SequenceSet::parse(text.join(",").as_bytes()).unwrap();
+            let want: Vec<usize> = (0..uids.len())
+                .filter(|&i| set.contains(uids[i], v.largest_uid()))
+                .collect();
+            assert_eq!(
+                v.resolve(&set, Addressing::Uid),
+                Ok(want),
+                "{}",
+                text.join(",")
+            );
+        }
     }
 
     #[test]
