@@ -135,49 +135,10 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// Decodes IMAP modified UTF-7 (RFC 3501 §5.1.3): `&` starts base64 (with `,` for `/`) of
-/// UTF-16, `-` ends it, `&-` is `&`. A name that is not valid modified UTF-7 is kept as it is.
+/// Decodes a Maildir++ folder name written in IMAP modified UTF-7 (RFC 3501 §5.1.3, as IMAP
+/// servers write them); a name that is not valid modified UTF-7 is kept as it is.
 pub fn decode_mutf7(s: &str) -> String {
-    try_decode_mutf7(s).unwrap_or_else(|| s.to_owned())
-}
-
-fn try_decode_mutf7(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let end = after.find('-')?;
-        let encoded = &after[..end];
-        if encoded.is_empty() {
-            out.push('&');
-        } else {
-            let mut bits: u32 = 0;
-            let mut nbits = 0;
-            let mut units = Vec::new();
-            for c in encoded.bytes() {
-                let v = match c {
-                    b'A'..=b'Z' => c - b'A',
-                    b'a'..=b'z' => c - b'a' + 26,
-                    b'0'..=b'9' => c - b'0' + 52,
-                    b'+' => 62,
-                    b',' => 63,
-                    _ => return None,
-                };
-                bits = (bits << 6) | u32::from(v);
-                nbits += 6;
-                if nbits >= 16 {
-                    nbits -= 16;
-                    units.push((bits >> nbits) as u16);
-                    bits &= (1 << nbits) - 1;
-                }
-            }
-            out.push_str(&String::from_utf16(&units).ok()?);
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
+    crate::imap::mutf7::decode(s.as_bytes()).unwrap_or_else(|_| s.to_owned())
 }
 
 #[cfg(test)]

@@ -132,6 +132,21 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
+/// `ids` as a JSON array, bound as one parameter and read with `json_each` (one statement for a
+/// whole batch, whatever its size).
+fn ids_json(ids: &[MessageId]) -> String {
+    let mut json = String::with_capacity(ids.len() * 8 + 2);
+    json.push('[');
+    for (n, id) in ids.iter().enumerate() {
+        if n > 0 {
+            json.push(',');
+        }
+        json.push_str(&id.0.to_string());
+    }
+    json.push(']');
+    json
+}
+
 impl Index {
     /// The mailbox's messages by ascending UID: the SELECT snapshot (one query).
     pub fn mailbox_entries(&self, mailbox: MailboxId) -> Result<Vec<Entry>, IndexError> {
@@ -155,13 +170,7 @@ impl Index {
     /// The cached data of many messages, in the order of `ids`, with one statement (the ids
     /// travel as one bound JSON array).
     pub fn messages_meta(&self, ids: &[MessageId]) -> Result<Vec<MessageMeta>, IndexError> {
-        let json = format!(
-            "[{}]",
-            ids.iter()
-                .map(|i| i.0.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let json = ids_json(ids);
         let mut stmt = self.conn.prepare_cached(&format!(
             "{META_SELECT} WHERE id IN (SELECT value FROM json_each(?1))"
         ))?;
@@ -179,13 +188,7 @@ impl Index {
     /// What SEARCH's date and size keys need of each message, without the cached ENVELOPE and
     /// BODYSTRUCTURE (which made a date search over 10,000 messages take over a second).
     pub fn message_facts(&self, ids: &[MessageId]) -> Result<Vec<MessageFacts>, IndexError> {
-        let json = format!(
-            "[{}]",
-            ids.iter()
-                .map(|i| i.0.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let json = ids_json(ids);
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, len, internal_date, internal_tz, sent_day FROM messages
               WHERE id IN (SELECT value FROM json_each(?1))",
