@@ -154,11 +154,14 @@ impl<'a> Ingester<'a> {
                 flags: p.flags.clone(),
             });
         }
+        crash_point("appended");
         // DESIGN §3: blobs durable before the index names them.
         if let Some(mut w) = writer {
             w.sync()?;
         }
+        crash_point("synced");
         let placed = self.index.commit_ingest(&new, &placements)?;
+        crash_point("committed");
         drop(lock);
 
         let mut done = Flushed::default();
@@ -191,4 +194,13 @@ fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// For the crash tests (issue 6): when `IMAPVAULT_CRASH_AT` names this step of DESIGN §3's
+/// order (`appended`, `synced`, `committed`), the process dies on the spot, as under kill -9:
+/// no destructor runs, nothing more is written.
+fn crash_point(step: &str) {
+    if std::env::var_os("IMAPVAULT_CRASH_AT").is_some_and(|v| v == step) {
+        std::process::abort();
+    }
 }

@@ -160,6 +160,14 @@ impl Index {
         Ok(index)
     }
 
+    /// SQLite's own consistency check of the database file: `"ok"` when sound (the crash tests
+    /// and `imapvault verify` read it).
+    pub fn integrity_check(&self) -> Result<String, IndexError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
     /// The schema version (`PRAGMA user_version`): the number of migrations applied.
     pub fn schema_version(&self) -> Result<i64, IndexError> {
         Ok(self
