@@ -230,3 +230,130 @@ fn import_killed_at_random_moments_loses_nothing_committed() {
         "every message archived exactly once"
     );
 }
+
+/// The spool path: a server whose spool pass dies at each step of the ingest order, restarted
+/// without the crash point, archives every spooled file exactly once and empties the spool.
+#[test]
+fn server_killed_while_spooling_archives_each_file_once_after_restart() {
+    for step in ["appended", "synced", "committed"] {
+        let dir = tempfile::tempdir().unwrap();
+        let archive_dir = dir.path().join("archive");
+        {
+            let mut archive = Archive::open(&archive_dir).unwrap();
+            let hash = imapvault::auth::hash_password(b"pw").unwrap();
+            archive.index_mut().add_user("u", &hash).unwrap();
+        }
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("c.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten_tls = [\"127.0.0.1:{port}\"]\nlisten_starttls = []\nworkers = 2\n\
+                 [tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[archive]\ndir = \"archive\"\n\
+                 [spool]\ndir = \"spool\"\n[log]\nlevel = \"off\"\n"
+            ),
+        )
+        .unwrap();
+        // The files wait in the spool before the server starts, written the way a spool writer
+        // must (tmp/, then renamed into place).
+        let inbox = dir.path().join("spool/u");
+        std::fs::create_dir_all(dir.path().join("spool/tmp")).unwrap();
+        std::fs::create_dir_all(&inbox).unwrap();
+        for i in 0..50 {
+            let tmp = dir.path().join(format!("spool/tmp/m{i}.eml"));
+            std::fs::write(
+                &tmp,
+                format!("From: A <a@example.org>\r\nSubject: spooled-{i}\r\n\r\nbody {i}\r\n"),
+            )
+            .unwrap();
+            std::fs::rename(&tmp, inbox.join(format!("m{i}.eml"))).unwrap();
+        }
+        let serve = |crash: Option<&str>| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_imapvault"));
+            cmd.arg("--config").arg(&config).arg("serve");
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            if let Some(step) = crash {
+                cmd.env("IMAPVAULT_CRASH_AT", step);
+            }
+            cmd.spawn().unwrap()
+        };
+        // With the crash point, the first spool pass kills the server.
+        let mut crashed = serve(Some(step));
+        let status = wait_bounded(&mut crashed, Duration::from_secs(30));
+        assert!(
+            !status.success(),
+            "{step}: the spool pass did not reach the crash point"
+        );
+        let mut seen = Seen::default();
+        check_spool(&archive_dir, &mut seen, step);
+        let left = std::fs::read_dir(&inbox).unwrap().count();
+        assert_eq!(
+            left, 50,
+            "{step}: a file left the spool before its commit was known"
+        );
+
+        // Restarted normally, it archives all 50, once, and empties the spool.
+        let mut server = serve(None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::fs::read_dir(&inbox).unwrap().count() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{step}: spool not emptied after restart"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        check_spool(&archive_dir, &mut seen, &format!("{step}, restarted"));
+        assert_eq!(
+            seen.uid_of.len(),
+            50,
+            "{step}: each spooled message archived exactly once"
+        );
+        assert!(std::fs::read_dir(dir.path().join("spool/failed"))
+            .unwrap()
+            .next()
+            .is_none());
+    }
+}
+
+/// The invariants of [`check`], for the spool test's messages (their bytes start differently).
+fn check_spool(dir: &Path, seen: &mut Seen, after: &str) {
+    let archive = Archive::open(dir).unwrap();
+    let index = archive.index();
+    assert_eq!(
+        index.integrity_check().unwrap(),
+        "ok",
+        "{after}: SQLite integrity"
+    );
+    assert!(
+        archive.verify().unwrap().is_clean(),
+        "{after}: damaged records"
+    );
+    let user = index.user_password_hash("u").unwrap().unwrap().0;
+    let entries = match index.mailbox(user, "INBOX").unwrap() {
+        Some(inbox) => index.mailbox_entries(inbox.id).unwrap(),
+        None => Vec::new(),
+    };
+    assert!(
+        entries.windows(2).all(|w| w[0].uid < w[1].uid),
+        "{after}: UIDs"
+    );
+    let now: BTreeMap<MessageId, u32> = entries.iter().map(|e| (e.message, e.uid)).collect();
+    assert_eq!(now.len(), entries.len(), "{after}: a message stored twice");
+    for (message, uid) in &seen.uid_of {
+        assert_eq!(
+            now.get(message),
+            Some(uid),
+            "{after}: committed message lost"
+        );
+    }
+    seen.uid_of = now;
+}
