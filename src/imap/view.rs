@@ -143,6 +143,11 @@ impl MailboxView {
         match addressing {
             Addressing::Sequence => {
                 let largest = self.len();
+                // RFC 9051 §9 (seq-number): BAD for a number past the last message, "this
+                // includes `*` if the selected mailbox is empty".
+                if largest == 0 {
+                    return Err(SetError::SequenceOutOfRange { largest });
+                }
                 for range in set.ranges(largest) {
                     if *range.end() > largest || *range.start() == 0 {
                         return Err(SetError::SequenceOutOfRange { largest });
