@@ -68,7 +68,7 @@ pub fn run(
             );
         }
     };
-    if needs_object_id(key) {
+    if any_key(key, is_object_id_key) {
         return Completion::no(
             ResponseCode::Cannot,
             "EMAILID and THREADID (RFC 8474) are not offered by this server",
@@ -85,7 +85,7 @@ pub fn run(
     };
     let largest_seq = view.len();
     let largest_uid = view.largest_uid();
-    let metas: Vec<MessageFacts> = if needs_meta(key) {
+    let metas: Vec<MessageFacts> = if any_key(key, is_meta_key) {
         let ids: Vec<_> = view.entries().iter().map(|e| e.message).collect();
         let mut all = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1024) {
@@ -98,7 +98,7 @@ pub fn run(
     } else {
         Vec::new()
     };
-    let texts = if needs_text(key) {
+    let texts = if any_key(key, is_text_key) {
         let Some(view) = ctx.view() else {
             return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
         };
@@ -150,8 +150,9 @@ pub fn run(
     }
     // RFC 7162 §3.1.5: a search with MODSEQ enables CONDSTORE and reports the highest
     // mod-sequence of the messages found.
-    let modseq = uses_modseq(key) && !hits.is_empty();
-    if uses_modseq(key) {
+    let uses_modseq = any_key(key, |k| matches!(k, SearchKey::ModSeq { .. }));
+    let modseq = uses_modseq && !hits.is_empty();
+    if uses_modseq {
         ctx.session.enabled.condstore = true;
     }
     match ret {
@@ -221,44 +222,73 @@ struct Bounds {
     largest_uid: u32,
 }
 
-/// Keys of RFC 8474 (OBJECTID), which this server does not offer.
-fn needs_object_id(key: &SearchKey) -> bool {
-    use SearchKey as K;
+/// Calls `f` on every key of a search program that is not AND, OR or NOT, in order. The
+/// parser caps the nesting depth, so this recursion is bounded.
+fn visit<'k>(key: &'k SearchKey, f: &mut dyn FnMut(&'k SearchKey)) {
     match key {
-        K::EmailId(_) | K::ThreadId(_) => true,
-        K::And(keys) => keys.iter().any(needs_object_id),
-        K::Not(k) => needs_object_id(k),
-        K::Or(a, b) => needs_object_id(a) || needs_object_id(b),
-        _ => false,
-    }
-}
-
-fn needs_text(key: &SearchKey) -> bool {
-    let mut found = Vec::new();
-    text_keys(key, &mut found);
-    !found.is_empty()
-}
-
-/// The text keys of a search program, in order (depth capped by the parser).
-fn text_keys<'k>(key: &'k SearchKey, out: &mut Vec<&'k SearchKey>) {
-    use SearchKey as K;
-    match key {
-        K::Bcc(_)
-        | K::Body(_)
-        | K::Cc(_)
-        | K::From(_)
-        | K::Header(..)
-        | K::Subject(_)
-        | K::Text(_)
-        | K::To(_) => out.push(key),
-        K::And(keys) => keys.iter().for_each(|k| text_keys(k, out)),
-        K::Not(k) => text_keys(k, out),
-        K::Or(a, b) => {
-            text_keys(a, out);
-            text_keys(b, out);
+        SearchKey::And(keys) => keys.iter().for_each(|k| visit(k, f)),
+        SearchKey::Not(k) => visit(k, f),
+        SearchKey::Or(a, b) => {
+            visit(a, f);
+            visit(b, f);
         }
-        _ => {}
+        leaf => f(leaf),
     }
+}
+
+/// Whether any key of the program is one `pred` picks.
+fn any_key(key: &SearchKey, pred: fn(&SearchKey) -> bool) -> bool {
+    let mut found = false;
+    visit(key, &mut |k| found |= pred(k));
+    found
+}
+
+/// The content-index keys (RFC 3501 §6.4.4's string keys).
+fn is_text_key(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    matches!(
+        key,
+        K::Bcc(_)
+            | K::Body(_)
+            | K::Cc(_)
+            | K::From(_)
+            | K::Header(..)
+            | K::Subject(_)
+            | K::Text(_)
+            | K::To(_)
+    )
+}
+
+/// Keys of RFC 8474 (OBJECTID), which this server does not offer.
+fn is_object_id_key(key: &SearchKey) -> bool {
+    matches!(key, SearchKey::EmailId(_) | SearchKey::ThreadId(_))
+}
+
+/// Keys that need a message's size or dates.
+fn is_meta_key(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    matches!(
+        key,
+        K::Before(_)
+            | K::On(_)
+            | K::Since(_)
+            | K::SentBefore(_)
+            | K::SentOn(_)
+            | K::SentSince(_)
+            | K::Larger(_)
+            | K::Smaller(_)
+            | K::Older(_)
+            | K::Younger(_)
+    )
+}
+
+/// The text keys of a search program, in order.
+fn text_keys<'k>(key: &'k SearchKey, out: &mut Vec<&'k SearchKey>) {
+    visit(key, &mut |k| {
+        if is_text_key(k) {
+            out.push(k)
+        }
+    });
 }
 
 /// The messages each text key of one search matches, by the key's address in the search
@@ -356,37 +386,6 @@ fn text_test(key: &SearchKey, charset: &[u8]) -> (TextTest, String) {
     }
 }
 
-fn uses_modseq(key: &SearchKey) -> bool {
-    use SearchKey as K;
-    match key {
-        K::ModSeq { .. } => true,
-        K::And(keys) => keys.iter().any(uses_modseq),
-        K::Not(k) => uses_modseq(k),
-        K::Or(a, b) => uses_modseq(a) || uses_modseq(b),
-        _ => false,
-    }
-}
-
-fn needs_meta(key: &SearchKey) -> bool {
-    use SearchKey as K;
-    match key {
-        K::Before(_)
-        | K::On(_)
-        | K::Since(_)
-        | K::SentBefore(_)
-        | K::SentOn(_)
-        | K::SentSince(_)
-        | K::Larger(_)
-        | K::Smaller(_)
-        | K::Older(_)
-        | K::Younger(_) => true,
-        K::And(keys) => keys.iter().any(needs_meta),
-        K::Not(k) => needs_meta(k),
-        K::Or(a, b) => needs_meta(a) || needs_meta(b),
-        _ => false,
-    }
-}
-
 fn day(date: &Date) -> Day {
     Day {
         year: i32::from(date.year()),
@@ -464,7 +463,7 @@ fn matches(
         | K::Subject(_)
         | K::Text(_)
         | K::To(_) => t.contains(key, e.message),
-        // Refused before evaluation (see `needs_object_id`).
+        // Refused before evaluation (see `is_object_id_key`).
         K::EmailId(_) | K::ThreadId(_) => false,
     }
 }
