@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+mod access;
 mod changes;
 mod content;
 mod ingest;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
 pub use content::{fts_query, ContentColumn};
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
