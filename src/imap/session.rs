@@ -370,6 +370,14 @@ impl Session {
             index,
             store: &context.store,
         };
+        // Issue 5: a revoke takes effect at the delegate's next command, also with the owner's
+        // mailbox selected; the grant is asked of the index, never taken from this session.
+        if let Some(bye) = lost_selection(&ctx) {
+            out.push(bye);
+            let _ = out.finish();
+            self.state = State::Logout;
+            return Next::Exit(Exit::Closed);
+        }
         let reply = dispatch(&mut ctx, &mut out, &tag, command.body, sasl);
         // News for the selected mailbox goes before the tagged response of every command.
         if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
@@ -510,6 +518,12 @@ impl Session {
             index,
             store: &context.store,
         };
+        if let Some(bye) = lost_selection(&ctx) {
+            out.push(bye);
+            let _ = out.finish();
+            self.state = State::Logout;
+            return false;
+        }
         if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
             log::warn!("{}: cannot check for changes: {e}", ctx.session.peer);
         }
@@ -577,6 +591,26 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.context.sessions.remove(self.id);
+    }
+}
+
+/// The BYE for a session whose selected mailbox it may no longer read, if so (a failing index
+/// closes the session too: access is never assumed).
+fn lost_selection(ctx: &Ctx<'_>) -> Option<&'static [u8]> {
+    match crate::imap::access::selection_allowed(ctx.index, &ctx.session.state) {
+        Ok(true) => None,
+        Ok(false) => {
+            log::info!(
+                "{}: {} lost access to the selected mailbox; closing the session",
+                ctx.session.peer,
+                ctx.session.user_name().unwrap_or("-")
+            );
+            Some(crate::imap::access::REVOKED_BYE)
+        }
+        Err(e) => {
+            log::error!("{}: cannot check access: {e}", ctx.session.peer);
+            Some(b"* BYE [UNAVAILABLE] The archive index is unavailable\r\n")
+        }
     }
 }
 
@@ -648,6 +682,14 @@ fn dispatch(
             params,
         } => command::select::run(ctx, out, &mailbox, access, &params),
         C::Create { mailbox, .. } => command::refused::create(ctx, &mailbox),
+        // RFC 4314 (issue 5).
+        C::MyRights(m) => command::myrights::run(ctx, out, &m),
+        C::GetAcl(m) => command::getacl::run(ctx, out, &m),
+        C::ListRights {
+            mailbox,
+            identifier,
+        } => command::listrights::run(ctx, out, &mailbox, &identifier),
+        C::SetAcl { .. } | C::DeleteAcl { .. } => command::refused::acl(ctx, name),
         C::Delete(_) | C::Rename { .. } | C::Append { .. } => command::refused::refuse(ctx, name),
 
         // Selected (RFC 3501 §6.4).
@@ -697,11 +739,6 @@ fn dispatch(
         // Parsed, but not offered by this server (not in CAPABILITY).
         C::Sort { .. }
         | C::Thread { .. }
-        | C::GetAcl(_)
-        | C::SetAcl { .. }
-        | C::DeleteAcl { .. }
-        | C::ListRights { .. }
-        | C::MyRights(_)
         | C::GetQuota(_)
         | C::GetQuotaRoot(_) => Completion::bad(
             ResponseCode::ClientBug,

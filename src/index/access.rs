@@ -49,7 +49,7 @@ impl Role {
 pub enum Reach {
     /// The owner granted it (`user grant OWNER --to USER`).
     Delegate,
-    /// The user is an auditor (and has no grant from this owner).
+    /// The user is an auditor (whether or not a grant exists too).
     Auditor,
 }
 
@@ -201,10 +201,12 @@ impl Index {
                            AND EXISTS (SELECT 1 FROM users WHERE id = ?2)",
             )?
             .query_row(params![reader.0, owner.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(if granted {
-            Some(Reach::Delegate)
-        } else if auditor {
+        // An auditor's every read of another archive is auditor access (and logged as such),
+        // even where a grant exists too.
+        Ok(if auditor {
             Some(Reach::Auditor)
+        } else if granted {
+            Some(Reach::Delegate)
         } else {
             None
         })
@@ -214,7 +216,7 @@ impl Index {
     pub fn readable_owners(&self, reader: UserId) -> Result<Vec<ReadableOwner>, IndexError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT u.id, u.name,
-                    EXISTS (SELECT 1 FROM grants g WHERE g.owner_id = u.id AND g.delegate_id = ?1)
+                    EXISTS (SELECT 1 FROM users r WHERE r.id = ?1 AND r.role = 'auditor')
                FROM users u
               WHERE u.id != ?1
                 AND (EXISTS (SELECT 1 FROM grants g WHERE g.owner_id = u.id AND g.delegate_id = ?1)
@@ -222,14 +224,14 @@ impl Index {
               ORDER BY u.name",
         )?;
         let rows = stmt.query_map(params![reader.0], |r| {
-            let granted: bool = r.get(2)?;
+            let auditor: bool = r.get(2)?;
             Ok(ReadableOwner {
                 id: UserId(r.get(0)?),
                 name: r.get(1)?,
-                reach: if granted {
-                    Reach::Delegate
-                } else {
+                reach: if auditor {
                     Reach::Auditor
+                } else {
+                    Reach::Delegate
                 },
             })
         })?;

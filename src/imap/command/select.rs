@@ -47,17 +47,25 @@ pub fn run(
     }
     ctx.session.state = State::Authenticated(user.clone());
 
-    let info = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
-        Ok((_, _, Some(info))) => info,
+    let target = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
+        Ok((_, _, Some(target))) => target,
         Ok((_, _, None)) => return super::no_such_mailbox(),
         Err(c) => return c,
     };
+    let command = match access {
+        SelectAccess::ReadWrite => "SELECT",
+        SelectAccess::ReadOnly => "EXAMINE",
+    };
+    crate::imap::access::log_audit(&ctx.session.peer, &user, command, &target);
+    let other_owner = target.other_owner();
+    let info = target.info;
     let entries = match ctx.index.mailbox_entries(info.id) {
         Ok(e) => e,
         Err(e) => return super::index_failure(ctx, "SELECT", &e),
     };
-    let access = match (access, ctx.context_flags()) {
-        (SelectAccess::ReadWrite, FlagPolicy::PerUser) => Access::ReadWrite,
+    // Another user's mailbox is read-only (rights `lr`, crate::imap::access).
+    let access = match (access, ctx.context_flags(), other_owner) {
+        (SelectAccess::ReadWrite, FlagPolicy::PerUser, None) => Access::ReadWrite,
         _ => Access::ReadOnly,
     };
     let entries: Vec<ViewEntry> = entries
@@ -112,7 +120,7 @@ pub fn run(
         info.highestmodseq
     ));
 
-    let view = MailboxView::new(info, access, entries);
+    let view = MailboxView::new(info, access, entries).owned_by_other(other_owner);
     if let Some(q) = qresync {
         write_resync(out, &view, q);
     }
