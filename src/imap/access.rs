@@ -12,6 +12,9 @@
 //! `..`, `~` or an empty level never walk anywhere. A name the user may not see resolves to
 //! nothing, exactly as a name that does not exist, so no answer can tell them apart.
 //!
+//! Another user's mailboxes carry no special-use attribute (RFC 6154): a client would take the
+//! owner's `\Sent` or `\Trash` for its own user's.
+//!
 //! Another user's archive is read-only for a delegate or auditor: they see the owner's flags and
 //! cannot change them (rights `lr`). Keeping a second set of flags per reader would need its own
 //! MODSEQ space for CONDSTORE; until then `w` and `s` are not offered there (RFC 4314 §4: without
@@ -118,6 +121,7 @@ pub fn resolve(index: &Index, user: &User, name: &str) -> Result<Option<Target>,
                 return Ok(None);
             };
             info.name = shared_name(owner, &info.name);
+            info.special_use = None;
             info.subscribed = if index.is_subscribed(user.id, &info.name)? {
                 Subscription::Subscribed
             } else {
@@ -187,6 +191,7 @@ pub fn visible(index: &Index, user: &User) -> Result<Vec<Listed>, IndexError> {
         });
         for mut info in index.mailboxes(owner.id)? {
             info.name = shared_name(&owner.name, &info.name);
+            info.special_use = None;
             info.subscribed = if subscriptions.binary_search(&info.name).is_ok() {
                 Subscription::Subscribed
             } else {
