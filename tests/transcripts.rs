@@ -171,7 +171,10 @@ fn fixture() -> (tempfile::TempDir, Archive) {
     archive.index_mut().add_user("bob", hash).unwrap();
     archive.index_mut().add_user("carol", hash).unwrap();
     let auditor = imapvault::index::Role::Auditor;
-    archive.index_mut().add_user_as("audit", hash, auditor).unwrap();
+    archive
+        .index_mut()
+        .add_user_as("audit", hash, auditor)
+        .unwrap();
     let mail = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/mail");
     for (file, folder) in [
         ("inbox.mbox", "INBOX"),

@@ -315,7 +315,10 @@ mod tests {
             }
         );
         assert_eq!(classify("Other UsersX"), Named::Personal("Other UsersX"));
-        assert_eq!(classify("other users/bob"), Named::Personal("other users/bob"));
+        assert_eq!(
+            classify("other users/bob"),
+            Named::Personal("other users/bob")
+        );
         assert_eq!(classify("../bob/INBOX"), Named::Personal("../bob/INBOX"));
         assert_eq!(classify("Other Users/"), Named::OwnerRoot(""));
     }

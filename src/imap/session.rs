@@ -737,10 +737,7 @@ fn dispatch(
         | C::Move { .. } => Completion::bad(ResponseCode::ClientBug, "No mailbox selected"),
 
         // Parsed, but not offered by this server (not in CAPABILITY).
-        C::Sort { .. }
-        | C::Thread { .. }
-        | C::GetQuota(_)
-        | C::GetQuotaRoot(_) => Completion::bad(
+        C::Sort { .. } | C::Thread { .. } | C::GetQuota(_) | C::GetQuotaRoot(_) => Completion::bad(
             ResponseCode::ClientBug,
             format!("{name} is not supported by this server (see CAPABILITY)"),
         ),

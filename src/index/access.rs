@@ -281,7 +281,10 @@ mod tests {
         assert_eq!(ix.reach(alice, bob).unwrap(), None, "grants are one-way");
         assert_eq!(
             ix.subscriptions(bob).unwrap(),
-            ["Other Users/alice/Archive", "Other Users/alice/Archive/2019"]
+            [
+                "Other Users/alice/Archive",
+                "Other Users/alice/Archive/2019"
+            ]
         );
         assert!(matches!(
             ix.grant("alice", "bob"),

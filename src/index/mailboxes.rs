@@ -196,7 +196,9 @@ impl Index {
     pub fn is_subscribed(&self, user: UserId, name: &str) -> Result<bool, IndexError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM subscriptions WHERE user_id = ?1 AND name = ?2)")?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE user_id = ?1 AND name = ?2)",
+            )?
             .query_row(params![user.0, name], |r| r.get(0))?)
     }
 

@@ -8,15 +8,15 @@
 
 use std::collections::BTreeSet;
 
+use crate::imap::access::Listed;
 use crate::imap::encode::ResponseCode;
 use crate::imap::listmatch::{Pattern, SEPARATOR};
 use crate::imap::response::{Completion, Out};
 use crate::imap::session::Ctx;
+use crate::imap::session::User;
 use crate::imap::types::{
     ListCommand, ListMailbox, ListReturnOption, ListSelectOption, Mailbox, StatusItem,
 };
-use crate::imap::access::Listed;
-use crate::imap::session::User;
 
 /// Runs LIST.
 pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completion {
@@ -78,7 +78,10 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
     let matches = |name: &str| compiled.iter().any(|p| p.matches(name));
     let names: BTreeSet<&str> = listed.iter().map(|m| m.name.as_str()).collect();
     // Issue 5: an auditor's reading of other users' mailboxes is logged, LIST-STATUS included.
-    let auditor = match (&status_items, crate::imap::access::is_auditor(ctx.index, user.id)) {
+    let auditor = match (
+        &status_items,
+        crate::imap::access::is_auditor(ctx.index, user.id),
+    ) {
         (None, _) => false,
         (Some(_), Ok(a)) => a,
         (Some(_), Err(e)) => return super::index_failure(ctx, "LIST", &e),

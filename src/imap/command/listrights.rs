@@ -28,11 +28,8 @@ pub fn run(
         Holder::Own => user.name(),
         Holder::Other { owner_name, .. } => owner_name.as_str(),
     };
-    let mut line = format!(
-        "* LISTRIGHTS {} ",
-        super::wire_name(ctx, &target.info.name)
-    )
-    .into_bytes();
+    let mut line =
+        format!("* LISTRIGHTS {} ", super::wire_name(ctx, &target.info.name)).into_bytes();
     write_astring(&mut line, identifier.as_bytes(), EightBit::Literal);
     if identifier.as_bytes() == owner.as_bytes() {
         line.push(b' ');
