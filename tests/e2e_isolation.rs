@@ -693,28 +693,3 @@ fn assert_closed(c: &mut Client) {
         Ok(n) => panic!("more after BYE: {:?}", String::from_utf8_lossy(&buf[..n])),
     }
 }
-
-#[test]
-fn user_grant_and_revoke_refuse_what_makes_no_sense() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive_dir = dir.path().join("archive");
-    let mut archive = Archive::open(&archive_dir).unwrap();
-    for u in ["alice", "bob"] {
-        archive.index_mut().add_user(u, "x").unwrap();
-    }
-    let index = archive.index_mut();
-    use imapvault::index::GrantError as G;
-    assert!(matches!(
-        index.grant("alice", "alice"),
-        Err(G::SelfGrant(_))
-    ));
-    assert!(matches!(index.grant("alice", "zed"), Err(G::NoSuchUser(n)) if n == "zed"));
-    assert!(matches!(index.grant("zed", "alice"), Err(G::NoSuchUser(n)) if n == "zed"));
-    index.grant("alice", "bob").unwrap();
-    assert!(matches!(index.grant("alice", "bob"), Err(G::Exists { .. })));
-    index.revoke("alice", "bob").unwrap();
-    assert!(matches!(
-        index.revoke("alice", "bob"),
-        Err(G::NoSuchGrant { .. })
-    ));
-}
