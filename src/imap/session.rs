@@ -372,10 +372,7 @@ impl Session {
         };
         // Issue 5: a revoke takes effect at the delegate's next command, also with the owner's
         // mailbox selected; the grant is asked of the index, never taken from this session.
-        if let Some(bye) = lost_selection(&ctx) {
-            out.push(bye);
-            let _ = out.finish();
-            self.state = State::Logout;
+        if say_bye_if_revoked(&mut ctx, &mut out) {
             return Next::Exit(Exit::Closed);
         }
         let reply = dispatch(&mut ctx, &mut out, &tag, command.body, sasl);
@@ -518,10 +515,7 @@ impl Session {
             index,
             store: &context.store,
         };
-        if let Some(bye) = lost_selection(&ctx) {
-            out.push(bye);
-            let _ = out.finish();
-            self.state = State::Logout;
+        if say_bye_if_revoked(&mut ctx, &mut out) {
             return false;
         }
         if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
@@ -592,6 +586,18 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.context.sessions.remove(self.id);
     }
+}
+
+/// Says BYE and ends the session if its selected mailbox is another user's that it may no longer
+/// read (issue 5); true when it did.
+fn say_bye_if_revoked(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> bool {
+    let Some(bye) = lost_selection(ctx) else {
+        return false;
+    };
+    out.push(bye);
+    let _ = out.finish();
+    ctx.session.state = State::Logout;
+    true
 }
 
 /// The BYE for a session whose selected mailbox it may no longer read, if so (a failing index

@@ -11,12 +11,12 @@
 //! Auditors are never listed to owners or delegates. A mailbox the user cannot see answers as
 //! one that does not exist.
 
-use crate::imap::access::{rights, Holder, READER_RIGHTS};
+use crate::imap::access::{rights, Holder, Target, READER_RIGHTS};
 use crate::imap::encode::{write_astring, EightBit};
 use crate::imap::response::{Completion, Out};
-use crate::imap::session::Ctx;
+use crate::imap::session::{Ctx, User};
 use crate::imap::types::Mailbox;
-use crate::index::{Reach, UserId};
+use crate::index::{IndexError, Reach};
 
 /// Runs GETACL.
 pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox) -> Completion {
@@ -24,40 +24,10 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox) -> Completio
         Ok(found) => found,
         Err(c) => return c,
     };
-    let policy = ctx.context_flags();
-    let owner_rights = rights(&Holder::Own, policy);
-    // (identifier, rights), owner first.
-    let mut entries: Vec<(String, &str)> = Vec::new();
-    let delegates = |ctx: &Ctx<'_>, owner: UserId| ctx.index.delegates_of(owner);
-    let listed = match &target.holder {
-        Holder::Own => delegates(ctx, user.id).map(|d| {
-            entries.push((user.name().to_owned(), owner_rights));
-            entries.extend(d.into_iter().map(|n| (n, READER_RIGHTS)));
-        }),
-        Holder::Other {
-            owner,
-            owner_name,
-            reach,
-        } => {
-            entries.push((owner_name.clone(), owner_rights));
-            let others = match reach {
-                Reach::Auditor => delegates(ctx, *owner),
-                Reach::Delegate => Ok(Vec::new()),
-            };
-            others.map(|d| {
-                let me = user.name();
-                entries.extend(
-                    d.into_iter()
-                        .filter(|n| n != me)
-                        .map(|n| (n, READER_RIGHTS)),
-                );
-                entries.push((me.to_owned(), READER_RIGHTS));
-            })
-        }
+    let entries = match entries(ctx, &user, &target) {
+        Ok(e) => e,
+        Err(e) => return super::index_failure(ctx, "GETACL", &e),
     };
-    if let Err(e) = listed {
-        return super::index_failure(ctx, "GETACL", &e);
-    }
     let mut line = format!("* ACL {}", super::wire_name(ctx, &target.info.name)).into_bytes();
     for (identifier, rights) in entries {
         line.push(b' ');
@@ -68,4 +38,43 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox) -> Completio
     line.extend_from_slice(b"\r\n");
     out.push(&line);
     Completion::ok("GETACL completed")
+}
+
+/// The (identifier, rights) pairs `user` may be shown for `target`, the owner first.
+fn entries(
+    ctx: &Ctx<'_>,
+    user: &User,
+    target: &Target,
+) -> Result<Vec<(String, &'static str)>, IndexError> {
+    let owner_rights = rights(&Holder::Own, ctx.context_flags());
+    let me = user.name().to_owned();
+    Ok(match &target.holder {
+        Holder::Own => std::iter::once((me, owner_rights))
+            .chain(
+                ctx.index
+                    .delegates_of(user.id)?
+                    .into_iter()
+                    .map(|d| (d, READER_RIGHTS)),
+            )
+            .collect(),
+        Holder::Other {
+            owner,
+            owner_name,
+            reach,
+        } => {
+            let delegates = match reach {
+                Reach::Auditor => ctx.index.delegates_of(*owner)?,
+                Reach::Delegate => Vec::new(),
+            };
+            std::iter::once((owner_name.clone(), owner_rights))
+                .chain(
+                    delegates
+                        .into_iter()
+                        .filter(|d| d != user.name())
+                        .map(|d| (d, READER_RIGHTS)),
+                )
+                .chain(std::iter::once((me, READER_RIGHTS)))
+                .collect()
+        }
+    })
 }
