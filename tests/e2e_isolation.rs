@@ -693,3 +693,66 @@ fn assert_closed(c: &mut Client) {
         Ok(n) => panic!("more after BYE: {:?}", String::from_utf8_lossy(&buf[..n])),
     }
 }
+
+/// Collects the server's log lines (the server runs in this process).
+struct Captured(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Captured {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOG: Captured = Captured(std::sync::Mutex::new(Vec::new()));
+
+#[test]
+fn auditor_access_is_logged_once_per_select_examine_and_status() {
+    // Other tests of this file may log too; only lines naming this test's auditor count.
+    let _ = log::set_logger(&LOG);
+    log::set_max_level(log::LevelFilter::Info);
+    let server = TestServer::start();
+    let _model = populate(&server);
+    let audit_lines = |who: &str| -> Vec<String> {
+        LOG.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(&format!("audit: auditor {who} ")))
+            .cloned()
+            .collect()
+    };
+
+    let mut dave = login(&server, "dave");
+    dave.select_exists("\"Other Users/alice/INBOX\"");
+    dave.command("EXAMINE \"Other Users/bob/Private\"");
+    dave.command("STATUS \"Other Users/carol/INBOX\" (MESSAGES)");
+    dave.command("LIST \"\" \"Other Users/carol/Projects/%\" RETURN (STATUS (MESSAGES))");
+    // Not another user's mailbox, or not one that exists: nothing to log.
+    dave.command("STATUS \"Other Users/nobody/INBOX\" (MESSAGES)");
+    dave.command("LIST \"\" \"Other Users/*\"");
+    let lines = audit_lines("dave");
+    let want = [
+        ("SELECT", "Other Users/alice/INBOX", "alice"),
+        ("EXAMINE", "Other Users/bob/Private", "bob"),
+        ("STATUS", "Other Users/carol/INBOX", "carol"),
+        ("LIST-STATUS", "Other Users/carol/Projects/X", "carol"),
+    ];
+    assert_eq!(lines.len(), want.len(), "{lines:#?}");
+    for ((command, mailbox, owner), line) in want.iter().zip(&lines) {
+        assert!(
+            line.ends_with(&format!(" {command} mailbox \"{mailbox}\" of {owner}")),
+            "{line}"
+        );
+    }
+
+    // A delegate's access is not auditor access.
+    let mut alice = login(&server, "alice");
+    alice.select_exists("\"Other Users/bob/INBOX\"");
+    assert!(audit_lines("alice").is_empty());
+}

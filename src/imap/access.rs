@@ -250,7 +250,7 @@ pub fn rights(holder: &Holder, flags: FlagPolicy) -> &'static str {
 pub const READER_RIGHTS: &str = "lr";
 
 /// Writes the log line of an auditor's access to another user's mailbox (issue 5: auditor
-/// access is logged).
+/// access is logged), if `target` is one.
 pub fn log_audit(peer: &str, user: &User, command: &str, target: &Target) {
     if let Holder::Other {
         owner_name,
@@ -258,12 +258,22 @@ pub fn log_audit(peer: &str, user: &User, command: &str, target: &Target) {
         ..
     } = &target.holder
     {
-        log::info!(
-            "{peer}: audit: auditor {} {command} mailbox {:?} of {owner_name}",
-            user.name(),
-            target.info.name
-        );
+        audit_line(peer, user, command, &target.info.name, owner_name);
     }
+}
+
+/// The same for a mailbox LIST-STATUS returns to `user`, known to be an auditor, by its name.
+pub fn log_audit_listed(peer: &str, user: &User, name: &str) {
+    if let Named::Other { owner, .. } = classify(name) {
+        audit_line(peer, user, "LIST-STATUS", name, owner);
+    }
+}
+
+fn audit_line(peer: &str, user: &User, command: &str, mailbox: &str, owner: &str) {
+    log::info!(
+        "{peer}: audit: auditor {} {command} mailbox {mailbox:?} of {owner}",
+        user.name()
+    );
 }
 
 #[cfg(test)]

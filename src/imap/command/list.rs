@@ -138,13 +138,8 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
         out.text("\r\n");
         // RFC 5819 §2: STATUS follows the LIST line of each selectable mailbox returned.
         if let (Some(items), Some(info), true) = (&status_items, &entry.info, direct) {
-            if auditor && !is_personal(&info.name) {
-                log::info!(
-                    "{}: audit: auditor {} LIST-STATUS mailbox {:?}",
-                    ctx.session.peer,
-                    user.name(),
-                    info.name
-                );
+            if auditor {
+                crate::imap::access::log_audit_listed(&ctx.session.peer, &user, &info.name);
             }
             super::status::write(ctx, out, info, items);
         }
