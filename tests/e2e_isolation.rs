@@ -65,11 +65,10 @@ struct Model {
 /// What a name means to a user, per the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
-    /// A mailbox: its owner, its folder in the owner's archive, and whether it is the user's own.
+    /// A mailbox: its owner and its folder in the owner's archive.
     Mailbox {
         owner: &'static str,
         folder: &'static str,
-        own: bool,
     },
     /// Nothing the user may see.
     Hidden,
@@ -101,11 +100,7 @@ impl Model {
             if let Some((owner, folder)) = rest.split_once('/') {
                 if self.may_read(viewer, owner) {
                     if let Some((owner, folder)) = self.folder_of(owner, folder) {
-                        return Seen::Mailbox {
-                            owner,
-                            folder,
-                            own: false,
-                        };
+                        return Seen::Mailbox { owner, folder };
                     }
                 }
             }
@@ -115,11 +110,7 @@ impl Model {
             return Seen::Hidden;
         }
         match self.folder_of(viewer, name) {
-            Some((owner, folder)) => Seen::Mailbox {
-                owner,
-                folder,
-                own: true,
-            },
+            Some((owner, folder)) => Seen::Mailbox { owner, folder },
             None => Seen::Hidden,
         }
     }
@@ -417,7 +408,7 @@ fn check_user(server: &TestServer, model: &Model, viewer: &'static str) -> Malfo
                 (Seen::Mailbox { .. }, p) if p.starts_with("DELETE") || p.starts_with("RENAME") => {
                     assert_eq!(answer, missing, "{cell}")
                 }
-                (Seen::Mailbox { owner, folder, own }, p) => {
+                (Seen::Mailbox { owner, folder }, p) => {
                     assert!(last.starts_with("OK"), "{cell}");
                     let count = model.archives[owner][folder].len();
                     if p.starts_with("STATUS") {
@@ -425,13 +416,12 @@ fn check_user(server: &TestServer, model: &Model, viewer: &'static str) -> Malfo
                     }
                     if opens {
                         assert!(answer.contains(&format!("* {count} EXISTS")), "{cell}");
+                        // Flags are per user in anyone's mailbox: only EXAMINE is read-only.
                         let ro = last.starts_with("OK [READ-ONLY]");
-                        // Another user's mailbox is always read-only; one's own is by EXAMINE.
-                        assert_eq!(ro, !own || p.starts_with("EXAMINE"), "{cell}");
+                        assert_eq!(ro, p.starts_with("EXAMINE"), "{cell}");
                     }
                     if p.starts_with("MYRIGHTS") {
-                        let want = if own { "lrsw" } else { "lr" };
-                        assert!(answer[0].ends_with(&format!(" {want}")), "{cell}");
+                        assert!(answer[0].ends_with(" lrsw"), "{cell}");
                     }
                 }
             }
@@ -718,12 +708,15 @@ fn auditor_access_is_logged_once_per_select_examine_and_status() {
     log::set_max_level(log::LevelFilter::Info);
     let server = TestServer::start();
     let _model = populate(&server);
-    let audit_lines = |who: &str| -> Vec<String> {
+    // Lines of one client connection (the server logs the peer's address first): the other
+    // tests of this file run at the same time, with users of the same names.
+    let audit_lines = |c: &mut Client| -> Vec<String> {
+        let peer = c.stream().sock.local_addr().unwrap();
         LOG.0
             .lock()
             .unwrap()
             .iter()
-            .filter(|l| l.contains(&format!("audit: auditor {who} ")))
+            .filter(|l| l.starts_with(&format!("{peer}: audit: auditor ")))
             .cloned()
             .collect()
     };
@@ -736,7 +729,7 @@ fn auditor_access_is_logged_once_per_select_examine_and_status() {
     // Not another user's mailbox, or not one that exists: nothing to log.
     dave.command("STATUS \"Other Users/nobody/INBOX\" (MESSAGES)");
     dave.command("LIST \"\" \"Other Users/*\"");
-    let lines = audit_lines("dave");
+    let lines = audit_lines(&mut dave);
     let want = [
         ("SELECT", "Other Users/alice/INBOX", "alice"),
         ("EXAMINE", "Other Users/bob/Private", "bob"),
@@ -746,7 +739,9 @@ fn auditor_access_is_logged_once_per_select_examine_and_status() {
     assert_eq!(lines.len(), want.len(), "{lines:#?}");
     for ((command, mailbox, owner), line) in want.iter().zip(&lines) {
         assert!(
-            line.ends_with(&format!(" {command} mailbox \"{mailbox}\" of {owner}")),
+            line.ends_with(&format!(
+                "auditor dave {command} mailbox \"{mailbox}\" of {owner}"
+            )),
             "{line}"
         );
     }
@@ -754,5 +749,62 @@ fn auditor_access_is_logged_once_per_select_examine_and_status() {
     // A delegate's access is not auditor access.
     let mut alice = login(&server, "alice");
     alice.select_exists("\"Other Users/bob/INBOX\"");
-    assert!(audit_lines("alice").is_empty());
+    assert!(audit_lines(&mut alice).is_empty());
+}
+
+#[test]
+fn a_readers_flags_are_their_own_and_go_with_the_grant() {
+    let server = TestServer::start();
+    let _model = populate(&server);
+    let mut index = Archive::open_index_at(&server.archive_dir()).unwrap();
+    let unseen = |c: &mut Client, name: &str| -> String {
+        let r = c.command(&format!("STATUS {} (UNSEEN)", quote(name)));
+        r[0].rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .to_owned()
+    };
+
+    // bob has his INBOX open; alice (his delegate) and dave (an auditor) read it.
+    let mut bob = login(&server, "bob");
+    assert_eq!(bob.select_exists("INBOX"), 2);
+    let mut alice = login(&server, "alice");
+    let mut dave = login(&server, "dave");
+    for reader in [&mut alice, &mut dave] {
+        assert_eq!(unseen(reader, "Other Users/bob/INBOX"), "2");
+        reader.select_exists("\"Other Users/bob/INBOX\"");
+    }
+    // alice reads message 1 (marks it \Seen for herself) and flags message 2.
+    let r = alice.command("FETCH 1 (BODY[TEXT])");
+    assert!(r.iter().any(|l| l.contains("FLAGS (\\Seen)")), "{r:?}");
+    let r = alice.command("STORE 2 +FLAGS (\\Flagged)");
+    assert!(r.last().unwrap().contains(" OK "), "{r:?}");
+    alice.command("UNSELECT");
+    assert_eq!(unseen(&mut alice, "Other Users/bob/INBOX"), "1");
+
+    // Neither bob nor dave sees alice's flags, now or in a new session.
+    for lines in [
+        bob.command("FETCH 1:2 (FLAGS)"),
+        dave.command("FETCH 1:2 (FLAGS)"),
+    ] {
+        let flags: Vec<&String> = lines.iter().filter(|l| l.starts_with("* ")).collect();
+        assert_eq!(flags.len(), 2, "{lines:?}");
+        assert!(flags.iter().all(|l| l.contains("FLAGS ()")), "{lines:?}");
+    }
+    let mut bob2 = login(&server, "bob");
+    assert_eq!(unseen(&mut bob2, "INBOX"), "2");
+    assert_eq!(unseen(&mut dave, "Other Users/bob/INBOX"), "2");
+
+    // A revoke takes alice's flags on bob's archive with it: granted again, she starts afresh.
+    index.revoke("bob", "alice").unwrap();
+    index.grant("bob", "alice").unwrap();
+    let mut alice = login(&server, "alice");
+    assert_eq!(unseen(&mut alice, "Other Users/bob/INBOX"), "2");
+    alice.select_exists("\"Other Users/bob/INBOX\"");
+    let r = alice.command("FETCH 1:2 (FLAGS)");
+    assert!(
+        r.iter().filter(|l| l.contains("FLAGS ()")).count() == 2,
+        "{r:?}"
+    );
 }

@@ -15,14 +15,15 @@
 //! Another user's mailboxes carry no special-use attribute (RFC 6154): a client would take the
 //! owner's `\Sent` or `\Trash` for its own user's.
 //!
-//! Another user's archive is read-only for a delegate or auditor: they see the owner's flags and
-//! cannot change them (rights `lr`). Keeping a second set of flags per reader would need its own
-//! MODSEQ space for CONDSTORE; until then `w` and `s` are not offered there (RFC 4314 §4: without
-//! `s`, \Seen is not kept; without `w`, STORE of other flags is refused).
+//! Flags are per user (DESIGN §1) also in another user's mailbox: a delegate or auditor sees and
+//! sets their own `\Seen`, `\Flagged` and keywords there (`crate::index` keeps them apart as
+//! reader flags), never the owner's; the archive itself stays read-only to everyone.
 
 use crate::config::FlagPolicy;
 use crate::imap::session::{State, User};
-use crate::index::{Index, IndexError, MailboxInfo, Reach, Subscription, UserId};
+use std::collections::HashMap;
+
+use crate::index::{Index, IndexError, MailboxId, MailboxInfo, Reach, Subscription, UserId};
 
 pub use crate::index::OTHER_USERS;
 
@@ -122,6 +123,8 @@ pub fn resolve(index: &Index, user: &User, name: &str) -> Result<Option<Target>,
             };
             info.name = shared_name(owner, &info.name);
             info.special_use = None;
+            let seen = index.reader_seen_counts(user.id, owner_id)?;
+            info.unseen = reader_unseen(&info, &seen);
             info.subscribed = if index.is_subscribed(user.id, &info.name)? {
                 Subscription::Subscribed
             } else {
@@ -137,6 +140,12 @@ pub fn resolve(index: &Index, user: &User, name: &str) -> Result<Option<Target>,
             }))
         }
     }
+}
+
+/// A reader's unseen count of `info`: its messages less those the reader marked `\Seen`.
+fn reader_unseen(info: &MailboxInfo, seen: &HashMap<MailboxId, u64>) -> u64 {
+    let seen = seen.get(&info.id).copied().unwrap_or(0);
+    info.messages.saturating_sub(seen)
 }
 
 /// The name under which `owner`'s mailbox `name` appears to others.
@@ -189,9 +198,11 @@ pub fn visible(index: &Index, user: &User) -> Result<Vec<Listed>, IndexError> {
             name: format!("{OTHER_USERS}{SEP}{}", owner.name),
             info: None,
         });
+        let seen = index.reader_seen_counts(user.id, owner.id)?;
         for mut info in index.mailboxes(owner.id)? {
             info.name = shared_name(&owner.name, &info.name);
             info.special_use = None;
+            info.unseen = reader_unseen(&info, &seen);
             info.subscribed = if subscriptions.binary_search(&info.name).is_ok() {
                 Subscription::Subscribed
             } else {
@@ -232,22 +243,19 @@ pub fn is_auditor(index: &Index, user: UserId) -> Result<bool, IndexError> {
     Ok(index.role(user)? == crate::index::Role::Auditor)
 }
 
-/// RFC 4314 rights, as MYRIGHTS and GETACL spell them.
+/// RFC 4314 rights, as MYRIGHTS and GETACL spell them: the same on one's own mailboxes and on
+/// another user's one may read, since a reader keeps their own flags there.
 ///
-/// `l` lookup and `r` read (SELECT, EXAMINE, STATUS, FETCH, SEARCH) always; on one's own
-/// mailboxes `s` and `w` when flags are kept per user (\Seen and the other flags and keywords
-/// persist). Never `i`, `p`, `k`, `x`, `t`, `e` or `a`: nothing can be added, created, deleted,
-/// expunged or administered from IMAP.
-pub fn rights(holder: &Holder, flags: FlagPolicy) -> &'static str {
-    match (holder, flags) {
-        (Holder::Own, FlagPolicy::PerUser) => "lrsw",
-        (Holder::Own, FlagPolicy::ReadOnly) => "lr",
-        (Holder::Other { .. }, _) => READER_RIGHTS,
+/// `l` lookup and `r` read (SELECT, EXAMINE, STATUS, FETCH, SEARCH) always; `s` and `w` when
+/// flags are kept per user (\Seen and the other flags and keywords persist). Never `i`, `p`,
+/// `k`, `x`, `t`, `e` or `a`: nothing can be added, created, deleted, expunged or administered
+/// from IMAP.
+pub fn rights(flags: FlagPolicy) -> &'static str {
+    match flags {
+        FlagPolicy::PerUser => "lrsw",
+        FlagPolicy::ReadOnly => "lr",
     }
 }
-
-/// The rights of a delegate or auditor on another user's mailbox, granted together.
-pub const READER_RIGHTS: &str = "lr";
 
 /// Writes the log line of an auditor's access to another user's mailbox (issue 5: auditor
 /// access is logged), if `target` is one.
@@ -282,19 +290,10 @@ mod tests {
 
     #[test]
     fn rights_never_exceed_what_the_archive_allows() {
-        let other = Holder::Other {
-            owner: UserId(1),
-            owner_name: "bob".into(),
-            reach: Reach::Delegate,
-        };
-        assert_eq!(rights(&Holder::Own, FlagPolicy::PerUser), "lrsw");
-        assert_eq!(rights(&Holder::Own, FlagPolicy::ReadOnly), "lr");
-        assert_eq!(rights(&other, FlagPolicy::PerUser), "lr");
-        assert_eq!(rights(&other, FlagPolicy::ReadOnly), "lr");
+        assert_eq!(rights(FlagPolicy::PerUser), "lrsw");
+        assert_eq!(rights(FlagPolicy::ReadOnly), "lr");
         for policy in [FlagPolicy::PerUser, FlagPolicy::ReadOnly] {
-            for holder in [&Holder::Own, &other] {
-                assert!(!rights(holder, policy).contains(['i', 'p', 'k', 'x', 't', 'e', 'a']));
-            }
+            assert!(!rights(policy).contains(['i', 'p', 'k', 'x', 't', 'e', 'a']));
         }
     }
 

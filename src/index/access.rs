@@ -149,8 +149,9 @@ impl Index {
         Ok(())
     }
 
-    /// Takes back `delegate`'s grant to read `owner`'s archive, with the delegate's
-    /// subscriptions to it (they would name folders the delegate may no longer know of).
+    /// Takes back `delegate`'s grant to read `owner`'s archive, with the delegate's own flags on
+    /// it and their subscriptions to it (they would name folders the delegate may no longer know
+    /// of).
     pub fn revoke(&mut self, owner: &str, delegate: &str) -> Result<(), GrantError> {
         let (owner_id, delegate_id) = self.grant_ends(owner, delegate)?;
         let tx = self.conn.transaction()?;
@@ -164,6 +165,12 @@ impl Index {
                 delegate: delegate.to_owned(),
             });
         }
+        // The delegate's own flags there go too: nothing of the owner's archive stays with them.
+        tx.execute(
+            "DELETE FROM reader_flags WHERE user_id = ?1
+                AND mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?2)",
+            params![delegate_id.0, owner_id.0],
+        )?;
         // substr, not LIKE: a user name may hold `_`, which LIKE would take as a wildcard.
         let prefix = format!("{OTHER_USERS}/{owner}/");
         tx.execute(

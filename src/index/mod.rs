@@ -19,6 +19,7 @@ mod ingest;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod reader_flags;
 pub use migrate::latest_version as latest_schema_version;
 mod users;
 

@@ -11,7 +11,7 @@
 //! Auditors are never listed to owners or delegates. A mailbox the user cannot see answers as
 //! one that does not exist.
 
-use crate::imap::access::{rights, Holder, Target, READER_RIGHTS};
+use crate::imap::access::{rights, Holder, Target};
 use crate::imap::encode::{write_astring, EightBit};
 use crate::imap::response::{Completion, Out};
 use crate::imap::session::{Ctx, User};
@@ -46,15 +46,16 @@ fn entries(
     user: &User,
     target: &Target,
 ) -> Result<Vec<(String, &'static str)>, IndexError> {
-    let owner_rights = rights(&Holder::Own, ctx.context_flags());
+    // Everyone who can read a mailbox has the same rights on it (crate::imap::access::rights).
+    let rights = rights(ctx.context_flags());
     let me = user.name().to_owned();
     Ok(match &target.holder {
-        Holder::Own => std::iter::once((me, owner_rights))
+        Holder::Own => std::iter::once((me, rights))
             .chain(
                 ctx.index
                     .delegates_of(user.id)?
                     .into_iter()
-                    .map(|d| (d, READER_RIGHTS)),
+                    .map(|d| (d, rights)),
             )
             .collect(),
         Holder::Other {
@@ -66,14 +67,14 @@ fn entries(
                 Reach::Auditor => ctx.index.delegates_of(*owner)?,
                 Reach::Delegate => Vec::new(),
             };
-            std::iter::once((owner_name.clone(), owner_rights))
+            std::iter::once((owner_name.clone(), rights))
                 .chain(
                     delegates
                         .into_iter()
                         .filter(|d| d != user.name())
-                        .map(|d| (d, READER_RIGHTS)),
+                        .map(|d| (d, rights)),
                 )
-                .chain(std::iter::once((me, READER_RIGHTS)))
+                .chain(std::iter::once((me, rights)))
                 .collect()
         }
     })

@@ -1,13 +1,13 @@
 //! LISTRIGHTS (RFC 4314 §3.7): which rights an identifier could have on a mailbox.
 //!
 //! The owner always has their rights (`lrsw`, or `lr` with `flags = "read-only"`) and can be
-//! granted nothing more. Anyone else has none for certain and can be granted `l` and `r`
-//! together (`imapvault user grant`), so the answer is `"" lr` for every other identifier,
+//! granted nothing more. Anyone else has none for certain and can be granted the same rights
+//! together (`imapvault user grant`), so the answer is `"" lrsw` for every other identifier,
 //! whether or not a user of that name exists: LISTRIGHTS tells nothing about other users. As
 //! with GETACL, the `a` right RFC 4314 §4 asks for is held by nobody, so anyone who can see the
 //! mailbox may ask; a mailbox the user cannot see answers as one that does not exist.
 
-use crate::imap::access::{rights, Holder, READER_RIGHTS};
+use crate::imap::access::{rights, Holder};
 use crate::imap::encode::{write_astring, EightBit};
 use crate::imap::response::{Completion, Out};
 use crate::imap::session::Ctx;
@@ -24,6 +24,7 @@ pub fn run(
         Ok(found) => found,
         Err(c) => return c,
     };
+    let rights = rights(ctx.context_flags());
     let owner = match &target.holder {
         Holder::Own => user.name(),
         Holder::Other { owner_name, .. } => owner_name.as_str(),
@@ -33,9 +34,9 @@ pub fn run(
     write_astring(&mut line, identifier.as_bytes(), EightBit::Literal);
     if identifier.as_bytes() == owner.as_bytes() {
         line.push(b' ');
-        line.extend_from_slice(rights(&Holder::Own, ctx.context_flags()).as_bytes());
+        line.extend_from_slice(rights.as_bytes());
     } else {
-        line.extend_from_slice(format!(" \"\" {READER_RIGHTS}").as_bytes());
+        line.extend_from_slice(format!(" \"\" {rights}").as_bytes());
     }
     line.extend_from_slice(b"\r\n");
     out.push(&line);

@@ -1,9 +1,10 @@
 //! MYRIGHTS (RFC 4314 §3.8): the rights the user has on a mailbox, so that ACL-aware clients
 //! hide what the archive refuses (delete, move, append).
 //!
-//! `lrsw` on one's own mailboxes when flags are kept per user, `lr` when `flags = "read-only"`
-//! and on another user's mailbox (crate::imap::access::rights). A mailbox the user cannot see
-//! answers as one that does not exist.
+//! `lrsw` when flags are kept per user, `lr` when `flags = "read-only"`, on one's own mailboxes
+//! and on another user's alike, since a reader keeps their own flags there
+//! (crate::imap::access::rights). A mailbox the user cannot see answers as one that does not
+//! exist.
 
 use crate::imap::response::{Completion, Out};
 use crate::imap::session::Ctx;
@@ -15,7 +16,7 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, mailbox: &Mailbox) -> Completio
         Ok(found) => found,
         Err(c) => return c,
     };
-    let rights = crate::imap::access::rights(&target.holder, ctx.context_flags());
+    let rights = crate::imap::access::rights(ctx.context_flags());
     out.text(&format!(
         "* MYRIGHTS {} {rights}\r\n",
         super::wire_name(ctx, &target.info.name)

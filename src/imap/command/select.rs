@@ -59,13 +59,17 @@ pub fn run(
     crate::imap::access::log_audit(&ctx.session.peer, &user, command, &target);
     let other_owner = target.other_owner();
     let info = target.info;
-    let entries = match ctx.index.mailbox_entries(info.id) {
+    // In another user's mailbox, the reader's own flags (crate::imap::access).
+    let entries = match other_owner {
+        None => ctx.index.mailbox_entries(info.id),
+        Some(_) => ctx.index.reader_entries(user.id, info.id),
+    };
+    let entries = match entries {
         Ok(e) => e,
         Err(e) => return super::index_failure(ctx, "SELECT", &e),
     };
-    // Another user's mailbox is read-only (rights `lr`, crate::imap::access).
-    let access = match (access, ctx.context_flags(), other_owner) {
-        (SelectAccess::ReadWrite, FlagPolicy::PerUser, None) => Access::ReadWrite,
+    let access = match (access, ctx.context_flags()) {
+        (SelectAccess::ReadWrite, FlagPolicy::PerUser) => Access::ReadWrite,
         _ => Access::ReadOnly,
     };
     let entries: Vec<ViewEntry> = entries
