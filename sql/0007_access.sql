@@ -1,7 +1,7 @@
 -- imapvault index, migration 0007: who may read whose archive (issue 5, DESIGN §1).
 --
--- users.role: 'auditor' reads every user's archive, read-only, under "Other Users/NAME/".
--- grants: OWNER lets DELEGATE read their archive, read-only, under "Other Users/OWNER/"
+-- users.role: 'auditor' reads every user's archive under "Other Users/NAME/".
+-- grants: OWNER lets DELEGATE read their archive under "Other Users/OWNER/"
 --   (`imapvault user grant OWNER --to DELEGATE`). Both ends are users, so deleting either user
 --   drops the grant with them. Sessions look grants up on every command that names a mailbox
 --   and before every command while another user's mailbox is selected, so a revoke takes

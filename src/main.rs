@@ -83,8 +83,8 @@ enum UserCommand {
         name: String,
         #[arg(long, required = true)]
         password_stdin: bool,
-        /// Make the user an auditor: reads every user's archive, read-only, under
-        /// `Other Users/NAME/`; each such access is logged.
+        /// Make the user an auditor: reads every user's archive under `Other Users/NAME/`, with
+        /// their own flags; each such access is logged.
         #[arg(long)]
         auditor: bool,
     },
@@ -98,7 +98,7 @@ enum UserCommand {
     Del { name: String },
     /// List users with their role and folder and message counts.
     List,
-    /// Let DELEGATE read OWNER's archive, read-only, as `Other Users/OWNER/...`.
+    /// Let DELEGATE read OWNER's archive as `Other Users/OWNER/...`, with their own flags.
     Grant {
         /// The user whose archive is shared.
         owner: String,

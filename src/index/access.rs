@@ -18,7 +18,8 @@ pub const OTHER_USERS: &str = "Other Users";
 pub enum Role {
     /// Reads their own archive and the archives delegated to them.
     User,
-    /// Also reads every other user's archive, read-only; every such access is logged.
+    /// Also reads every other user's archive (with their own flags); every such access is
+    /// logged.
     Auditor,
 }
 
