@@ -559,10 +559,22 @@ fn check_user(server: &TestServer, model: &Model, viewer: &'static str) -> Malfo
     malformed_answers
 }
 
-/// `Other Users` and `Other Users/OWNER` are \Noselect; every mailbox is selectable.
+/// `Other Users` and `Other Users/OWNER` are \Noselect; every mailbox is selectable; a name has
+/// `\HasChildren` exactly when the user may see something below it (RFC 3348).
 fn check_noselect(lines: &[String], model: &Model, viewer: &str) {
+    let listable = model.listable(viewer);
     for l in lines.iter().filter(|l| l.starts_with("* LIST ")) {
         let name = l.rsplit('"').nth(1).unwrap();
+        let below = format!("{name}/");
+        let children = listable.iter().any(|n| n.starts_with(&below));
+        assert!(
+            l.contains(if children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }),
+            "{viewer}: {l}"
+        );
         let noselect = l.contains("\\Noselect");
         let is_level = name == OTHER || (name.starts_with(OTHER) && name.matches('/').count() == 1);
         assert_eq!(noselect, is_level, "{viewer}: {l}");
