@@ -820,3 +820,66 @@ fn a_readers_flags_are_their_own_and_go_with_the_grant() {
         "{r:?}"
     );
 }
+
+/// A real client library (the `imap` crate, whose parser is imap-proto, not ours) reads the
+/// ACL answers, the other users' namespace and a delegated mailbox.
+#[test]
+fn the_imap_crate_reads_rights_and_a_delegated_mailbox() {
+    let server = TestServer::start();
+    let model = populate(&server);
+    let mut client = imap::Client::new(server.tls_stream());
+    client.read_greeting().expect("greeting");
+    let mut s = client
+        .login("alice", PASSWORD)
+        .map_err(|(e, _)| e)
+        .expect("login");
+    assert!(s.capabilities().unwrap().has_str("ACL"));
+
+    let rights = s.my_rights("Other Users/bob/INBOX").expect("MYRIGHTS");
+    assert_eq!(rights.parsed().rights().to_string(), "lrsw");
+    let acl = s.get_acl("Other Users/bob/INBOX").expect("GETACL");
+    let entries: Vec<(String, String)> = acl
+        .parsed()
+        .acls()
+        .iter()
+        .map(|e| (e.identifier.to_string(), e.rights.to_string()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("bob".into(), "lrsw".into()),
+            ("alice".into(), "lrsw".into())
+        ]
+    );
+    let lr = s.list_rights("INBOX", "somebody").expect("LISTRIGHTS");
+    assert_eq!(lr.parsed().required().to_string(), "");
+    assert_eq!(lr.parsed().optional().to_string(), "lrsw");
+    // Revoked and never granted: no such mailbox, to a real client too.
+    assert!(s.my_rights("Other Users/carol/INBOX").is_err());
+    assert!(s.select("Other Users/carol/INBOX").is_err());
+
+    let names = s.list(Some(""), Some("\"Other Users/*\"")).expect("LIST");
+    let names: BTreeSet<String> = names.iter().map(|n| n.name().to_owned()).collect();
+    let want: BTreeSet<String> = model
+        .listable("alice")
+        .into_iter()
+        .filter(|n| n.starts_with("Other Users/"))
+        .collect();
+    assert_eq!(names, want);
+
+    let mailbox = s.select("Other Users/bob/INBOX").expect("SELECT");
+    assert_eq!(mailbox.exists, 2);
+    let fetches = s
+        .fetch("1:*", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+        .expect("FETCH");
+    let subjects: BTreeSet<String> = fetches
+        .iter()
+        .map(|f| {
+            let h = String::from_utf8_lossy(f.header().unwrap_or_default()).into_owned();
+            h.trim().trim_start_matches("Subject: ").to_owned()
+        })
+        .collect();
+    let want: BTreeSet<String> = model.archives["bob"]["INBOX"].iter().cloned().collect();
+    assert_eq!(subjects, want);
+    s.logout().unwrap();
+}
