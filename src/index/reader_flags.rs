@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::messages::{canonical_flags, entry_from_row};
+use super::messages::{entry_from_row, write_flags_each};
 use super::{Entry, Index, IndexError, MailboxId, UserId};
 
 /// The entry columns, `uid, message_id, flags, modseq`, with the reader's flags in place of the
@@ -68,39 +68,28 @@ impl Index {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut modseqs = Vec::with_capacity(changes.len());
-        {
+        let modseqs = {
             let sql = format!("{READER_ENTRY} WHERE mm.mailbox_id = ?2 AND mm.uid = ?3");
             let mut read = tx.prepare_cached(&sql)?;
-            let mut bump = tx.prepare_cached(
-                "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1
-                 RETURNING highestmodseq",
-            )?;
             let mut write = tx.prepare_cached(
                 "INSERT INTO reader_flags (user_id, mailbox_id, uid, flags, modseq)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq",
             )?;
-            for (uid, flags) in changes {
-                let flags = canonical_flags(flags);
-                let current = read
-                    .query_row(params![reader.0, mailbox.0, uid], entry_from_row)
-                    .optional()?;
-                let Some(current) = current else {
-                    return Err(IndexError::NoSuchMessage {
-                        mailbox: mailbox.0,
-                        uid: *uid,
-                    });
-                };
-                if current.flags == flags {
-                    modseqs.push(current.modseq);
-                    continue;
-                }
-                let modseq: u64 = bump.query_row(params![mailbox.0], |r| r.get(0))?;
-                write.execute(params![reader.0, mailbox.0, uid, flags, modseq])?;
-                modseqs.push(modseq);
-            }
-        }
+            write_flags_each(
+                &tx,
+                mailbox,
+                changes,
+                |uid| {
+                    read.query_row(params![reader.0, mailbox.0, uid], entry_from_row)
+                        .optional()
+                        .map(|e| e.map(|e| (e.flags, e.modseq)))
+                },
+                |uid, flags, modseq| {
+                    write.execute(params![reader.0, mailbox.0, uid, flags, modseq])
+                },
+            )?
+        };
         tx.commit()?;
         Ok(modseqs)
     }
