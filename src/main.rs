@@ -83,6 +83,10 @@ enum UserCommand {
         name: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// Make the user an auditor: reads every user's archive under `Other Users/NAME/`, with
+        /// their own flags; each such access is logged.
+        #[arg(long)]
+        auditor: bool,
     },
     /// Change a user's password, read from the first line of standard input.
     Passwd {
@@ -92,8 +96,25 @@ enum UserCommand {
     },
     /// Delete a user and their folders (stored messages stay in the blob store).
     Del { name: String },
-    /// List users with their folder and message counts.
+    /// List users with their role and folder and message counts.
     List,
+    /// Let DELEGATE read OWNER's archive as `Other Users/OWNER/...`, with their own flags.
+    Grant {
+        /// The user whose archive is shared.
+        owner: String,
+        /// The user who may read it.
+        #[arg(long = "to", value_name = "DELEGATE")]
+        delegate: String,
+    },
+    /// Take back DELEGATE's right to read OWNER's archive; takes effect at the delegate's next
+    /// command, also in open sessions.
+    Revoke {
+        /// The user whose archive was shared.
+        owner: String,
+        /// The user who may no longer read it.
+        #[arg(long = "from", value_name = "DELEGATE")]
+        delegate: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -304,11 +325,16 @@ fn user(config: &Config, cmd: UserCommand) -> Result<()> {
     let archive = imapvault::archive::Archive::open(&config.archive.dir)?;
     let mut index = archive.open_index()?;
     match cmd {
-        UserCommand::Add { name, .. } => {
+        UserCommand::Add { name, auditor, .. } => {
             imapvault::auth::validate_user_name(&name)?;
             let hash = imapvault::auth::hash_password(read_password_line()?.as_bytes())?;
-            index.add_user(&name, &hash)?;
-            println!("added user {name}");
+            let role = if auditor {
+                imapvault::index::Role::Auditor
+            } else {
+                imapvault::index::Role::User
+            };
+            index.add_user_as(&name, &hash, role)?;
+            println!("added {} {name}", role.as_str());
         }
         UserCommand::Passwd { name, .. } => {
             let hash = imapvault::auth::hash_password(read_password_line()?.as_bytes())?;
@@ -322,10 +348,21 @@ fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         UserCommand::List => {
             for u in index.list_users()? {
                 println!(
-                    "{}\t{} folders\t{} messages",
-                    u.name, u.mailboxes, u.messages
+                    "{}\t{}\t{} folders\t{} messages",
+                    u.name,
+                    u.role.as_str(),
+                    u.mailboxes,
+                    u.messages
                 );
             }
+        }
+        UserCommand::Grant { owner, delegate } => {
+            index.grant(&owner, &delegate)?;
+            println!("{delegate} may now read the archive of {owner}");
+        }
+        UserCommand::Revoke { owner, delegate } => {
+            index.revoke(&owner, &delegate)?;
+            println!("{delegate} may no longer read the archive of {owner}");
         }
     }
     Ok(())

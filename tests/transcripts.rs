@@ -75,6 +75,9 @@ macro_rules! transcripts {
 transcripts!(
     capability,
     login,
+    myrights,
+    getacl,
+    listrights,
     authenticate,
     id,
     enable,
@@ -151,7 +154,11 @@ const PASSWORD: &[u8] = b"pw";
 ///   \Sent from its name), Archive/2019 (1), whose parent Archive (\Archive, no messages) is
 ///   created by the import, and `Entwürfe` (1; `Entw&APw-rfe` on the wire, RFC 3501 §5.1.3);
 ///   every imported folder starts out subscribed (DESIGN §4);
-/// - user `bob` (password `pw`): no mail at all.
+/// - user `bob` (password `pw`): no mail at all;
+/// - user `carol` (password `pw`): no mail; alice has granted carol her archive (issue 5), so
+///   carol sees it as `Other Users/alice/...`;
+/// - user `audit` (password `pw`): an auditor, no mail: sees alice's, bob's and carol's archives
+///   under `Other Users/`.
 ///
 /// INTERNALDATE comes from the mbox `From ` lines, so every date is fixed.
 fn fixture() -> (tempfile::TempDir, Archive) {
@@ -162,6 +169,12 @@ fn fixture() -> (tempfile::TempDir, Archive) {
     let mut archive = Archive::open(&dir.path().join("archive")).unwrap();
     archive.index_mut().add_user("alice", hash).unwrap();
     archive.index_mut().add_user("bob", hash).unwrap();
+    archive.index_mut().add_user("carol", hash).unwrap();
+    let auditor = imapvault::index::Role::Auditor;
+    archive
+        .index_mut()
+        .add_user_as("audit", hash, auditor)
+        .unwrap();
     let mail = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/mail");
     for (file, folder) in [
         ("inbox.mbox", "INBOX"),
@@ -179,12 +192,14 @@ fn fixture() -> (tempfile::TempDir, Archive) {
         .unwrap();
         assert!(summary.rejected.is_empty(), "{file}: {summary}");
     }
+    // After the import, so carol is subscribed to alice's folders as they are.
+    archive.index_mut().grant("alice", "carol").unwrap();
     (dir, archive)
 }
 
 /// The capabilities offered in every state, as `{CAPS}` expands in `S:` lines.
 const CAPS: &str = "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN SPECIAL-USE \
-                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC COMPRESS=DEFLATE ESEARCH";
+                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC COMPRESS=DEFLATE ESEARCH ACL";
 
 // ---------------------------------------------------------------------------------------------
 // The in-memory transport.

@@ -8,6 +8,7 @@
 //! The grammar modules know nothing of mailboxes, users or storage: they turn bytes into typed
 //! commands and typed values into bytes, with every size checked before anything is allocated.
 
+pub mod access;
 pub mod command;
 pub mod context;
 pub mod datetime;

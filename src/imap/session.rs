@@ -370,6 +370,11 @@ impl Session {
             index,
             store: &context.store,
         };
+        // Issue 5: a revoke takes effect at the delegate's next command, also with the owner's
+        // mailbox selected; the grant is asked of the index, never taken from this session.
+        if say_bye_if_revoked(&mut ctx, &mut out) {
+            return Next::Exit(Exit::Closed);
+        }
         let reply = dispatch(&mut ctx, &mut out, &tag, command.body, sasl);
         // News for the selected mailbox goes before the tagged response of every command.
         if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
@@ -510,6 +515,9 @@ impl Session {
             index,
             store: &context.store,
         };
+        if say_bye_if_revoked(&mut ctx, &mut out) {
+            return false;
+        }
         if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
             log::warn!("{}: cannot check for changes: {e}", ctx.session.peer);
         }
@@ -577,6 +585,38 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.context.sessions.remove(self.id);
+    }
+}
+
+/// Says BYE and ends the session if its selected mailbox is another user's that it may no longer
+/// read (issue 5); true when it did.
+fn say_bye_if_revoked(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> bool {
+    let Some(bye) = lost_selection(ctx) else {
+        return false;
+    };
+    out.push(bye);
+    let _ = out.finish();
+    ctx.session.state = State::Logout;
+    true
+}
+
+/// The BYE for a session whose selected mailbox it may no longer read, if so (a failing index
+/// closes the session too: access is never assumed).
+fn lost_selection(ctx: &Ctx<'_>) -> Option<&'static [u8]> {
+    match crate::imap::access::selection_allowed(ctx.index, &ctx.session.state) {
+        Ok(true) => None,
+        Ok(false) => {
+            log::info!(
+                "{}: {} lost access to the selected mailbox; closing the session",
+                ctx.session.peer,
+                ctx.session.user_name().unwrap_or("-")
+            );
+            Some(crate::imap::access::REVOKED_BYE)
+        }
+        Err(e) => {
+            log::error!("{}: cannot check access: {e}", ctx.session.peer);
+            Some(b"* BYE [UNAVAILABLE] The archive index is unavailable\r\n")
+        }
     }
 }
 
@@ -648,6 +688,14 @@ fn dispatch(
             params,
         } => command::select::run(ctx, out, &mailbox, access, &params),
         C::Create { mailbox, .. } => command::refused::create(ctx, &mailbox),
+        // RFC 4314 (issue 5).
+        C::MyRights(m) => command::myrights::run(ctx, out, &m),
+        C::GetAcl(m) => command::getacl::run(ctx, out, &m),
+        C::ListRights {
+            mailbox,
+            identifier,
+        } => command::listrights::run(ctx, out, &mailbox, &identifier),
+        C::SetAcl { .. } | C::DeleteAcl { .. } => command::refused::acl(ctx, name),
         C::Delete(_) | C::Rename { .. } | C::Append { .. } => command::refused::refuse(ctx, name),
 
         // Selected (RFC 3501 §6.4).
@@ -695,15 +743,7 @@ fn dispatch(
         | C::Move { .. } => Completion::bad(ResponseCode::ClientBug, "No mailbox selected"),
 
         // Parsed, but not offered by this server (not in CAPABILITY).
-        C::Sort { .. }
-        | C::Thread { .. }
-        | C::GetAcl(_)
-        | C::SetAcl { .. }
-        | C::DeleteAcl { .. }
-        | C::ListRights { .. }
-        | C::MyRights(_)
-        | C::GetQuota(_)
-        | C::GetQuotaRoot(_) => Completion::bad(
+        C::Sort { .. } | C::Thread { .. } | C::GetQuota(_) | C::GetQuotaRoot(_) => Completion::bad(
             ResponseCode::ClientBug,
             format!("{name} is not supported by this server (see CAPABILITY)"),
         ),

@@ -15,8 +15,15 @@ use crate::index::IndexError;
 /// Sends what changed in the selected mailbox since the session last looked. Does nothing
 /// (one cheap query) when nothing changed, or when no mailbox is selected.
 pub fn send(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<(), IndexError> {
-    let (mailbox, known_uidnext, known_modseq, largest_uid) = match &ctx.session.state {
-        State::Selected(_, v) => (v.info.id, v.known_uidnext, v.known_modseq, v.largest_uid()),
+    let (mailbox, known_uidnext, known_modseq, largest_uid, reader) = match &ctx.session.state {
+        State::Selected(u, v) => (
+            v.info.id,
+            v.known_uidnext,
+            v.known_modseq,
+            v.largest_uid(),
+            // In another user's mailbox, the reader's own flags (crate::imap::access).
+            v.other_owner.map(|_| u.id),
+        ),
         _ => return Ok(()),
     };
     let Some(now) = ctx.index.mailbox_version(mailbox)? else {
@@ -26,9 +33,14 @@ pub fn send(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<(), IndexError> {
     if now.uidnext == known_uidnext && now.highestmodseq == known_modseq {
         return Ok(());
     }
-    let changes = ctx
-        .index
-        .mailbox_changes(mailbox, largest_uid, known_modseq)?;
+    let changes = match reader {
+        None => ctx
+            .index
+            .mailbox_changes(mailbox, largest_uid, known_modseq)?,
+        Some(reader) => ctx
+            .index
+            .reader_changes(reader, mailbox, largest_uid, known_modseq)?,
+    };
     let condstore = ctx.session.enabled.condstore;
     let State::Selected(_, view) = &mut ctx.session.state else {
         return Ok(());

@@ -40,6 +40,9 @@ pub enum SetError {
 pub struct MailboxView {
     pub info: MailboxInfo,
     pub access: Access,
+    /// The owner, when this is another user's mailbox: their grant is checked again before
+    /// every command ([`crate::imap::session`]), so a revoke ends access at once.
+    pub other_owner: Option<crate::index::UserId>,
     entries: Vec<ViewEntry>,
     /// UIDNEXT and HIGHESTMODSEQ as of the last time this session looked: when the index says
     /// otherwise, there is news to send (see [`crate::imap::updates`]).
@@ -56,8 +59,15 @@ impl MailboxView {
             known_modseq: info.highestmodseq,
             info,
             access,
+            other_owner: None,
             entries,
         }
+    }
+
+    /// Marks the view as of `owner`'s mailbox (not the session user's own).
+    pub fn owned_by_other(mut self, owner: Option<crate::index::UserId>) -> MailboxView {
+        self.other_owner = owner;
+        self
     }
 
     /// Adds a message that arrived after SELECT; UIDs only ascend (DESIGN §3), so it goes last.

@@ -192,6 +192,16 @@ impl Index {
         Ok(())
     }
 
+    /// Whether `user` is subscribed to exactly `name` (already normalised).
+    pub fn is_subscribed(&self, user: UserId, name: &str) -> Result<bool, IndexError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE user_id = ?1 AND name = ?2)",
+            )?
+            .query_row(params![user.0, name], |r| r.get(0))?)
+    }
+
     /// The user's subscribed names, including names with no mailbox (for LSUB).
     pub fn subscriptions(&self, user: UserId) -> Result<Vec<String>, IndexError> {
         let mut stmt = self

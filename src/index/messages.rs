@@ -267,39 +267,25 @@ impl Index {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut modseqs = Vec::with_capacity(changes.len());
-        {
+        let modseqs = {
             let mut read = tx.prepare_cached(
                 "SELECT flags, modseq FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2",
-            )?;
-            let mut bump = tx.prepare_cached(
-                "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1
-                 RETURNING highestmodseq",
             )?;
             let mut write = tx.prepare_cached(
                 "UPDATE mailbox_messages SET flags = ?3, modseq = ?4
                   WHERE mailbox_id = ?1 AND uid = ?2",
             )?;
-            for (uid, flags) in changes {
-                let flags = canonical_flags(flags);
-                let current: Option<(String, u64)> = read
-                    .query_row(params![mailbox.0, uid], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let Some((old, old_modseq)) = current else {
-                    return Err(IndexError::NoSuchMessage {
-                        mailbox: mailbox.0,
-                        uid: *uid,
-                    });
-                };
-                if old == flags {
-                    modseqs.push(old_modseq);
-                    continue;
-                }
-                let modseq: u64 = bump.query_row(params![mailbox.0], |r| r.get(0))?;
-                write.execute(params![mailbox.0, uid, flags, modseq])?;
-                modseqs.push(modseq);
-            }
-        }
+            write_flags_each(
+                &tx,
+                mailbox,
+                changes,
+                |uid| {
+                    read.query_row(params![mailbox.0, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                },
+                |uid, flags, modseq| write.execute(params![mailbox.0, uid, flags, modseq]),
+            )?
+        };
         tx.commit()?;
         Ok(modseqs)
     }
@@ -361,6 +347,41 @@ impl Index {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// The loop of a batch flag write (owner's flags or a reader's, `crate::index::reader_flags`):
+/// for each `(uid, flags)`, `read` gives the current flags and MODSEQ; unchanged flags keep their
+/// MODSEQ, changed ones take the next value of the mailbox's HIGHESTMODSEQ and are written with
+/// `write`. Returns each entry's MODSEQ in the order given. Runs inside the caller's transaction.
+pub(super) fn write_flags_each(
+    tx: &rusqlite::Transaction<'_>,
+    mailbox: MailboxId,
+    changes: &[(u32, String)],
+    mut read: impl FnMut(u32) -> rusqlite::Result<Option<(String, u64)>>,
+    mut write: impl FnMut(u32, &str, u64) -> rusqlite::Result<usize>,
+) -> Result<Vec<u64>, IndexError> {
+    let mut bump = tx.prepare_cached(
+        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1
+         RETURNING highestmodseq",
+    )?;
+    let mut modseqs = Vec::with_capacity(changes.len());
+    for (uid, flags) in changes {
+        let flags = canonical_flags(flags);
+        let Some((old, old_modseq)) = read(*uid)? else {
+            return Err(IndexError::NoSuchMessage {
+                mailbox: mailbox.0,
+                uid: *uid,
+            });
+        };
+        if old == flags {
+            modseqs.push(old_modseq);
+            continue;
+        }
+        let modseq: u64 = bump.query_row(params![mailbox.0], |r| r.get(0))?;
+        write(*uid, &flags, modseq)?;
+        modseqs.push(modseq);
+    }
+    Ok(modseqs)
 }
 
 /// The stored form of a flag list: system flags spelled canonically (`\Seen`, `\Answered`,

@@ -12,12 +12,14 @@
 
 #![deny(unsafe_code)]
 
+mod access;
 mod changes;
 mod content;
 mod ingest;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod reader_flags;
 pub use migrate::latest_version as latest_schema_version;
 mod users;
 
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
 pub use content::{fts_query, ContentColumn};
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};

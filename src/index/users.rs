@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{now_unix, Index, IndexError, UserId};
+use super::{now_unix, Index, IndexError, Role, UserId};
 
 /// A line of `imapvault user list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,15 +13,27 @@ pub struct UserSummary {
     pub mailboxes: u64,
     /// Number of distinct messages in all their mailboxes.
     pub messages: u64,
+    /// User or auditor.
+    pub role: Role,
 }
 
 impl Index {
     /// Adds a user; fails with [`IndexError::UserExists`] if the name is taken.
     pub fn add_user(&mut self, name: &str, password_hash: &str) -> Result<UserId, IndexError> {
+        self.add_user_as(name, password_hash, Role::User)
+    }
+
+    /// Adds a user with a role; fails with [`IndexError::UserExists`] if the name is taken.
+    pub fn add_user_as(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<UserId, IndexError> {
         let inserted = self.conn.execute(
-            "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, ?3)
+            "INSERT INTO users (name, password_hash, created, role) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name) DO NOTHING",
-            params![name, password_hash, now_unix()],
+            params![name, password_hash, now_unix(), role.as_stored()],
         )?;
         if inserted == 0 {
             return Err(IndexError::UserExists(name.to_owned()));
@@ -67,11 +79,7 @@ impl Index {
 
     /// The user's id.
     pub fn user_id(&self, name: &str) -> Result<UserId, IndexError> {
-        self.conn
-            .prepare_cached("SELECT id FROM users WHERE name = ?1")?
-            .query_row(params![name], |r| r.get(0))
-            .optional()?
-            .map(UserId)
+        self.find_user(name)?
             .ok_or_else(|| IndexError::NoSuchUser(name.to_owned()))
     }
 
@@ -82,7 +90,8 @@ impl Index {
                     (SELECT count(*) FROM mailboxes m WHERE m.user_id = u.id),
                     (SELECT count(DISTINCT mm.message_id)
                        FROM mailboxes m JOIN mailbox_messages mm ON mm.mailbox_id = m.id
-                      WHERE m.user_id = u.id)
+                      WHERE m.user_id = u.id),
+                    u.role
                FROM users u ORDER BY u.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -90,6 +99,7 @@ impl Index {
                 name: r.get(0)?,
                 mailboxes: r.get::<_, i64>(1)?.max(0) as u64,
                 messages: r.get::<_, i64>(2)?.max(0) as u64,
+                role: Role::from_stored(&r.get::<_, String>(3)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -27,6 +27,8 @@ const COMMON: &[&str] = &[
     "COMPRESS=DEFLATE",
     // RFC 4731: SEARCH RETURN (MIN MAX COUNT ALL) answered with `* ESEARCH` (command/search.rs).
     "ESEARCH",
+    // RFC 4314, read side: MYRIGHTS, GETACL, LISTRIGHTS; SETACL/DELETEACL refused (issue 5).
+    "ACL",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

@@ -2,18 +2,21 @@
 //! and LSUB (RFC 3501 §6.3.9).
 //!
 //! Every mailbox's parents exist (import creates them), so no `\Noselect` placeholder is ever
-//! needed for a real mailbox; a subscription to a name with no mailbox is `\NonExistent`.
+//! needed for a real mailbox; a subscription to a name with no mailbox is `\NonExistent`. The
+//! other-users namespace (`Other Users/OWNER/...`, issue 5) adds two `\Noselect` levels above
+//! the mailboxes of each archive the user may read ([`crate::imap::access::visible`]).
 
 use std::collections::BTreeSet;
 
+use crate::imap::access::Listed;
 use crate::imap::encode::ResponseCode;
 use crate::imap::listmatch::{Pattern, SEPARATOR};
 use crate::imap::response::{Completion, Out};
 use crate::imap::session::Ctx;
+use crate::imap::session::User;
 use crate::imap::types::{
     ListCommand, ListMailbox, ListReturnOption, ListSelectOption, Mailbox, StatusItem,
 };
-use crate::index::{MailboxInfo, Subscription};
 
 /// Runs LIST.
 pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completion {
@@ -56,7 +59,7 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
         _ => None,
     });
 
-    let mailboxes = match ctx.index.mailboxes(user.id) {
+    let listed = match crate::imap::access::visible(ctx.index, &user) {
         Ok(m) => m,
         Err(e) => return super::index_failure(ctx, "LIST", &e),
     };
@@ -73,32 +76,47 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
         .map(|p| Pattern::new(&reference, p))
         .collect();
     let matches = |name: &str| compiled.iter().any(|p| p.matches(name));
-    let names: BTreeSet<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
+    let names: BTreeSet<&str> = listed.iter().map(|m| m.name.as_str()).collect();
+    // Issue 5: an auditor's reading of other users' mailboxes is logged, LIST-STATUS included.
+    let auditor = match (
+        &status_items,
+        crate::imap::access::is_auditor(ctx.index, user.id),
+    ) {
+        (None, _) => false,
+        (Some(_), Ok(a)) => a,
+        (Some(_), Err(e)) => return super::index_failure(ctx, "LIST", &e),
+    };
+    let is_selected = |l: &Listed| {
+        (!select_subscribed || l.is_subscribed())
+            && (!select_special || l.info.as_ref().is_some_and(|i| i.special_use.is_some()))
+    };
 
-    for info in sorted(&mailboxes) {
-        let subscribed = info.subscribed == Subscription::Subscribed;
-        let selected =
-            (!select_subscribed || subscribed) && (!select_special || info.special_use.is_some());
-        let direct = selected && matches(&info.name);
+    for entry in sorted(&listed) {
+        let subscribed = entry.is_subscribed();
+        let direct = is_selected(entry) && matches(&entry.name);
         // RFC 5258 §3.5: with RECURSIVEMATCH, a parent that is not itself selected but has a
         // selected descendant is returned with CHILDINFO.
         let child_info = recursive
             && !direct
-            && matches(&info.name)
-            && mailboxes.iter().any(|c| {
-                is_descendant(&c.name, &info.name)
-                    && (!select_subscribed || c.subscribed == Subscription::Subscribed)
-                    && (!select_special || c.special_use.is_some())
-            });
+            && matches(&entry.name)
+            && listed
+                .iter()
+                .any(|c| is_descendant(&c.name, &entry.name) && is_selected(c));
         if !direct && !child_info {
             continue;
         }
-        let mut attrs = vec![if has_children(&names, &info.name) {
+        let mut attrs = Vec::with_capacity(4);
+        // `Other Users` and `Other Users/OWNER` are levels of the other-users namespace that
+        // hold no messages (RFC 3501 §7.2.2 \Noselect).
+        if entry.info.is_none() {
+            attrs.push("\\Noselect");
+        }
+        attrs.push(if has_children(&names, &entry.name) {
             "\\HasChildren"
         } else {
             "\\HasNoChildren"
-        }];
-        if let Some(u) = info.special_use {
+        });
+        if let Some(u) = entry.info.as_ref().and_then(|i| i.special_use) {
             attrs.push(u.as_str());
         }
         if return_subscribed && subscribed {
@@ -107,7 +125,7 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
         out.text(&format!(
             "* LIST ({}) \"{SEPARATOR}\" {}",
             attrs.join(" "),
-            super::wire_name(ctx, &info.name)
+            super::wire_name(ctx, &entry.name)
         ));
         if child_info {
             let why = if select_subscribed {
@@ -119,14 +137,20 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
         }
         out.text("\r\n");
         // RFC 5819 §2: STATUS follows the LIST line of each selectable mailbox returned.
-        if let (Some(items), true) = (&status_items, direct) {
+        if let (Some(items), Some(info), true) = (&status_items, &entry.info, direct) {
+            if auditor {
+                crate::imap::access::log_audit_listed(&ctx.session.peer, &user, &info.name);
+            }
             super::status::write(ctx, out, info, items);
         }
     }
 
     // Subscriptions to names with no mailbox (RFC 5258 §3.1: \NonExistent \Subscribed).
     if select_subscribed {
-        for name in subscriptions.iter().filter(|n| !names.contains(n.as_str())) {
+        for name in subscriptions
+            .iter()
+            .filter(|n| !names.contains(n.as_str()) && is_personal(n))
+        {
             if matches(name) {
                 out.text(&format!(
                     "* LIST (\\NonExistent \\Subscribed) \"{SEPARATOR}\" {}\r\n",
@@ -160,7 +184,7 @@ pub fn lsub(
         out.text(&format!("* LSUB (\\Noselect) \"{SEPARATOR}\" \"\"\r\n"));
         return Completion::ok("LSUB completed");
     }
-    let subscriptions = match ctx.index.subscriptions(user.id) {
+    let subscriptions = match lsub_names(ctx, &user) {
         Ok(s) => s,
         Err(e) => return super::index_failure(ctx, "LSUB", &e),
     };
@@ -190,6 +214,29 @@ pub fn lsub(
     Completion::ok("LSUB completed")
 }
 
+/// The subscribed names LSUB may show: every personal one (a subscription may outlive its
+/// mailbox, RFC 3501 §6.3.9), but in the other-users namespace only those the user can see now,
+/// so a subscription kept from before a revoke tells nothing.
+fn lsub_names(ctx: &Ctx<'_>, user: &User) -> Result<Vec<String>, crate::index::IndexError> {
+    let mut names = ctx.index.subscriptions(user.id)?;
+    if names.iter().any(|n| !is_personal(n)) {
+        let visible: BTreeSet<String> = crate::imap::access::visible(ctx.index, user)?
+            .into_iter()
+            .filter(|l| l.info.is_some())
+            .map(|l| l.name)
+            .collect();
+        names.retain(|n| is_personal(n) || visible.contains(n));
+    }
+    Ok(names)
+}
+
+fn is_personal(name: &str) -> bool {
+    matches!(
+        crate::imap::access::classify(name),
+        crate::imap::access::Named::Personal(_)
+    )
+}
+
 fn decode(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<String, Completion> {
     let mailbox = Mailbox::new(bytes.to_vec())
         .ok_or_else(|| Completion::bad(ResponseCode::ClientBug, "NUL in mailbox name"))?;
@@ -198,8 +245,8 @@ fn decode(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<String, Completion> {
         .map_err(|e| Completion::bad(ResponseCode::ClientBug, e.to_string()))
 }
 
-fn sorted(mailboxes: &[MailboxInfo]) -> Vec<&MailboxInfo> {
-    let mut v: Vec<&MailboxInfo> = mailboxes.iter().collect();
+fn sorted(mailboxes: &[Listed]) -> Vec<&Listed> {
+    let mut v: Vec<&Listed> = mailboxes.iter().collect();
     v.sort_by(|a, b| inbox_first(&a.name, &b.name));
     v
 }

@@ -5,9 +5,12 @@ pub mod authenticate;
 pub mod capability;
 pub mod enable;
 pub mod fetch;
+pub mod getacl;
 pub mod id;
 pub mod list;
+pub mod listrights;
 pub mod login;
+pub mod myrights;
 pub mod namespace;
 pub mod refused;
 pub mod search;
@@ -113,8 +116,9 @@ pub fn user(ctx: &Ctx<'_>) -> Result<crate::imap::session::User, Completion> {
     }
 }
 
-/// The logged-in user and the mailbox `mailbox` names, if it is theirs; otherwise the
-/// completion to answer (`what` names the command in an index failure).
+/// The logged-in user, the name `mailbox` decodes to, and the mailbox it names if the user may
+/// see it (their own, or another user's they may read: [`crate::imap::access::resolve`]);
+/// otherwise the completion to answer (`what` names the command in an index failure).
 pub fn lookup_mailbox(
     ctx: &Ctx<'_>,
     mailbox: &crate::imap::types::Mailbox,
@@ -123,15 +127,28 @@ pub fn lookup_mailbox(
     (
         crate::imap::session::User,
         String,
-        Option<crate::index::MailboxInfo>,
+        Option<crate::imap::access::Target>,
     ),
     Completion,
 > {
     let user = user(ctx)?;
     let name = mailbox_name(ctx, mailbox)?;
-    match ctx.index.mailbox(user.id, &name) {
-        Ok(info) => Ok((user, name, info)),
+    match crate::imap::access::resolve(ctx.index, &user, &name) {
+        Ok(target) => Ok((user, name, target)),
         Err(e) => Err(index_failure(ctx, what, &e)),
+    }
+}
+
+/// The logged-in user and the mailbox `mailbox` names, which they can see; otherwise the
+/// completion to answer (the same for a missing mailbox as for one they may not see).
+pub fn visible_mailbox(
+    ctx: &Ctx<'_>,
+    mailbox: &crate::imap::types::Mailbox,
+    what: &str,
+) -> Result<(crate::imap::session::User, crate::imap::access::Target), Completion> {
+    match lookup_mailbox(ctx, mailbox, what)? {
+        (user, _, Some(target)) => Ok((user, target)),
+        (_, _, None) => Err(no_such_mailbox()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The commands that would change the archive: APPEND, COPY, MOVE, EXPUNGE, UID EXPUNGE, CREATE,
-//! DELETE, RENAME (DESIGN §4). Each is answered `NO [CANNOT]` with a text that says why, so
+//! DELETE, RENAME (DESIGN §4), and SETACL and DELETEACL (`NO [NOPERM]`, RFC 4314). Each is answered `NO [CANNOT]` with a text that says why, so
 //! clients show a clear message instead of retrying. Nothing is read from or written to the
 //! archive.
 //!
@@ -43,9 +43,26 @@ pub fn create(ctx: &mut Ctx<'_>, mailbox: &Mailbox) -> Completion {
         let name = name
             .strip_suffix(crate::imap::listmatch::SEPARATOR)
             .unwrap_or(&name);
-        if let Ok(Some(_)) = ctx.index.mailbox(user.id, name) {
+        // Only a name the user can see may be said to exist (issue 5: forbidden and missing
+        // answer alike).
+        if let Ok(Some(_)) = crate::imap::access::resolve(ctx.index, &user, name) {
             return Completion::no(ResponseCode::AlreadyExists, "Mailbox already exists");
         }
     }
     refuse(ctx, "CREATE")
+}
+
+/// SETACL and DELETEACL (RFC 4314 §3.1–2): rights are given with `imapvault user grant`, never
+/// over IMAP, and nobody holds the `a` right. The answer is the same for every mailbox name,
+/// whether it exists, is the user's, or is hidden from them, so it tells nothing.
+pub fn acl(ctx: &Ctx<'_>, command: &str) -> Completion {
+    log::info!(
+        "{}: refused {command} (user {})",
+        ctx.session.peer,
+        ctx.session.user_name().unwrap_or("-")
+    );
+    Completion::no(
+        ResponseCode::NoPerm,
+        format!("{command} refused: access rights are managed by the archive's administrator"),
+    )
 }

@@ -47,12 +47,24 @@ pub fn run(
     }
     ctx.session.state = State::Authenticated(user.clone());
 
-    let info = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
-        Ok((_, _, Some(info))) => info,
+    let target = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
+        Ok((_, _, Some(target))) => target,
         Ok((_, _, None)) => return super::no_such_mailbox(),
         Err(c) => return c,
     };
-    let entries = match ctx.index.mailbox_entries(info.id) {
+    let command = match access {
+        SelectAccess::ReadWrite => "SELECT",
+        SelectAccess::ReadOnly => "EXAMINE",
+    };
+    crate::imap::access::log_audit(&ctx.session.peer, &user, command, &target);
+    let other_owner = target.other_owner();
+    let info = target.info;
+    // In another user's mailbox, the reader's own flags (crate::imap::access).
+    let entries = match other_owner {
+        None => ctx.index.mailbox_entries(info.id),
+        Some(_) => ctx.index.reader_entries(user.id, info.id),
+    };
+    let entries = match entries {
         Ok(e) => e,
         Err(e) => return super::index_failure(ctx, "SELECT", &e),
     };
@@ -112,7 +124,7 @@ pub fn run(
         info.highestmodseq
     ));
 
-    let view = MailboxView::new(info, access, entries);
+    let view = MailboxView::new(info, access, entries).owned_by_other(other_owner);
     if let Some(q) = qresync {
         write_resync(out, &view, q);
     }

@@ -13,12 +13,15 @@ pub fn run(
     mailbox: &Mailbox,
     items: &[StatusItem],
 ) -> Completion {
-    let info = match super::lookup_mailbox(ctx, mailbox, "STATUS") {
-        Ok((_, _, Some(info))) => info,
+    let target = match super::lookup_mailbox(ctx, mailbox, "STATUS") {
+        Ok((user, _, Some(target))) => {
+            crate::imap::access::log_audit(&ctx.session.peer, &user, "STATUS", &target);
+            target
+        }
         Ok((_, _, None)) => return super::no_such_mailbox(),
         Err(c) => return c,
     };
-    write(ctx, out, &info, items);
+    write(ctx, out, &target.info, items);
     Completion::ok("STATUS completed")
 }
 

@@ -8,7 +8,7 @@ use crate::imap::encode::ResponseCode;
 use crate::imap::flags::{Admission, Flags};
 use crate::imap::response::{Completion, Out};
 use crate::imap::sequence::SequenceArg;
-use crate::imap::session::Ctx;
+use crate::imap::session::{Ctx, State};
 use crate::imap::types::{Addressing, StoreAction, StoreKind, StoreResponse};
 use crate::imap::view::Access;
 
@@ -167,7 +167,16 @@ fn apply(
             .filter_map(|(i, f)| view.entry(*i).map(|e| (e.uid, f.to_stored())))
             .collect()
     };
-    let modseqs = match ctx.index.set_flags_many(mailbox, &rows) {
+    // In another user's mailbox the reader's own flags change, never the owner's.
+    let reader = match &ctx.session.state {
+        State::Selected(user, view) => view.other_owner.map(|_| user.id),
+        _ => None,
+    };
+    let written = match reader {
+        None => ctx.index.set_flags_many(mailbox, &rows),
+        Some(reader) => ctx.index.set_reader_flags_many(reader, mailbox, &rows),
+    };
+    let modseqs = match written {
         Ok(m) => m,
         Err(e) => return Err(super::index_failure(ctx, "STORE", &e)),
     };
