@@ -5,9 +5,11 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::archive::Archive;
+use crate::auth::LoginFailures;
+use crate::limits::Limits;
 use crate::config::FlagPolicy;
 use crate::index::{Index, IndexError};
 use crate::store::BlobStore;
@@ -18,6 +20,14 @@ use crate::store::BlobStore;
 pub trait Transport: Read + Write {
     /// After `timeout` without input, reads fail with `WouldBlock` or `TimedOut`.
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+
+    /// After `deadline`, reads fail with `TimedOut` however the input trickles in (a read
+    /// timeout alone restarts with every byte); `None` lifts it. A stream with no clock of its
+    /// own (memory, in tests) may ignore it.
+    fn set_deadline(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        let _ = deadline;
+        Ok(())
+    }
 
     /// Whether input already received can be read without waiting for the network (e.g.
     /// decrypted TLS data held by the TLS layer). A session may only be parked for IDLE when
@@ -85,6 +95,10 @@ pub struct SessionContext {
     pub stopping: Arc<AtomicBool>,
     /// The live sessions, for `imapvault sessions` and `kick`.
     pub sessions: crate::imap::registry::Registry,
+    /// The configured limits (`[limits]`), see [`crate::limits`].
+    pub limits: Limits,
+    /// Failed logins per address and per user, for the escalating pause.
+    pub login_failures: LoginFailures,
 }
 
 impl SessionContext {
@@ -96,7 +110,15 @@ impl SessionContext {
             flags,
             stopping: Arc::new(AtomicBool::new(false)),
             sessions: crate::imap::registry::Registry::default(),
+            limits: Limits::DEFAULT,
+            login_failures: LoginFailures::default(),
         }
+    }
+
+    /// Uses `limits` instead of the defaults (the config file's `[limits]`).
+    pub fn with_limits(mut self, limits: Limits) -> SessionContext {
+        self.limits = limits;
+        self
     }
 
     /// Shares `flag` as the stop flag: a server's [`crate::server::Server::stop_flag`], so that

@@ -19,34 +19,96 @@ use crate::imap::{
     ChannelSecurity, Exit, IdleStep, Session, SessionContext, Transport, Wake, WorkerResources,
 };
 use crate::index::MailboxId;
+use crate::limits::IDLE_KEEPALIVE;
 use std::sync::atomic::Ordering;
 
-/// How long a client has to complete the TLS handshake.
-const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
-/// A client that does not read what we send for this long is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Read buffer per connection: large enough for a typical command, small enough for many idlers.
 const READ_BUFFER: usize = 8 * 1024;
-/// DESIGN §2: an idling client hears `* OK Still here` this often (NAT keepalive).
-pub const KEEPALIVE: Duration = Duration::from_secs(120);
-/// RFC 2177 §3: a client idling this long without a word is logged out (clients re-issue IDLE
-/// every 29 minutes).
-pub const IDLE_AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A TCP socket whose reads can be given an absolute deadline (issue 6): a read timeout alone
+/// restarts with every byte, so a client trickling one byte at a time (slowloris) could hold a
+/// worker for ever; with a deadline each read waits only for what is left of it. The TLS layer
+/// reads through this too, so a handshake trickled record by record is bounded as well.
+pub struct Sock {
+    tcp: TcpStream,
+    /// The read timeout the session asked for (per read).
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl Sock {
+    fn new(tcp: TcpStream) -> Sock {
+        Sock {
+            tcp,
+            timeout: None,
+            deadline: None,
+        }
+    }
+
+    /// A socket whose reads all end within `limit` from now (the refuser's handshakes).
+    pub(crate) fn with_deadline(tcp: TcpStream, limit: Duration) -> Sock {
+        Sock {
+            tcp,
+            timeout: None,
+            deadline: Some(Instant::now() + limit),
+        }
+    }
+
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.timeout = Some(timeout);
+        self.tcp.set_read_timeout(Some(timeout))
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        self.deadline = deadline;
+        if deadline.is_none() {
+            self.tcp.set_read_timeout(self.timeout)?;
+        }
+        Ok(())
+    }
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+            }
+            let wait = self.timeout.map_or(left, |t| t.min(left));
+            self.tcp.set_read_timeout(Some(wait))?;
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
 
 /// The connection's byte stream.
 pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+    Plain(Sock),
+    Tls(Box<StreamOwned<ServerConnection, Sock>>),
     /// After COMPRESS DEFLATE (RFC 4978), over one of the others.
     Deflated(Box<super::deflate::Deflated<Stream>>),
 }
 
 impl Stream {
     fn tcp(&self) -> &TcpStream {
+        &self.sock().tcp
+    }
+
+    fn sock(&self) -> &Sock {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(t) => &t.sock,
-            Stream::Deflated(d) => d.get_ref().tcp(),
+            Stream::Deflated(d) => d.get_ref().sock(),
         }
     }
 }
@@ -110,6 +172,9 @@ impl Transport for Metered {
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         self.stream.set_read_timeout(timeout)
     }
+    fn set_deadline(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        self.stream.set_deadline(deadline)
+    }
     fn has_buffered_input(&mut self) -> bool {
         self.stream.has_buffered_input()
     }
@@ -117,7 +182,19 @@ impl Transport for Metered {
 
 impl Transport for Stream {
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
-        self.tcp().set_read_timeout(Some(timeout))
+        match self {
+            Stream::Plain(s) => s.set_read_timeout(timeout),
+            Stream::Tls(t) => t.sock.set_read_timeout(timeout),
+            Stream::Deflated(d) => d.set_read_timeout(timeout),
+        }
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.set_deadline(deadline),
+            Stream::Tls(t) => t.sock.set_deadline(deadline),
+            Stream::Deflated(d) => d.set_deadline(deadline),
+        }
     }
 
     fn has_buffered_input(&mut self) -> bool {
@@ -145,6 +222,8 @@ pub struct Parked {
     pub idle_since: Instant,
     /// When the next keepalive line is due.
     pub keepalive_at: Instant,
+    /// Its place in the count of connections from its address, given back when it closes.
+    pub slot: super::AddressSlot,
 }
 
 impl Parked {
@@ -168,9 +247,11 @@ pub enum Outcome {
 }
 
 /// Serves a new connection until the client logs out, disconnects, idles, or the server stops.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
+    slot: super::AddressSlot,
     security: Security,
     tls: &RwLock<Arc<rustls::ServerConfig>>,
     context: &Arc<SessionContext>,
@@ -180,16 +261,20 @@ pub(crate) fn serve(
     if shutdown.is_requested() {
         return Outcome::Closed;
     }
-    let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
+    let limits = context.limits;
+    // A client that does not read what we send (a large FETCH) blocks our write; after this
+    // the write fails, the session ends and the worker is free (issue 6).
+    let _ = tcp.set_write_timeout(Some(limits.write_timeout));
+    let sock = Sock::new(tcp);
     let (stream, channel) = match security {
-        Security::ImplicitTls => match handshake(tcp, tls) {
+        Security::ImplicitTls => match handshake(sock, tls, limits.tls_handshake_timeout) {
             Ok(t) => (Stream::Tls(Box::new(t)), ChannelSecurity::Tls),
             Err(e) => {
                 log::debug!("{peer}: TLS handshake failed: {e}");
                 return Outcome::Closed;
             }
         },
-        Security::StartTls => (Stream::Plain(tcp), ChannelSecurity::Plain),
+        Security::StartTls => (Stream::Plain(sock), ChannelSecurity::Plain),
     };
     let session = Session::new(context.clone(), peer.to_string(), channel);
     let traffic = Arc::new(Traffic::default());
@@ -214,7 +299,7 @@ pub(crate) fn serve(
     {
         return Outcome::Closed;
     }
-    drive(session, io, peer, tls, resources)
+    drive(session, io, peer, slot, tls, resources)
 }
 
 /// Continues a parked connection after `wake`.
@@ -233,13 +318,15 @@ pub(crate) fn resume(
     match step {
         Ok(IdleStep::Park) => {
             if wake == Wake::Keepalive {
-                parked.keepalive_at = Instant::now() + KEEPALIVE;
+                parked.keepalive_at = Instant::now() + IDLE_KEEPALIVE;
             }
             Outcome::Park(parked)
         }
         Ok(IdleStep::Serve) => {
-            let Parked { session, io, .. } = *parked;
-            drive(session, io, peer, tls, resources)
+            let Parked {
+                session, io, slot, ..
+            } = *parked;
+            drive(session, io, peer, slot, tls, resources)
         }
         Ok(IdleStep::Closed) => {
             log::info!("{}", parked.session.summary());
@@ -277,6 +364,7 @@ fn drive(
     mut session: Session,
     mut io: BufReader<Metered>,
     peer: SocketAddr,
+    slot: super::AddressSlot,
     tls: &RwLock<Arc<rustls::ServerConfig>>,
     resources: &mut WorkerResources,
 ) -> Outcome {
@@ -297,7 +385,8 @@ fn drive(
                     io,
                     peer,
                     idle_since: now,
-                    keepalive_at: now + KEEPALIVE,
+                    keepalive_at: now + IDLE_KEEPALIVE,
+                    slot,
                 }));
             }
             Ok(Exit::Compress) => {
@@ -317,13 +406,14 @@ fn drive(
                     log::warn!("{peer}: {buffered} byte(s) pipelined after STARTTLS discarded");
                 }
                 let Metered {
-                    stream: Stream::Plain(tcp),
+                    stream: Stream::Plain(sock),
                     traffic,
                 } = io.into_inner()
                 else {
                     return Outcome::Closed;
                 };
-                match handshake(tcp, tls) {
+                let deadline = session.context.limits.tls_handshake_timeout;
+                match handshake(sock, tls, deadline) {
                     Ok(t) => {
                         let stream = Stream::Tls(Box::new(t));
                         io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
@@ -353,27 +443,24 @@ fn server_bug(io: &mut BufReader<Metered>, peer: SocketAddr, resources: &mut Wor
     resources.reset();
 }
 
-/// Runs the TLS handshake with a deadline, then leaves the socket in blocking mode.
+/// Runs the TLS handshake, all of it within `limit` (an absolute deadline on every read, so a
+/// handshake trickled byte by byte is cut off too), then lifts the deadline.
 fn handshake(
-    tcp: TcpStream,
+    mut sock: Sock,
     tls: &RwLock<Arc<rustls::ServerConfig>>,
-) -> io::Result<StreamOwned<ServerConnection, TcpStream>> {
+    limit: Duration,
+) -> io::Result<StreamOwned<ServerConnection, Sock>> {
     let config = tls
         .read()
         .map_err(|_| io::Error::other("TLS configuration lock poisoned"))?
         .clone();
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
-    tcp.set_read_timeout(Some(HANDSHAKE_DEADLINE))?;
-    let mut stream = StreamOwned::new(conn, tcp);
-    let deadline = Instant::now() + HANDSHAKE_DEADLINE;
+    sock.set_read_timeout(limit)?;
+    sock.set_deadline(Some(Instant::now() + limit))?;
+    let mut stream = StreamOwned::new(conn, sock);
     while stream.conn.is_handshaking() {
-        if Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "handshake deadline",
-            ));
-        }
         stream.conn.complete_io(&mut stream.sock)?;
     }
+    stream.sock.set_deadline(None)?;
     Ok(stream)
 }
