@@ -193,7 +193,10 @@ impl LoginFailures {
 fn make_room(table: &mut HashMap<FailureKey, Failures>, now: Instant, forget: Duration) {
     table.retain(|_, f| now.duration_since(f.last) < forget);
     if table.len() >= LOGIN_FAILURE_ENTRIES {
-        let oldest = table.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| k.clone());
+        let oldest = table
+            .iter()
+            .min_by_key(|(_, f)| f.last)
+            .map(|(k, _)| k.clone());
         if let Some(k) = oldest {
             table.remove(&k);
         }

@@ -123,23 +123,48 @@ impl RawLimits {
         let limits = Limits {
             line_before_login: line("limits.line_before_login", self.line_before_login)?,
             line_after_login: line("limits.line_after_login", self.line_after_login)?,
-            literal_before_login: range("limits.literal_before_login", self.literal_before_login, 1, GIB)?,
-            literal_after_login: range("limits.literal_after_login", self.literal_after_login, 1, GIB)?,
+            literal_before_login: range(
+                "limits.literal_before_login",
+                self.literal_before_login,
+                1,
+                GIB,
+            )?,
+            literal_after_login: range(
+                "limits.literal_after_login",
+                self.literal_after_login,
+                1,
+                GIB,
+            )?,
             command_before_login: size("limits.command_before_login", self.command_before_login)?,
             command_after_login: size("limits.command_after_login", self.command_after_login)?,
-            bad_commands_before_login: count("limits.bad_commands_before_login", self.bad_commands_before_login)?,
-            bad_commands_after_login: count("limits.bad_commands_after_login", self.bad_commands_after_login)?,
+            bad_commands_before_login: count(
+                "limits.bad_commands_before_login",
+                self.bad_commands_before_login,
+            )?,
+            bad_commands_after_login: count(
+                "limits.bad_commands_after_login",
+                self.bad_commands_after_login,
+            )?,
             connections_per_ip: size("limits.connections_per_ip", self.connections_per_ip)?,
             sessions_per_user: size("limits.sessions_per_user", self.sessions_per_user)?,
             prelogin_timeout: secs("limits.prelogin_timeout_secs", self.prelogin_timeout_secs)?,
-            tls_handshake_timeout: secs("limits.tls_handshake_timeout_secs", self.tls_handshake_timeout_secs)?,
+            tls_handshake_timeout: secs(
+                "limits.tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            )?,
             write_timeout: secs("limits.write_timeout_secs", self.write_timeout_secs)?,
             // RFC 9051 §5.4 / RFC 3501 §5.4: an autologout timer of at least 30 minutes.
             autologout: range("limits.autologout_secs", self.autologout_secs, 30 * 60, DAY)
                 .map(Duration::from_secs)?,
             login_failure_delay: ms("limits.login_failure_delay_ms", self.login_failure_delay_ms)?,
-            login_failure_delay_max: ms("limits.login_failure_delay_max_ms", self.login_failure_delay_max_ms)?,
-            login_failure_forget: secs("limits.login_failure_forget_secs", self.login_failure_forget_secs)?,
+            login_failure_delay_max: ms(
+                "limits.login_failure_delay_max_ms",
+                self.login_failure_delay_max_ms,
+            )?,
+            login_failure_forget: secs(
+                "limits.login_failure_forget_secs",
+                self.login_failure_forget_secs,
+            )?,
         };
         if limits.login_failure_delay_max < limits.login_failure_delay {
             return Err((
@@ -498,7 +523,10 @@ mod tests {
         let c = parse("[limits]\nconnections_per_ip = 3\nautologout_secs = 1800\n").unwrap();
         assert_eq!(c.limits.connections_per_ip, 3);
         assert_eq!(c.limits.autologout, Duration::from_secs(1800));
-        assert_eq!(c.limits.sessions_per_user, Limits::DEFAULT.sessions_per_user);
+        assert_eq!(
+            c.limits.sessions_per_user,
+            Limits::DEFAULT.sessions_per_user
+        );
         // RFC 9051 §5.4: at least 30 minutes.
         let e = parse("[limits]\nautologout_secs = 1799\n").unwrap_err();
         assert!(e.to_string().contains("limits.autologout_secs"), "{e}");

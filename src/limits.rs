@@ -103,6 +103,49 @@ impl Limits {
         }
     }
 
+    /// The `[limits]` table's keys with these values, one `key = value` line each, as the
+    /// config file writes them (for `imapvault check-config`).
+    pub fn to_toml(&self) -> String {
+        let lines = [
+            ("line_before_login", self.line_before_login as u64),
+            ("line_after_login", self.line_after_login as u64),
+            ("literal_before_login", self.literal_before_login),
+            ("literal_after_login", self.literal_after_login),
+            ("command_before_login", self.command_before_login as u64),
+            ("command_after_login", self.command_after_login as u64),
+            (
+                "bad_commands_before_login",
+                u64::from(self.bad_commands_before_login),
+            ),
+            (
+                "bad_commands_after_login",
+                u64::from(self.bad_commands_after_login),
+            ),
+            ("connections_per_ip", self.connections_per_ip as u64),
+            ("sessions_per_user", self.sessions_per_user as u64),
+            ("prelogin_timeout_secs", self.prelogin_timeout.as_secs()),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout.as_secs(),
+            ),
+            ("write_timeout_secs", self.write_timeout.as_secs()),
+            ("autologout_secs", self.autologout.as_secs()),
+            (
+                "login_failure_delay_ms",
+                self.login_failure_delay.as_millis() as u64,
+            ),
+            (
+                "login_failure_delay_max_ms",
+                self.login_failure_delay_max.as_millis() as u64,
+            ),
+            (
+                "login_failure_forget_secs",
+                self.login_failure_forget.as_secs(),
+            ),
+        ];
+        lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
+    }
+
     /// The delay after a failed login when `failures` (this one included) were counted for the
     /// address or the user name: [`login_failure_delay`](Self::login_failure_delay) doubled for
     /// each earlier failure, at most [`login_failure_delay_max`](Self::login_failure_delay_max).
@@ -321,6 +364,24 @@ pub fn table() -> Vec<Row> {
     ]
 }
 
+/// The table as the README's "Limits" section shows it (Markdown); a test keeps them equal.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| limit | default | config key (`[limits]`) | what the client gets |\n\
+         | --- | --- | --- | --- |\n",
+    );
+    for r in table() {
+        let key = r
+            .key
+            .map_or_else(|| "fixed".to_owned(), |k| format!("`{k}`"));
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r.what, r.default, key, r.client_gets
+        ));
+    }
+    out
+}
+
 /// `n` octets the way the README writes them: `8 KiB`, `1 MiB`, or plain octets.
 fn bytes(n: u64) -> String {
     if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
@@ -356,6 +417,30 @@ mod tests {
         unique.dedup();
         assert_eq!(keys.len(), unique.len(), "{keys:?}");
         assert_eq!(keys.len(), 17);
+    }
+
+    #[test]
+    fn the_readme_shows_this_table() {
+        let readme = include_str!("../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's Limits table differs from src/limits.rs; it should read:\n{table}"
+        );
+    }
+
+    #[test]
+    fn check_config_writes_every_key_of_the_table() {
+        let written: Vec<String> = Limits::DEFAULT
+            .to_toml()
+            .lines()
+            .map(|l| l.split(" = ").next().unwrap_or_default().to_owned())
+            .collect();
+        let keys: Vec<String> = table()
+            .iter()
+            .filter_map(|r| r.key.map(str::to_owned))
+            .collect();
+        assert_eq!(written, keys);
     }
 
     #[test]

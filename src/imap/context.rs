@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::archive::Archive;
 use crate::auth::LoginFailures;
-use crate::limits::Limits;
 use crate::config::FlagPolicy;
 use crate::index::{Index, IndexError};
+use crate::limits::Limits;
 use crate::store::BlobStore;
 
 /// A bidirectional byte stream a session runs over. The server implements it for TCP and TLS;

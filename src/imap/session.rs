@@ -16,14 +16,13 @@ use crate::imap::context::{
 };
 use crate::imap::encode::ResponseCode;
 use crate::imap::framing::{self, FrameError, Recovery};
-use crate::limits::{IDLE_INPUT_TIMEOUT, MAX_CONTINUATION_LINE};
 use crate::imap::parser::parse_command;
 use crate::imap::response::{Completion, Out};
 use crate::imap::types::{Command, CommandBody, InitialResponse, MailboxEncoding};
 use crate::imap::view::MailboxView;
 use crate::index::{Index, Subscription, UserId};
+use crate::limits::{IDLE_INPUT_TIMEOUT, MAX_CONTINUATION_LINE};
 use crate::store::BlobStore;
-
 
 /// A logged-in user: the proof that their password was checked, and their id in the index.
 #[derive(Debug, Clone)]

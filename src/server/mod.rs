@@ -482,13 +482,7 @@ impl Server {
     }
 
     /// Accepts everything pending on listener `i` (edge-triggered: until WouldBlock).
-    fn accept(
-        &self,
-        i: usize,
-        limits: &Limits,
-        jobs: &Sender<Job>,
-        refusals: &Sender<Refusal>,
-    ) {
+    fn accept(&self, i: usize, limits: &Limits, jobs: &Sender<Job>, refusals: &Sender<Refusal>) {
         let Some((listener, security)) = self.listeners.get(i) else {
             return;
         };

@@ -67,7 +67,10 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
                     format!("Too many sessions for this user (at most {max}); log out elsewhere"),
                 );
             }
-            ctx.session.context.login_failures.succeeded(verified.user());
+            ctx.session
+                .context
+                .login_failures
+                .succeeded(verified.user());
             log::info!(
                 "{peer}: login as {} (client {})",
                 verified.user(),
@@ -114,9 +117,9 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
 /// counted by; anything else is used whole.
 fn peer_address(peer: &str) -> &str {
     match peer.parse::<std::net::SocketAddr>() {
-        Ok(_) => peer
-            .rsplit_once(':')
-            .map_or(peer, |(a, _)| a.trim_start_matches('[').trim_end_matches(']')),
+        Ok(_) => peer.rsplit_once(':').map_or(peer, |(a, _)| {
+            a.trim_start_matches('[').trim_end_matches(']')
+        }),
         Err(_) => peer,
     }
 }
