@@ -45,15 +45,6 @@ impl Sock {
         }
     }
 
-    /// A socket whose reads all end within `limit` from now (the refuser's handshakes).
-    pub(crate) fn with_deadline(tcp: TcpStream, limit: Duration) -> Sock {
-        Sock {
-            tcp,
-            timeout: None,
-            deadline: Some(Instant::now() + limit),
-        }
-    }
-
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         self.timeout = Some(timeout);
         self.tcp.set_read_timeout(Some(timeout))

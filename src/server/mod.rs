@@ -556,7 +556,8 @@ fn watch_changes(context: &SessionContext, changes: &Sender<Vec<MailboxId>>, wak
 
 /// Stack of a worker thread: sessions recurse only to capped depths.
 const WORKER_STACK: usize = 1024 * 1024;
-/// Connections waiting to be told `* BYE [UNAVAILABLE]`; beyond that they are just closed.
+/// TLS connections being told `* BYE [UNAVAILABLE]` at once, and as many waiting; beyond that
+/// they are just closed.
 const REFUSER_QUEUE: usize = 64;
 /// How long a refused TLS client gets to finish its handshake and read the BYE.
 const REFUSAL_DEADLINE: Duration = Duration::from_secs(5);
@@ -638,23 +639,88 @@ fn refuse(refusal: Refusal, refusals: &Sender<Refusal>) {
     }
 }
 
-/// Says `* BYE [UNAVAILABLE]` over TLS to connections that were refused, each within
-/// [`REFUSAL_DEADLINE`] all told (a client trickling its handshake cannot hold this thread).
+/// Says `* BYE [UNAVAILABLE]` over TLS to connections that were refused. Up to
+/// [`REFUSER_QUEUE`] handshakes run at once, each on a non-blocking socket within
+/// [`REFUSAL_DEADLINE`]: clients trickling their handshakes (slowloris on port 993) cannot hold
+/// this thread, and those beyond the queue are closed without a word by the reactor.
 fn refuse_connections(refused: Receiver<Refusal>, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>) {
-    for refusal in refused {
-        let _ = refusal.stream.set_write_timeout(Some(REFUSAL_DEADLINE));
-        let config = match tls.read() {
-            Ok(c) => c.clone(),
-            Err(_) => continue,
-        };
-        let Ok(conn) = rustls::ServerConnection::new(config) else {
-            continue;
-        };
-        let sock = connection::Sock::with_deadline(refusal.stream, REFUSAL_DEADLINE);
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        let _ = tls.write_all(refusal.bye).and_then(|_| tls.flush());
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
+    let mut pending: Vec<Refusing> = Vec::new();
+    loop {
+        if pending.is_empty() {
+            match refused.recv() {
+                Ok(r) => pending.extend(Refusing::start(r, &tls)),
+                Err(_) => return,
+            }
+        }
+        while pending.len() < REFUSER_QUEUE {
+            match refused.try_recv() {
+                Ok(r) => pending.extend(Refusing::start(r, &tls)),
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        pending.retain_mut(|r| now < r.deadline && r.step());
+        if !pending.is_empty() {
+            thread::sleep(REFUSER_POLL);
+        }
+    }
+}
+
+/// How often the refuser looks at its handshakes in progress.
+const REFUSER_POLL: Duration = Duration::from_millis(10);
+
+/// One refused TLS connection: handshake, BYE, close_notify, without ever blocking.
+struct Refusing {
+    conn: rustls::ServerConnection,
+    tcp: TcpStream,
+    bye: &'static [u8],
+    deadline: Instant,
+    said: bool,
+}
+
+impl Refusing {
+    fn start(refusal: Refusal, tls: &RwLock<Arc<rustls::ServerConfig>>) -> Option<Refusing> {
+        let config = tls.read().ok()?.clone();
+        let conn = rustls::ServerConnection::new(config).ok()?;
+        refusal.stream.set_nonblocking(true).ok()?;
+        Some(Refusing {
+            conn,
+            tcp: refusal.stream,
+            bye: refusal.bye,
+            deadline: Instant::now() + REFUSAL_DEADLINE,
+            said: false,
+        })
+    }
+
+    /// Moves the exchange on with what the socket has; false once it is over (either way).
+    fn step(&mut self) -> bool {
+        loop {
+            match self.conn.read_tls(&mut self.tcp) {
+                Ok(0) => return false,
+                Ok(_) => {
+                    if self.conn.process_new_packets().is_err() {
+                        // Send the alert rustls queued, then give up.
+                        let _ = self.conn.write_tls(&mut self.tcp);
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        if !self.conn.is_handshaking() && !self.said {
+            let _ = self.conn.writer().write_all(self.bye);
+            self.conn.send_close_notify();
+            self.said = true;
+        }
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut self.tcp) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+        !self.said
     }
 }
 

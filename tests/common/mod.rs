@@ -26,6 +26,51 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Like [`TestServer::start`], with `workers` threads, a queue of `queue` and `limits`
+    /// (tests of the limits set them small; values below the config file's minimums are
+    /// allowed here so that time limits can be tested in seconds).
+    pub fn start_with(
+        workers: usize,
+        queue: usize,
+        limits: imapvault::limits::Limits,
+    ) -> TestServer {
+        use imapvault::server::{tls, Server, ServerSettings};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let config = tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())
+            .expect("tls");
+        let server = Server::bind(ServerSettings {
+            listeners: vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
+            workers,
+            queue,
+            tls: Arc::new(std::sync::RwLock::new(config)),
+        })
+        .expect("bind");
+        let archive =
+            imapvault::archive::Archive::open(&dir.path().join("archive")).expect("archive");
+        let context = Arc::new(
+            imapvault::imap::SessionContext::new(&archive, imapvault::config::FlagPolicy::PerUser)
+                .with_limits(limits)
+                .stopped_by(server.stop_flag()),
+        );
+        let addrs = server.local_addrs();
+        let find = |s: Security| addrs.iter().find(|(_, k)| *k == s).expect("listener").0;
+        let shutdown = server.shutdown_handle();
+        let thread = std::thread::spawn(move || {
+            server.run(context).expect("server run");
+        });
+        TestServer {
+            tls_addr: find(Security::ImplicitTls),
+            starttls_addr: find(Security::StartTls),
+            password: demo.password,
+            cert_pem: demo.cert_pem,
+            dir,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
     /// Prepares the demo archive and starts serving it on loopback.
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
