@@ -33,6 +33,14 @@ pub trait Transport: Read + Write {
     /// decrypted TLS data held by the TLS layer). A session may only be parked for IDLE when
     /// this is false and its own buffer is empty, or a pipelined `DONE` would never be seen.
     fn has_buffered_input(&mut self) -> bool;
+
+    /// Whether a whole line of input is waiting beyond the session's own buffer: `Some(false)`
+    /// makes a session that is not logged in return [`Exit::AwaitLine`] instead of blocking in
+    /// a read (the server then waits for the line without holding a worker). `None` (the
+    /// default) when the stream cannot tell: the session just reads.
+    fn line_ready(&mut self) -> Option<bool> {
+        None
+    }
 }
 
 /// Whether the bytes of this connection are encrypted.
@@ -55,6 +63,9 @@ pub enum Exit {
     /// The client sent COMPRESS DEFLATE and got OK: deflate the stream both ways (RFC 4978),
     /// keeping any input already buffered, then call `serve` again.
     Compress,
+    /// Not logged in, and no whole command line has arrived: wait for the rest of it without
+    /// holding a thread, then call `serve` again (issue 6: slowloris).
+    AwaitLine,
     /// The client is in IDLE (RFC 2177) and nothing of its input is buffered: park the
     /// connection until it writes or something happens, then call `resume_idle`.
     Idle,

@@ -142,6 +142,11 @@ impl Session {
         self.channel = ChannelSecurity::Tls;
     }
 
+    /// When the connection was accepted (the pre-login deadline counts from here).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// This session's id (as `imapvault sessions` shows it).
     pub fn id(&self) -> u64 {
         self.id
@@ -209,6 +214,14 @@ impl Session {
         loop {
             if matches!(self.state, State::Logout) {
                 return Exit::Closed;
+            }
+            // Before login, a command is read only once its whole line is there: a client
+            // trickling bytes waits in the reactor, not in a read on a worker (issue 6).
+            if matches!(self.state, State::NotAuthenticated)
+                && !io.buffer().contains(&b'\n')
+                && io.get_mut().line_ready() == Some(false)
+            {
+                return Exit::AwaitLine;
             }
             // Before login the whole time since connecting counts (issue 6: a client trickling
             // a byte now and then must not hold a worker for long); after it, inactivity does.

@@ -5,7 +5,7 @@
 //! [`Parked`], an idle connection with its whole state. One thread owns a TLS session at a time:
 //! a parked connection belongs to the reactor's table until a worker takes it (DESIGN §2).
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, RwLock};
@@ -95,6 +95,15 @@ impl Stream {
         &self.sock().tcp
     }
 
+    /// Whether a TLS handshake is still under way (no IMAP can be read or written yet).
+    fn is_handshaking(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(t) => t.conn.is_handshaking(),
+            Stream::Deflated(d) => d.get_ref().is_handshaking(),
+        }
+    }
+
     fn sock(&self) -> &Sock {
         match self {
             Stream::Plain(s) => s,
@@ -136,10 +145,34 @@ impl Write for Stream {
 pub struct Metered {
     pub stream: Stream,
     pub traffic: Arc<Traffic>,
+    /// Input already read from the stream (while the connection waited for a whole line in
+    /// the reactor), served before anything new.
+    pending: Vec<u8>,
+    /// Pending input longer than this counts as ready even without its line end: the framer
+    /// then answers the over-long line as it answers any.
+    line_cap: usize,
+}
+
+impl Metered {
+    fn new(stream: Stream, traffic: Arc<Traffic>) -> Metered {
+        Metered {
+            stream,
+            traffic,
+            pending: Vec::new(),
+            line_cap: usize::MAX,
+        }
+    }
 }
 
 impl Read for Metered {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.pending.is_empty() {
+            // Counted when it was gathered.
+            let n = buf.len().min(self.pending.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            return Ok(n);
+        }
         let n = self.stream.read(buf)?;
         self.traffic.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
@@ -167,7 +200,10 @@ impl Transport for Metered {
         self.stream.set_deadline(deadline)
     }
     fn has_buffered_input(&mut self) -> bool {
-        self.stream.has_buffered_input()
+        !self.pending.is_empty() || self.stream.has_buffered_input()
+    }
+    fn line_ready(&mut self) -> Option<bool> {
+        Some(self.pending.contains(&b'\n') || self.pending.len() > self.line_cap)
     }
 }
 
@@ -202,7 +238,17 @@ impl Transport for Stream {
     }
 }
 
-/// An idling connection with everything needed to continue it on any worker.
+/// What a parked connection waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// In IDLE (RFC 2177): input, a change to its mailbox, the keepalive or autologout.
+    Idle,
+    /// Not logged in (issue 6, slowloris): the rest of its TLS handshake or of a command line,
+    /// until `deadline`. A client trickling bytes waits here, in the reactor, not on a worker.
+    PreLogin { deadline: Instant },
+}
+
+/// A connection waiting in the reactor with everything needed to continue it on any worker.
 pub struct Parked {
     pub session: Session,
     pub io: BufReader<Metered>,
@@ -215,6 +261,10 @@ pub struct Parked {
     pub keepalive_at: Instant,
     /// Its place in the count of connections from its address, given back when it closes.
     pub slot: super::AddressSlot,
+    /// What it waits for.
+    pub waiting: Waiting,
+    /// Whether the greeting was sent (not yet while the first TLS handshake runs).
+    greeted: bool,
 }
 
 impl Parked {
@@ -257,11 +307,16 @@ pub(crate) fn serve(
     // the write fails, the session ends and the worker is free (issue 6).
     let _ = tcp.set_write_timeout(Some(limits.write_timeout));
     let sock = Sock::new(tcp);
+    let now = Instant::now();
+    let mut deadline = now + limits.prelogin_timeout;
     let (stream, channel) = match security {
-        Security::ImplicitTls => match handshake(sock, tls, limits.tls_handshake_timeout) {
-            Ok(t) => (Stream::Tls(Box::new(t)), ChannelSecurity::Tls),
+        Security::ImplicitTls => match tls_stream(sock, tls) {
+            Ok(t) => {
+                deadline = deadline.min(now + limits.tls_handshake_timeout);
+                (Stream::Tls(Box::new(t)), ChannelSecurity::Tls)
+            }
             Err(e) => {
-                log::debug!("{peer}: TLS handshake failed: {e}");
+                log::warn!("{peer}: cannot start TLS: {e}");
                 return Outcome::Closed;
             }
         },
@@ -280,17 +335,141 @@ pub(crate) fn serve(
         Box::new(move || interrupter.interrupt_session(id)),
     );
     let _on_worker = OnWorker::new(shutdown, id, stream.tcp());
-    let mut io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
-    let greeting = session.greeting();
-    if io
-        .get_mut()
-        .write_all(&greeting)
-        .and_then(|_| io.get_mut().flush())
-        .is_err()
-    {
-        return Outcome::Closed;
+    let io = BufReader::with_capacity(READ_BUFFER, Metered::new(stream, traffic));
+    let parked = Box::new(Parked {
+        session,
+        io,
+        peer,
+        mailbox: None,
+        idle_since: now,
+        keepalive_at: now,
+        slot,
+        waiting: Waiting::PreLogin { deadline },
+        greeted: false,
+    });
+    advance_prelogin(parked, tls, resources)
+}
+
+/// Moves a connection that is not logged in on as far as its input allows without waiting:
+/// the TLS handshake, the greeting, then commands once a whole line is there. When the input
+/// stops short, the connection goes back to the reactor to wait (issue 6: slowloris).
+fn advance_prelogin(
+    mut parked: Box<Parked>,
+    tls: &RwLock<Arc<rustls::ServerConfig>>,
+    resources: &mut WorkerResources,
+) -> Outcome {
+    match handshake_step(parked.io.get_mut()) {
+        Step::Done => {}
+        Step::Waiting => return Outcome::Park(parked),
+        Step::Closed => {
+            log::debug!("{}: TLS handshake failed or abandoned", parked.peer);
+            return Outcome::Closed;
+        }
     }
+    if !parked.greeted {
+        let greeting = parked.session.greeting();
+        let w = parked.io.get_mut();
+        if w.write_all(&greeting).and_then(|_| w.flush()).is_err() {
+            return Outcome::Closed;
+        }
+        parked.greeted = true;
+    }
+    let Parked {
+        session,
+        io,
+        peer,
+        slot,
+        ..
+    } = *parked;
     drive(session, io, peer, slot, tls, resources)
+}
+
+/// How far a non-blocking step got.
+enum Step {
+    /// Finished: go on.
+    Done,
+    /// The input stopped short: wait in the reactor.
+    Waiting,
+    /// The client is gone or broke the protocol.
+    Closed,
+}
+
+/// Runs the TLS handshake as far as the input received allows. Reads do not block; writes
+/// (the server's flights, a few KiB) do, bounded by the write timeout.
+fn handshake_step(m: &mut Metered) -> Step {
+    let Stream::Tls(t) = &mut m.stream else {
+        return Step::Done;
+    };
+    // Bounded: each turn consumes input, and a handshake is a few records.
+    for _ in 0..1024 {
+        while t.conn.wants_write() {
+            if t.conn.write_tls(&mut t.sock).is_err() {
+                return Step::Closed;
+            }
+        }
+        if !t.conn.is_handshaking() {
+            return Step::Done;
+        }
+        if t.sock.tcp.set_nonblocking(true).is_err() {
+            return Step::Closed;
+        }
+        let read = t.conn.read_tls(&mut t.sock);
+        if t.sock.tcp.set_nonblocking(false).is_err() {
+            return Step::Closed;
+        }
+        match read {
+            Ok(0) => return Step::Closed,
+            Ok(_) => {
+                if t.conn.process_new_packets().is_err() {
+                    // Send the alert rustls queued, then give up.
+                    let _ = t.conn.write_tls(&mut t.sock);
+                    return Step::Closed;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Waiting,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Step::Closed,
+        }
+    }
+    Step::Closed
+}
+
+/// Reads whatever input has arrived, without waiting, into the connection's pending bytes
+/// (after what its buffer already held), until a whole line is there. A line longer than
+/// `max` without its end is not waited for: the framer answers it, as for any long line.
+fn gather(io: &mut BufReader<Metered>, max: usize) -> Step {
+    let held = io.buffer().to_vec();
+    io.consume(held.len());
+    let m = io.get_mut();
+    m.line_cap = max;
+    if !held.is_empty() {
+        let mut pending = held;
+        pending.append(&mut m.pending);
+        m.pending = pending;
+    }
+    if m.stream.tcp().set_nonblocking(true).is_err() {
+        return Step::Closed;
+    }
+    let mut buf = [0u8; 4096];
+    let step = loop {
+        if m.pending.contains(&b'\n') || m.pending.len() > max {
+            break Step::Done;
+        }
+        match m.stream.read(&mut buf) {
+            Ok(0) => break Step::Closed,
+            Ok(n) => {
+                m.pending.extend_from_slice(&buf[..n]);
+                m.traffic.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Step::Waiting,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break Step::Closed,
+        }
+    };
+    if m.stream.tcp().set_nonblocking(false).is_err() {
+        return Step::Closed;
+    }
+    step
 }
 
 /// Continues a parked connection after `wake`.
@@ -303,6 +482,21 @@ pub(crate) fn resume(
 ) -> Outcome {
     let peer = parked.peer;
     let _on_worker = OnWorker::new(shutdown, parked.session.id(), parked.tcp());
+    if let Waiting::PreLogin { .. } = parked.waiting {
+        let bye: &[u8] = match wake {
+            Wake::Input => return advance_prelogin(parked, tls, resources),
+            Wake::Changed | Wake::Keepalive => return Outcome::Park(parked),
+            Wake::Autologout => b"* BYE Login timeout: log in sooner after connecting\r\n",
+            Wake::Shutdown => b"* BYE Server shutting down\r\n",
+        };
+        // A BYE only where it can be read: not in the middle of a TLS handshake.
+        if parked.greeted && !parked.io.get_ref().stream.is_handshaking() {
+            let w = parked.io.get_mut();
+            let _ = w.write_all(bye).and_then(|_| w.flush());
+        }
+        log::info!("{}", parked.session.summary());
+        return Outcome::Closed;
+    }
     let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         parked.session.resume_idle(&mut parked.io, resources, wake)
     }));
@@ -378,41 +572,100 @@ fn drive(
                     idle_since: now,
                     keepalive_at: now + IDLE_KEEPALIVE,
                     slot,
+                    waiting: Waiting::Idle,
+                    greeted: true,
                 }));
+            }
+            Ok(Exit::AwaitLine) => {
+                let max = session.context.limits.line_before_login;
+                match gather(&mut io, max) {
+                    Step::Done => {}
+                    Step::Closed => {
+                        log::info!("{}", session.summary());
+                        return Outcome::Closed;
+                    }
+                    Step::Waiting => {
+                        let now = Instant::now();
+                        let deadline = session.started() + session.context.limits.prelogin_timeout;
+                        return Outcome::Park(Box::new(Parked {
+                            mailbox: None,
+                            session,
+                            io,
+                            peer,
+                            idle_since: now,
+                            keepalive_at: now,
+                            slot,
+                            waiting: Waiting::PreLogin { deadline },
+                            greeted: true,
+                        }));
+                    }
+                }
             }
             Ok(Exit::Compress) => {
                 // RFC 4978 §3: compression starts right after the OK; whatever the client sent
                 // after COMPRESS is already compressed, so it is handed on, not discarded.
-                let pending = io.buffer().to_vec();
-                let Metered { stream, traffic } = io.into_inner();
+                let mut pending = io.buffer().to_vec();
+                let Metered {
+                    stream,
+                    traffic,
+                    pending: unread,
+                    ..
+                } = io.into_inner();
+                pending.extend_from_slice(&unread);
                 let stream =
                     Stream::Deflated(Box::new(super::deflate::Deflated::new(stream, pending)));
-                io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
+                io = BufReader::with_capacity(READ_BUFFER, Metered::new(stream, traffic));
             }
             Ok(Exit::StartTls) => {
                 // RFC 3501 §6.2.1 / RFC 2595 §3.1: whatever the client sent after STARTTLS and
                 // before the handshake is discarded, never read as a command.
-                let buffered = io.buffer().len();
+                let buffered = io.buffer().len() + io.get_ref().pending.len();
                 if buffered > 0 {
                     log::warn!("{peer}: {buffered} byte(s) pipelined after STARTTLS discarded");
                 }
                 let Metered {
                     stream: Stream::Plain(sock),
                     traffic,
+                    ..
                 } = io.into_inner()
                 else {
                     return Outcome::Closed;
                 };
-                let deadline = session.context.limits.tls_handshake_timeout;
-                match handshake(sock, tls, deadline) {
+                match tls_stream(sock, tls) {
                     Ok(t) => {
                         let stream = Stream::Tls(Box::new(t));
-                        io = BufReader::with_capacity(READ_BUFFER, Metered { stream, traffic });
+                        io = BufReader::with_capacity(READ_BUFFER, Metered::new(stream, traffic));
                         session.tls_established();
                     }
                     Err(e) => {
-                        log::debug!("{peer}: STARTTLS handshake failed: {e}");
+                        log::warn!("{peer}: cannot start TLS: {e}");
                         return Outcome::Closed;
+                    }
+                }
+                // The handshake runs as far as the client's input allows, then waits in the
+                // reactor like any pre-login input.
+                match handshake_step(io.get_mut()) {
+                    Step::Done => {}
+                    Step::Closed => {
+                        log::debug!("{peer}: STARTTLS handshake failed or abandoned");
+                        return Outcome::Closed;
+                    }
+                    Step::Waiting => {
+                        let now = Instant::now();
+                        let limits = session.context.limits;
+                        let deadline = (session.started() + limits.prelogin_timeout)
+                            .min(now + limits.tls_handshake_timeout);
+                        return Outcome::Park(Box::new(Parked {
+                            mailbox: None,
+                            session,
+                            io,
+                            peer,
+                            idle_since: now,
+                            keepalive_at: now,
+                            slot,
+                            waiting: Waiting::PreLogin { deadline },
+                            greeted: true,
+                        }));
                     }
                 }
             }
@@ -434,24 +687,16 @@ fn server_bug(io: &mut BufReader<Metered>, peer: SocketAddr, resources: &mut Wor
     resources.reset();
 }
 
-/// Runs the TLS handshake, all of it within `limit` (an absolute deadline on every read, so a
-/// handshake trickled byte by byte is cut off too), then lifts the deadline.
-fn handshake(
-    mut sock: Sock,
+/// A TLS server stream over `sock` with the current configuration, its handshake not begun:
+/// [`handshake_step`] runs it without ever waiting for the client on a worker.
+fn tls_stream(
+    sock: Sock,
     tls: &RwLock<Arc<rustls::ServerConfig>>,
-    limit: Duration,
 ) -> io::Result<StreamOwned<ServerConnection, Sock>> {
     let config = tls
         .read()
         .map_err(|_| io::Error::other("TLS configuration lock poisoned"))?
         .clone();
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
-    sock.set_read_timeout(limit)?;
-    sock.set_deadline(Some(Instant::now() + limit))?;
-    let mut stream = StreamOwned::new(conn, sock);
-    while stream.conn.is_handshaking() {
-        stream.conn.complete_io(&mut stream.sock)?;
-    }
-    stream.sock.set_deadline(None)?;
-    Ok(stream)
+    Ok(StreamOwned::new(conn, sock))
 }

@@ -35,7 +35,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use crate::imap::{SessionContext, Wake, WorkerResources};
 use crate::index::MailboxId;
 use crate::limits::Limits;
-use connection::{Outcome, Parked};
+use connection::{Outcome, Parked, Waiting};
 
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -466,14 +466,19 @@ impl Server {
                 // RFC 9051 §5.4: the same autologout as outside IDLE (clients re-issue IDLE
                 // every 29 minutes, RFC 2177 §3).
                 let autologout = limits.autologout;
-                let due = self.parking.take(|_, p| {
-                    now >= p.keepalive_at || now.duration_since(p.idle_since) >= autologout
+                let due = self.parking.take(|_, p| match p.waiting {
+                    Waiting::Idle => {
+                        now >= p.keepalive_at || now.duration_since(p.idle_since) >= autologout
+                    }
+                    Waiting::PreLogin { deadline } => now >= deadline,
                 });
                 for parked in due {
-                    let wake = if now.duration_since(parked.idle_since) >= autologout {
-                        Wake::Autologout
-                    } else {
-                        Wake::Keepalive
+                    let wake = match parked.waiting {
+                        Waiting::PreLogin { .. } => Wake::Autologout,
+                        Waiting::Idle if now.duration_since(parked.idle_since) >= autologout => {
+                            Wake::Autologout
+                        }
+                        Waiting::Idle => Wake::Keepalive,
                     };
                     let _ = resumes.send((parked, wake));
                 }

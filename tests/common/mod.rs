@@ -71,31 +71,22 @@ impl TestServer {
         }
     }
 
-    /// Prepares the demo archive and starts serving it on loopback.
+    /// Prepares the demo archive and starts serving it on loopback, as `serve --demo` does
+    /// (16 workers, a queue of 64) but with room for the many sessions tests open from one
+    /// address as one user, and the fixed 300 ms pause after a failed login that tests were
+    /// written against (tests/limits.rs tests the limits themselves).
     pub fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
-        let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (server, context) = imapvault::demo::bind(
-            &demo,
-            vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
+        let d = imapvault::limits::Limits::DEFAULT;
+        TestServer::start_with(
+            16,
+            64,
+            imapvault::limits::Limits {
+                connections_per_ip: 10_000,
+                sessions_per_user: 10_000,
+                login_failure_delay_max: d.login_failure_delay,
+                ..d
+            },
         )
-        .expect("bind");
-        let addrs = server.local_addrs();
-        let find = |s: Security| addrs.iter().find(|(_, k)| *k == s).expect("listener").0;
-        let shutdown = server.shutdown_handle();
-        let thread = std::thread::spawn(move || {
-            server.run(context).expect("server run");
-        });
-        TestServer {
-            tls_addr: find(Security::ImplicitTls),
-            starttls_addr: find(Security::StartTls),
-            password: demo.password,
-            cert_pem: demo.cert_pem,
-            dir,
-            shutdown,
-            thread: Some(thread),
-        }
     }
 
     /// The archive's directory (for hashing its files before and after).
