@@ -514,11 +514,6 @@ struct Slowloris {
     refused: usize,
     /// Trickling connections ended by the server later (BYE, or closed mid-handshake).
     cut_off: usize,
-    /// Trickling connections the server had not ended when the test stopped waiting.
-    still_open: usize,
-    /// How long the legitimate client took to be served, and in how many connections.
-    served_after: Duration,
-    attempts: usize,
     /// Tricklers not yet ended (as far as they knew) when the legitimate client was served.
     alive_when_served: usize,
 }
@@ -665,9 +660,6 @@ fn slowloris(workers: usize, connections_per_ip: usize) -> Slowloris {
     let outcome = Slowloris {
         refused,
         cut_off,
-        still_open,
-        served_after,
-        attempts,
         alive_when_served,
     };
     eprintln!(
