@@ -268,6 +268,28 @@ pub struct Parked {
 }
 
 impl Parked {
+    /// A greeted connection, not logged in, to wait in the reactor for input until `deadline`.
+    fn prelogin(
+        session: Session,
+        io: BufReader<Metered>,
+        peer: SocketAddr,
+        slot: super::AddressSlot,
+        deadline: Instant,
+    ) -> Box<Parked> {
+        let now = Instant::now();
+        Box::new(Parked {
+            session,
+            io,
+            peer,
+            mailbox: None,
+            idle_since: now,
+            keepalive_at: now,
+            slot,
+            waiting: Waiting::PreLogin { deadline },
+            greeted: true,
+        })
+    }
+
     /// The socket, for readiness registration.
     pub fn fd(&self) -> RawFd {
         self.io.get_ref().stream.tcp().as_raw_fd()
@@ -336,17 +358,8 @@ pub(crate) fn serve(
     );
     let _on_worker = OnWorker::new(shutdown, id, stream.tcp());
     let io = BufReader::with_capacity(READ_BUFFER, Metered::new(stream, traffic));
-    let parked = Box::new(Parked {
-        session,
-        io,
-        peer,
-        mailbox: None,
-        idle_since: now,
-        keepalive_at: now,
-        slot,
-        waiting: Waiting::PreLogin { deadline },
-        greeted: false,
-    });
+    let mut parked = Parked::prelogin(session, io, peer, slot, deadline);
+    parked.greeted = false;
     advance_prelogin(parked, tls, resources)
 }
 
@@ -585,19 +598,8 @@ fn drive(
                         return Outcome::Closed;
                     }
                     Step::Waiting => {
-                        let now = Instant::now();
                         let deadline = session.started() + session.context.limits.prelogin_timeout;
-                        return Outcome::Park(Box::new(Parked {
-                            mailbox: None,
-                            session,
-                            io,
-                            peer,
-                            idle_since: now,
-                            keepalive_at: now,
-                            slot,
-                            waiting: Waiting::PreLogin { deadline },
-                            greeted: true,
-                        }));
+                        return Outcome::Park(Parked::prelogin(session, io, peer, slot, deadline));
                     }
                 }
             }
@@ -651,21 +653,10 @@ fn drive(
                         return Outcome::Closed;
                     }
                     Step::Waiting => {
-                        let now = Instant::now();
                         let limits = session.context.limits;
                         let deadline = (session.started() + limits.prelogin_timeout)
-                            .min(now + limits.tls_handshake_timeout);
-                        return Outcome::Park(Box::new(Parked {
-                            mailbox: None,
-                            session,
-                            io,
-                            peer,
-                            idle_since: now,
-                            keepalive_at: now,
-                            slot,
-                            waiting: Waiting::PreLogin { deadline },
-                            greeted: true,
-                        }));
+                            .min(Instant::now() + limits.tls_handshake_timeout);
+                        return Outcome::Park(Parked::prelogin(session, io, peer, slot, deadline));
                     }
                 }
             }
