@@ -793,3 +793,34 @@ fn hostile_user_names_get_authenticationfailed() {
     let text = |r: &[String]| r.last().unwrap().split_once(' ').unwrap().1.to_owned();
     assert_eq!(text(&wrong), text(&unknown));
 }
+
+/// Unknown user and wrong password: the same answer after the same work (a hash check against a
+/// decoy for the unknown user). The mean times are printed for the record, not asserted.
+#[test]
+fn unknown_user_and_wrong_password_answer_alike() {
+    let limits = Limits {
+        login_failure_delay: Duration::ZERO,
+        login_failure_delay_max: Duration::ZERO,
+        ..Limits::DEFAULT
+    };
+    let server = TestServer::start_with(4, 8, limits);
+    let mut c = server.raw();
+    let (mut unknown, mut wrong) = (Duration::ZERO, Duration::ZERO);
+    const ROUNDS: u32 = 10;
+    for i in 0..ROUNDS {
+        let t = Instant::now();
+        let a = c.command(&format!("LOGIN nobody{i} wrong"));
+        unknown += t.elapsed();
+        let t = Instant::now();
+        let b = c.command(&format!("LOGIN {} wrong{i}", imapvault::demo::USER));
+        wrong += t.elapsed();
+        let text = |r: &[String]| r.last().unwrap().split_once(' ').unwrap().1.to_owned();
+        assert_eq!(text(&a), text(&b));
+        assert!(text(&a).starts_with("NO [AUTHENTICATIONFAILED]"), "{a:?}");
+    }
+    eprintln!(
+        "failed LOGIN, mean of {ROUNDS}: unknown user {:?}, wrong password {:?}",
+        unknown / ROUNDS,
+        wrong / ROUNDS
+    );
+}
