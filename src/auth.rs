@@ -28,8 +28,7 @@ pub enum AuthError {
     BadUserName(String),
 }
 
-/// Longest user name, in bytes.
-pub const MAX_USER_NAME_LEN: usize = 64;
+pub use crate::limits::{MAX_PASSWORD_LEN, MAX_USER_NAME_LEN};
 
 /// User names are plain tokens: they appear in logs, in `Other Users/NAME` paths and in LOGIN
 /// strings, so control characters, spaces, quotes, wildcards and `/` are refused at creation.
@@ -46,10 +45,6 @@ pub fn validate_user_name(name: &str) -> Result<(), AuthError> {
         Err(AuthError::BadUserName(name.to_owned()))
     }
 }
-
-/// Longest password accepted, in bytes: far beyond any human password, short enough that hashing
-/// it costs nothing extra.
-pub const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Proof that a user's password was checked. Its field is private and only [`check_password`]
 /// builds one.
@@ -211,10 +206,8 @@ mod checker {
     use argon2::{Algorithm, Argon2, Block, Params, Version};
     use crossbeam_channel::{bounded, Sender};
 
+    use crate::limits::MAX_HASH_BLOCKS as MAX_BLOCKS;
     use crate::limits::{PASSWORD_CHECK_QUEUE as QUEUE, PASSWORD_CHECK_THREADS as MAX_THREADS};
-    /// Largest argon2 memory cost accepted from a stored hash, in 1 KiB blocks (256 MiB): far
-    /// above any sane setting (Dovecot's default is 64 MiB), and a bound on what one check holds.
-    const MAX_BLOCKS: usize = 256 * 1024;
 
     struct Job {
         hash: String,

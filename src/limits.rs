@@ -272,6 +272,31 @@ pub const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
 /// idle longest is forgotten, so a flood of made-up names cannot grow memory without bound.
 pub const LOGIN_FAILURE_ENTRIES: usize = 10_000;
 
+/// Longest user name, in bytes (names are plain tokens: letters, digits and `. _ - + @`).
+pub const MAX_USER_NAME_LEN: usize = 64;
+
+/// Longest password accepted, in bytes: far beyond any human password, short enough that
+/// hashing it costs nothing extra.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Largest argon2 memory cost accepted from a stored hash, in 1 KiB blocks (256 MiB): far
+/// above any sane setting (Dovecot's default is 64 MiB), and a bound on what one check holds.
+pub const MAX_HASH_BLOCKS: usize = 256 * 1024;
+
+/// Most keywords kept on one message, so a client cannot grow a row without bound; further
+/// ones are dropped and the real flags answered (RFC 4314 style, so clients do not loop).
+pub const MAX_KEYWORDS: usize = 64;
+
+/// Longest keyword, in bytes; a longer one is dropped likewise.
+pub const MAX_KEYWORD_LEN: usize = 128;
+
+/// Refused TLS connections told `* BYE [UNAVAILABLE]` at once, and as many waiting; beyond
+/// that they are just closed.
+pub const REFUSER_QUEUE: usize = 64;
+
+/// How long a refused TLS client gets to finish its handshake and read the BYE.
+pub const REFUSAL_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Password checks running at once (argon2, ~19 MiB each): the cores, and never more.
 pub const PASSWORD_CHECK_THREADS: usize = 4;
 
@@ -361,6 +386,16 @@ pub fn table() -> Vec<Row> {
             "`* BYE`, closed"),
         row("failed-login tracking entries", LOGIN_FAILURE_ENTRIES.to_string(), None,
             "the entry idle longest is forgotten"),
+        row("user name", bytes(MAX_USER_NAME_LEN as u64), None, "`NO [AUTHENTICATIONFAILED]`"),
+        row("password", bytes(MAX_PASSWORD_LEN as u64), None, "`NO [AUTHENTICATIONFAILED]`"),
+        row("keywords per message", MAX_KEYWORDS.to_string(), None,
+            "further keywords dropped; the real flags are answered"),
+        row("keyword length", bytes(MAX_KEYWORD_LEN as u64), None,
+            "the keyword dropped; the real flags are answered"),
+        row("refused TLS connections being told BYE", REFUSER_QUEUE.to_string(), None,
+            "beyond it: closed without a word"),
+        row("time for a refused TLS client to read its BYE", secs(REFUSAL_DEADLINE), None,
+            "closed"),
     ]
 }
 

@@ -34,7 +34,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::imap::{SessionContext, Wake, WorkerResources};
 use crate::index::MailboxId;
-use crate::limits::Limits;
+use crate::limits::{Limits, REFUSAL_DEADLINE, REFUSER_QUEUE};
 use connection::{Outcome, Parked, Waiting};
 
 /// Errors that stop the server from starting or running.
@@ -561,11 +561,6 @@ fn watch_changes(context: &SessionContext, changes: &Sender<Vec<MailboxId>>, wak
 
 /// Stack of a worker thread: sessions recurse only to capped depths.
 const WORKER_STACK: usize = 1024 * 1024;
-/// TLS connections being told `* BYE [UNAVAILABLE]` at once, and as many waiting; beyond that
-/// they are just closed.
-const REFUSER_QUEUE: usize = 64;
-/// How long a refused TLS client gets to finish its handshake and read the BYE.
-const REFUSAL_DEADLINE: Duration = Duration::from_secs(5);
 const BUSY_BYE: &[u8] = b"* BYE [UNAVAILABLE] Server busy, try again later\r\n";
 const ADDRESS_BYE: &[u8] = b"* BYE [UNAVAILABLE] Too many connections from your address\r\n";
 
