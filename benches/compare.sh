@@ -140,6 +140,11 @@ mode = "mailbox"
 flags = "per-user"
 [log]
 level = "warn"
+[limits]
+# All benchmark clients connect from 127.0.0.1 as one user: lift the per-address and per-user
+# caps (issue 6), which are sized for real deployments.
+connections_per_ip = 100000
+sessions_per_user = 100000
 EOF
 printf '%s\n' "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
 log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox)"

@@ -121,6 +121,11 @@ mode = "mailbox"
 flags = "per-user"
 [log]
 level = "warn"
+[limits]
+# Every idler connects from 127.0.0.1, $((CONNS / USERS)) per user: lift the per-address and
+# per-user caps (issue 6) that would refuse a real deployment's single abusive address.
+connections_per_ip = $((CONNS + 100))
+sessions_per_user = $((CONNS + 100))
 EOF
 CONF=$IV/imapvault.toml
 log "creating $USERS users with $MSGS messages each in INBOX"

@@ -5,9 +5,15 @@
 //! only [`check_password`] makes one, so "forgot to check" cannot be written (STYLE: proof tokens).
 //! The plain password is never stored or logged.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use rand_core::OsRng;
+
+use crate::limits::{Limits, LOGIN_FAILURE_ENTRIES};
 
 /// Errors from hashing a new password.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +28,7 @@ pub enum AuthError {
     BadUserName(String),
 }
 
-/// Longest user name, in bytes.
-pub const MAX_USER_NAME_LEN: usize = 64;
+pub use crate::limits::{MAX_PASSWORD_LEN, MAX_USER_NAME_LEN};
 
 /// User names are plain tokens: they appear in logs, in `Other Users/NAME` paths and in LOGIN
 /// strings, so control characters, spaces, quotes, wildcards and `/` are refused at creation.
@@ -40,10 +45,6 @@ pub fn validate_user_name(name: &str) -> Result<(), AuthError> {
         Err(AuthError::BadUserName(name.to_owned()))
     }
 }
-
-/// Longest password accepted, in bytes: far beyond any human password, short enough that hashing
-/// it costs nothing extra.
-pub const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Proof that a user's password was checked. Its field is private and only [`check_password`]
 /// builds one.
@@ -114,6 +115,89 @@ pub fn check_password(user: &str, stored: Option<&str>, password: &[u8]) -> Opti
     })
 }
 
+/// Failed logins remembered per client address and per user name, for the escalating pause
+/// after each failure (issue 6): guessing is slowed for one address trying many names and for
+/// many addresses trying one name alike. Bounded: at most [`LOGIN_FAILURE_ENTRIES`] entries;
+/// beyond that the one idle longest is forgotten.
+#[derive(Default)]
+pub struct LoginFailures {
+    table: Mutex<HashMap<FailureKey, Failures>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FailureKey {
+    Address(String),
+    User(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+impl LoginFailures {
+    /// Counts a failed login from `address` for `user` (`None` when the name could never exist)
+    /// and returns the pause to make before answering it, under `limits`.
+    pub fn record(&self, address: &str, user: Option<&str>, limits: &Limits) -> Duration {
+        let now = Instant::now();
+        let Ok(mut table) = self.table.lock() else {
+            return limits.login_failure_delay;
+        };
+        let mut keys = vec![FailureKey::Address(address.to_owned())];
+        keys.extend(user.map(|u| FailureKey::User(u.to_ascii_lowercase())));
+        let mut worst = 0;
+        for key in keys {
+            if !table.contains_key(&key) && table.len() >= LOGIN_FAILURE_ENTRIES {
+                make_room(&mut table, now, limits.login_failure_forget);
+            }
+            let entry = table.entry(key).or_insert(Failures {
+                count: 0,
+                last: now,
+            });
+            if now.duration_since(entry.last) >= limits.login_failure_forget {
+                entry.count = 0;
+            }
+            entry.count = entry.count.saturating_add(1);
+            entry.last = now;
+            worst = worst.max(entry.count);
+        }
+        limits.login_delay(worst)
+    }
+
+    /// Forgets the failures of `user` after a successful login (the address's stay: another
+    /// user behind it may still be guessing).
+    pub fn succeeded(&self, user: &str) {
+        if let Ok(mut table) = self.table.lock() {
+            table.remove(&FailureKey::User(user.to_ascii_lowercase()));
+        }
+    }
+
+    /// How many entries are held (for tests of the bound).
+    pub fn len(&self) -> usize {
+        self.table.lock().map_or(0, |t| t.len())
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Drops forgotten entries, and if none was, the one idle longest.
+fn make_room(table: &mut HashMap<FailureKey, Failures>, now: Instant, forget: Duration) {
+    table.retain(|_, f| now.duration_since(f.last) < forget);
+    if table.len() >= LOGIN_FAILURE_ENTRIES {
+        let oldest = table
+            .iter()
+            .min_by_key(|(_, f)| f.last)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            table.remove(&k);
+        }
+    }
+}
+
 /// The pool of threads that compute password hashes.
 mod checker {
     use std::sync::OnceLock;
@@ -122,13 +206,8 @@ mod checker {
     use argon2::{Algorithm, Argon2, Block, Params, Version};
     use crossbeam_channel::{bounded, Sender};
 
-    /// Most checks running at once: the cores, and never more than this.
-    const MAX_THREADS: usize = 4;
-    /// Checks waiting for a thread; beyond it, askers wait to enqueue (backpressure).
-    const QUEUE: usize = 256;
-    /// Largest argon2 memory cost accepted from a stored hash, in 1 KiB blocks (256 MiB): far
-    /// above any sane setting (Dovecot's default is 64 MiB), and a bound on what one check holds.
-    const MAX_BLOCKS: usize = 256 * 1024;
+    use crate::limits::MAX_HASH_BLOCKS as MAX_BLOCKS;
+    use crate::limits::{PASSWORD_CHECK_QUEUE as QUEUE, PASSWORD_CHECK_THREADS as MAX_THREADS};
 
     struct Job {
         hash: String,
@@ -327,6 +406,32 @@ mod tests {
         let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$\
                       AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         assert!(check_password("u", Some(greedy), b"x").is_none());
+    }
+
+    #[test]
+    fn failures_escalate_per_address_and_per_user_and_are_bounded() {
+        let limits = Limits::DEFAULT;
+        let f = LoginFailures::default();
+        let ms = |d: Duration| d.as_millis();
+        assert_eq!(ms(f.record("192.0.2.1", Some("ann"), &limits)), 300);
+        assert_eq!(ms(f.record("192.0.2.1", Some("bob"), &limits)), 600);
+        // A new address guessing ann's password: ann's count escalates.
+        assert_eq!(ms(f.record("192.0.2.2", Some("ANN"), &limits)), 600);
+        f.succeeded("ann");
+        assert_eq!(ms(f.record("192.0.2.3", Some("ann"), &limits)), 300);
+        // Forgotten after the quiet period.
+        let quick = Limits {
+            login_failure_forget: Duration::ZERO,
+            ..limits
+        };
+        assert_eq!(ms(f.record("192.0.2.1", None, &quick)), 300);
+        // A flood of made-up names stays within the bound.
+        for i in 0..LOGIN_FAILURE_ENTRIES + 50 {
+            f.record("192.0.2.9", Some(&format!("u{i}")), &limits);
+        }
+        assert!(f.len() <= LOGIN_FAILURE_ENTRIES, "{}", f.len());
+        // The flooding address is still tracked (it is touched on every failure).
+        assert_eq!(ms(f.record("192.0.2.9", None, &limits)), 5000);
     }
 
     #[test]

@@ -514,7 +514,10 @@ fn effective_toml(config: &Config) -> String {
          {spool}\
          \n\
          [log]\n\
-         level = {}\n",
+         level = {}\n\
+         \n\
+         [limits]\n\
+         {}",
         addrs(&config.server.listen_tls),
         addrs(&config.server.listen_starttls),
         config.server.workers,
@@ -525,6 +528,7 @@ fn effective_toml(config: &Config) -> String {
         string(mode),
         string(flags),
         string(&level),
+        config.limits.to_toml(),
     )
 }
 

@@ -6,7 +6,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
+
+use crate::limits::Limits;
 
 /// Where the configuration lives unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/imapvault/imapvault.toml";
@@ -44,6 +48,132 @@ struct RawConfig {
     spool: RawSpool,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+/// `[limits]`: every field defaults to [`Limits::DEFAULT`]; see [`crate::limits`] for why each
+/// has its value. Durations carry their unit in the key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    line_before_login: usize,
+    line_after_login: usize,
+    literal_before_login: u64,
+    literal_after_login: u64,
+    command_before_login: usize,
+    command_after_login: usize,
+    bad_commands_before_login: u32,
+    bad_commands_after_login: u32,
+    connections_per_ip: usize,
+    sessions_per_user: usize,
+    prelogin_timeout_secs: u64,
+    tls_handshake_timeout_secs: u64,
+    write_timeout_secs: u64,
+    autologout_secs: u64,
+    login_failure_delay_ms: u64,
+    login_failure_delay_max_ms: u64,
+    login_failure_forget_secs: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        let d = Limits::DEFAULT;
+        RawLimits {
+            line_before_login: d.line_before_login,
+            line_after_login: d.line_after_login,
+            literal_before_login: d.literal_before_login,
+            literal_after_login: d.literal_after_login,
+            command_before_login: d.command_before_login,
+            command_after_login: d.command_after_login,
+            bad_commands_before_login: d.bad_commands_before_login,
+            bad_commands_after_login: d.bad_commands_after_login,
+            connections_per_ip: d.connections_per_ip,
+            sessions_per_user: d.sessions_per_user,
+            prelogin_timeout_secs: d.prelogin_timeout.as_secs(),
+            tls_handshake_timeout_secs: d.tls_handshake_timeout.as_secs(),
+            write_timeout_secs: d.write_timeout.as_secs(),
+            autologout_secs: d.autologout.as_secs(),
+            login_failure_delay_ms: d.login_failure_delay.as_millis() as u64,
+            login_failure_delay_max_ms: d.login_failure_delay_max.as_millis() as u64,
+            login_failure_forget_secs: d.login_failure_forget.as_secs(),
+        }
+    }
+}
+
+impl RawLimits {
+    /// Checks every value and gives it its meaning; errors name the key.
+    fn validate(self) -> Result<Limits, (&'static str, String)> {
+        // A zero would refuse every command or every connection; a size beyond 1 GiB is no
+        // longer a limit. Durations are bounded to a day so `Instant + d` cannot overflow.
+        const GIB: u64 = 1 << 30;
+        const DAY: u64 = 24 * 3600;
+        let range = |key: &'static str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err((key, format!("{v} is not between {lo} and {hi}")))
+            }
+        };
+        let size = |key, v: usize| range(key, v as u64, 1, GIB).map(|v| v as usize);
+        let line = |key, v: usize| range(key, v as u64, 1024, GIB).map(|v| v as usize);
+        let count = |key, v: u32| range(key, u64::from(v), 1, 1_000_000).map(|v| v as u32);
+        let secs = |key, v| range(key, v, 1, DAY).map(Duration::from_secs);
+        let ms = |key, v| range(key, v, 0, DAY * 1000).map(Duration::from_millis);
+        let limits = Limits {
+            line_before_login: line("limits.line_before_login", self.line_before_login)?,
+            line_after_login: line("limits.line_after_login", self.line_after_login)?,
+            literal_before_login: range(
+                "limits.literal_before_login",
+                self.literal_before_login,
+                1,
+                GIB,
+            )?,
+            literal_after_login: range(
+                "limits.literal_after_login",
+                self.literal_after_login,
+                1,
+                GIB,
+            )?,
+            command_before_login: size("limits.command_before_login", self.command_before_login)?,
+            command_after_login: size("limits.command_after_login", self.command_after_login)?,
+            bad_commands_before_login: count(
+                "limits.bad_commands_before_login",
+                self.bad_commands_before_login,
+            )?,
+            bad_commands_after_login: count(
+                "limits.bad_commands_after_login",
+                self.bad_commands_after_login,
+            )?,
+            connections_per_ip: size("limits.connections_per_ip", self.connections_per_ip)?,
+            sessions_per_user: size("limits.sessions_per_user", self.sessions_per_user)?,
+            prelogin_timeout: secs("limits.prelogin_timeout_secs", self.prelogin_timeout_secs)?,
+            tls_handshake_timeout: secs(
+                "limits.tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            )?,
+            write_timeout: secs("limits.write_timeout_secs", self.write_timeout_secs)?,
+            // RFC 9051 §5.4 / RFC 3501 §5.4: an autologout timer of at least 30 minutes.
+            autologout: range("limits.autologout_secs", self.autologout_secs, 30 * 60, DAY)
+                .map(Duration::from_secs)?,
+            login_failure_delay: ms("limits.login_failure_delay_ms", self.login_failure_delay_ms)?,
+            login_failure_delay_max: ms(
+                "limits.login_failure_delay_max_ms",
+                self.login_failure_delay_max_ms,
+            )?,
+            login_failure_forget: secs(
+                "limits.login_failure_forget_secs",
+                self.login_failure_forget_secs,
+            )?,
+        };
+        if limits.login_failure_delay_max < limits.login_failure_delay {
+            return Err((
+                "limits.login_failure_delay_max_ms",
+                "is less than login_failure_delay_ms".into(),
+            ));
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -179,6 +309,8 @@ pub struct Config {
     /// `[spool] dir`: files moved in here are archived while the server runs; `None` = off.
     pub spool_dir: Option<PathBuf>,
     pub log_level: log::LevelFilter,
+    /// `[limits]`: see [`crate::limits`].
+    pub limits: Limits,
 }
 
 /// `[server]`: listeners and the size of the worker pool.
@@ -308,6 +440,11 @@ impl Config {
             )
         })?;
 
+        let limits = raw
+            .limits
+            .validate()
+            .map_err(|(key, message)| invalid(key, message))?;
+
         Ok(Config {
             server: ServerConfig {
                 listen_tls,
@@ -328,6 +465,7 @@ impl Config {
             },
             spool_dir: raw.spool.dir.map(|d| base.join(d)),
             log_level,
+            limits,
         })
     }
 }
@@ -376,6 +514,30 @@ mod tests {
         assert_eq!(c.archive.flags, d.archive.flags);
         assert_eq!(c.log_level, d.log_level);
         assert_eq!(c.spool_dir, d.spool_dir);
+        assert_eq!(c.limits, d.limits);
+        assert_eq!(d.limits, Limits::DEFAULT);
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let c = parse("[limits]\nconnections_per_ip = 3\nautologout_secs = 1800\n").unwrap();
+        assert_eq!(c.limits.connections_per_ip, 3);
+        assert_eq!(c.limits.autologout, Duration::from_secs(1800));
+        assert_eq!(
+            c.limits.sessions_per_user,
+            Limits::DEFAULT.sessions_per_user
+        );
+        // RFC 9051 §5.4: at least 30 minutes.
+        let e = parse("[limits]\nautologout_secs = 1799\n").unwrap_err();
+        assert!(e.to_string().contains("limits.autologout_secs"), "{e}");
+        let e = parse("[limits]\nconnections_per_ip = 0\n").unwrap_err();
+        assert!(e.to_string().contains("limits.connections_per_ip"), "{e}");
+        let e = parse("[limits]\nline_before_login = 1023\n").unwrap_err();
+        assert!(e.to_string().contains("limits.line_before_login"), "{e}");
+        let e = parse("[limits]\nlogin_failure_delay_max_ms = 1\n").unwrap_err();
+        assert!(e.to_string().contains("login_failure_delay_max_ms"), "{e}");
+        let e = parse("[limits]\nmax_line = 5\n").unwrap_err();
+        assert!(e.to_string().contains("max_line"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`imap`]: the protocol: framing, grammar, session state machine, one file per command.
 //! - [`server`]: sockets, TLS, the mio acceptor and the worker pool.
 //! - [`spool`]: archiving files dropped into a directory while the server runs.
+//! - [`limits`]: every limit, its default, reason and config key (issue 6).
 //! - [`config`], [`demo`]: the configuration file and the embedded demo archive.
 
 pub mod archive;
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod imap;
 pub mod import;
 pub mod index;
+pub mod limits;
 pub mod mime;
 pub mod server;
 pub mod spool;

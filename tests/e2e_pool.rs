@@ -36,13 +36,21 @@ fn full_pool_says_bye_unavailable_then_recovers() {
     let thread = std::thread::spawn(move || server.run(context).unwrap());
 
     // The one worker serves this client (once its thread is up and waiting: bounded retry).
+    // It logs in: a logged-in session holds its worker while it waits for a command, whereas
+    // one that has not logged in waits for its line in the reactor (issue 6).
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut occupant = loop {
-        let tcp = TcpStream::connect(addr(Security::StartTls)).unwrap();
+        let tcp = TcpStream::connect(addr(Security::ImplicitTls)).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut client = RawClient::new(tcp);
+        let mut client = RawClient::new(tls_client(&demo.cert_pem, tcp));
         let greeting = client.read_line();
         if greeting.starts_with("* OK") {
+            let r = client.command(&format!(
+                "LOGIN {} {}",
+                imapvault::demo::USER,
+                demo.password
+            ));
+            assert!(r.last().unwrap().contains(" OK "), "{r:?}");
             break client;
         }
         assert!(greeting.starts_with("* BYE [UNAVAILABLE]"), "{greeting}");

@@ -5,11 +5,13 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::archive::Archive;
+use crate::auth::LoginFailures;
 use crate::config::FlagPolicy;
 use crate::index::{Index, IndexError};
+use crate::limits::Limits;
 use crate::store::BlobStore;
 
 /// A bidirectional byte stream a session runs over. The server implements it for TCP and TLS;
@@ -19,10 +21,26 @@ pub trait Transport: Read + Write {
     /// After `timeout` without input, reads fail with `WouldBlock` or `TimedOut`.
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
 
+    /// After `deadline`, reads fail with `TimedOut` however the input trickles in (a read
+    /// timeout alone restarts with every byte); `None` lifts it. A stream with no clock of its
+    /// own (memory, in tests) may ignore it.
+    fn set_deadline(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        let _ = deadline;
+        Ok(())
+    }
+
     /// Whether input already received can be read without waiting for the network (e.g.
     /// decrypted TLS data held by the TLS layer). A session may only be parked for IDLE when
     /// this is false and its own buffer is empty, or a pipelined `DONE` would never be seen.
     fn has_buffered_input(&mut self) -> bool;
+
+    /// Whether a whole line of input is waiting beyond the session's own buffer: `Some(false)`
+    /// makes a session that is not logged in return [`Exit::AwaitLine`] instead of blocking in
+    /// a read (the server then waits for the line without holding a worker). `None` (the
+    /// default) when the stream cannot tell: the session just reads.
+    fn line_ready(&mut self) -> Option<bool> {
+        None
+    }
 }
 
 /// Whether the bytes of this connection are encrypted.
@@ -45,6 +63,9 @@ pub enum Exit {
     /// The client sent COMPRESS DEFLATE and got OK: deflate the stream both ways (RFC 4978),
     /// keeping any input already buffered, then call `serve` again.
     Compress,
+    /// Not logged in, and no whole command line has arrived: wait for the rest of it without
+    /// holding a thread, then call `serve` again (issue 6: slowloris).
+    AwaitLine,
     /// The client is in IDLE (RFC 2177) and nothing of its input is buffered: park the
     /// connection until it writes or something happens, then call `resume_idle`.
     Idle,
@@ -85,6 +106,10 @@ pub struct SessionContext {
     pub stopping: Arc<AtomicBool>,
     /// The live sessions, for `imapvault sessions` and `kick`.
     pub sessions: crate::imap::registry::Registry,
+    /// The configured limits (`[limits]`), see [`crate::limits`].
+    pub limits: Limits,
+    /// Failed logins per address and per user, for the escalating pause.
+    pub login_failures: LoginFailures,
 }
 
 impl SessionContext {
@@ -96,7 +121,15 @@ impl SessionContext {
             flags,
             stopping: Arc::new(AtomicBool::new(false)),
             sessions: crate::imap::registry::Registry::default(),
+            limits: Limits::DEFAULT,
+            login_failures: LoginFailures::default(),
         }
+    }
+
+    /// Uses `limits` instead of the defaults (the config file's `[limits]`).
+    pub fn with_limits(mut self, limits: Limits) -> SessionContext {
+        self.limits = limits;
+        self
     }
 
     /// Shares `flag` as the stop flag: a server's [`crate::server::Server::stop_flag`], so that

@@ -6,10 +6,7 @@
 
 use std::fmt::Write as _;
 
-/// Most keywords kept on one message, so a client cannot grow a row without bound.
-pub const MAX_KEYWORDS: usize = 64;
-/// Longest keyword, in bytes.
-pub const MAX_KEYWORD_LEN: usize = 128;
+pub use crate::limits::{MAX_KEYWORDS, MAX_KEYWORD_LEN};
 
 /// The system flags a user may keep, in the order they are written out.
 const SYSTEM: [(&str, u8); 4] = [

@@ -97,6 +97,26 @@ impl Registry {
     }
 
     /// Forgets session `id` (it ended).
+    /// Records that session `id` is logged in as `user`, unless `user` already has `max`
+    /// logged-in sessions (issue 6: sessions per user); false then. Counting and recording
+    /// happen under one lock, so parallel logins cannot overshoot.
+    pub fn claim_user(&self, id: u64, user: &str, max: usize) -> bool {
+        let Ok(mut live) = self.live.lock() else {
+            return false;
+        };
+        let held = live
+            .values()
+            .filter(|e| e.info.id != id && e.info.user.as_deref() == Some(user))
+            .count();
+        if held >= max {
+            return false;
+        }
+        if let Some(e) = live.get_mut(&id) {
+            e.info.user = Some(user.to_owned());
+        }
+        true
+    }
+
     pub fn remove(&self, id: u64) {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&id);

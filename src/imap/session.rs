@@ -7,7 +7,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use crate::auth::Verified;
 use crate::imap::command::{self, authenticate::ClientResponse};
@@ -16,23 +16,13 @@ use crate::imap::context::{
 };
 use crate::imap::encode::ResponseCode;
 use crate::imap::framing::{self, FrameError, Recovery};
-use crate::imap::limits::{FrameLimits, MAX_CONTINUATION_LINE};
 use crate::imap::parser::parse_command;
 use crate::imap::response::{Completion, Out};
 use crate::imap::types::{Command, CommandBody, InitialResponse, MailboxEncoding};
 use crate::imap::view::MailboxView;
 use crate::index::{Index, Subscription, UserId};
+use crate::limits::{IDLE_INPUT_TIMEOUT, MAX_CONTINUATION_LINE};
 use crate::store::BlobStore;
-
-/// Before login a client must act quickly.
-const PRE_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// RFC 3501 §5.4 / RFC 9051 §5.4: the autologout timer is at least 30 minutes.
-const AUTOLOGOUT: Duration = Duration::from_secs(31 * 60);
-/// How long a client that started writing during IDLE has to finish its line.
-const IDLE_INPUT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Commands answered BAD before the session is ended: a client this confused (or hostile) is
-/// not going to recover, and each BAD costs us a parse.
-pub const MAX_BAD_COMMANDS: u32 = 20;
 
 /// A logged-in user: the proof that their password was checked, and their id in the index.
 #[derive(Debug, Clone)]
@@ -94,7 +84,7 @@ pub struct Session {
     bad_commands: u32,
     /// Commands run, and when the session began: for the log line at its end.
     commands: u64,
-    started: std::time::Instant,
+    started: Instant,
     /// This session's id in the server's registry.
     id: u64,
     /// What the client said it is (ID command), for `imapvault sessions`.
@@ -132,7 +122,7 @@ impl Session {
             enabled: Enabled::default(),
             bad_commands: 0,
             commands: 0,
-            started: std::time::Instant::now(),
+            started: Instant::now(),
             idling: None,
             compressed: false,
         }
@@ -150,6 +140,11 @@ impl Session {
     /// Called by the transport after a successful STARTTLS handshake.
     pub fn tls_established(&mut self) {
         self.channel = ChannelSecurity::Tls;
+    }
+
+    /// When the connection was accepted (the pre-login deadline counts from here).
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// This session's id (as `imapvault sessions` shows it).
@@ -220,11 +215,29 @@ impl Session {
             if matches!(self.state, State::Logout) {
                 return Exit::Closed;
             }
-            let (timeout, limits) = match self.state {
-                State::NotAuthenticated => (PRE_LOGIN_TIMEOUT, FrameLimits::NOT_AUTHENTICATED),
-                _ => (AUTOLOGOUT, FrameLimits::AUTHENTICATED),
+            // Before login, a command is read only once its whole line is there: a client
+            // trickling bytes waits in the reactor, not in a read on a worker (issue 6).
+            if matches!(self.state, State::NotAuthenticated)
+                && !io.buffer().contains(&b'\n')
+                && io.get_mut().line_ready() == Some(false)
+            {
+                return Exit::AwaitLine;
+            }
+            // Before login the whole time since connecting counts (issue 6: a client trickling
+            // a byte now and then must not hold a worker for long); after it, inactivity does.
+            let configured = self.context.limits;
+            let (timeout, deadline, limits) = match self.state {
+                State::NotAuthenticated => (
+                    configured.prelogin_timeout,
+                    Some(self.started + configured.prelogin_timeout),
+                    configured.frame_before_login(),
+                ),
+                _ => (configured.autologout, None, configured.frame_after_login()),
             };
-            if io.get_mut().set_read_timeout(timeout).is_err() {
+            let transport = io.get_mut();
+            if transport.set_read_timeout(timeout).is_err()
+                || transport.set_deadline(deadline).is_err()
+            {
                 return Exit::Closed;
             }
             let frame = framing::read_command(&mut Duplex(io), &limits);
@@ -268,6 +281,9 @@ impl Session {
                     FrameError::Timeout { .. } if self.context.is_stopping() => {
                         b"* BYE Server shutting down\r\n"
                     }
+                    FrameError::Timeout { .. } if matches!(self.state, State::NotAuthenticated) => {
+                        b"* BYE Login timeout: log in sooner after connecting\r\n"
+                    }
                     FrameError::Timeout { .. } => b"* BYE Autologout: idle for too long\r\n",
                     _ => b"* BYE [TOOBIG] Command too large; closing the connection\r\n",
                 };
@@ -294,7 +310,7 @@ impl Session {
     ) -> Next {
         self.bad_commands += 1;
         let mut line = reply.line(tag);
-        if self.bad_commands >= MAX_BAD_COMMANDS {
+        if self.bad_commands >= self.bad_command_limit() {
             line.extend_from_slice(b"* BYE Too many invalid commands\r\n");
             write_line(io, &line);
             return Next::Exit(Exit::Closed);
@@ -303,6 +319,15 @@ impl Session {
             Next::Continue
         } else {
             Next::Exit(Exit::Closed)
+        }
+    }
+
+    /// Commands answered BAD after which the session is ended: a client this confused (or
+    /// hostile) is not going to recover, and each BAD costs us a parse. Fewer before login.
+    fn bad_command_limit(&self) -> u32 {
+        match self.state {
+            State::NotAuthenticated => self.context.limits.bad_commands_before_login,
+            _ => self.context.limits.bad_commands_after_login,
         }
     }
 
@@ -389,7 +414,7 @@ impl Session {
         self.publish();
         if is_bad {
             self.bad_commands += 1;
-            if self.bad_commands >= MAX_BAD_COMMANDS {
+            if self.bad_commands >= self.bad_command_limit() {
                 write_line(io, b"* BYE Too many invalid commands\r\n");
                 return Next::Exit(Exit::Closed);
             }

@@ -60,16 +60,11 @@ pub enum SectionText {
     Mime,
 }
 
-/// The caps on MIME structure, in one place. Beyond them the rest of the structure is shown as
-/// an opaque application/octet-stream leaf; sections still address the bytes.
+/// The caps on MIME structure (defined with their reasons in [`crate::limits`]). Beyond them the
+/// rest of the structure is shown as an opaque application/octet-stream leaf; sections still
+/// address the bytes.
 pub mod limits {
-    /// Containers (multipart or message/rfc822) nested inside each other that are opened. The
-    /// `MAX_DEPTH + 1`-th nested container is shown as an opaque leaf. It also bounds the
-    /// recursion of the parser and writers, so input never chooses the stack depth.
-    pub const MAX_DEPTH: usize = 32;
-    /// Body parts (every node of the tree, the message itself included) that are parsed. When a
-    /// multipart would go beyond it, its last shown part is an opaque leaf holding the rest.
-    pub const MAX_PARTS: usize = 10_000;
+    pub use crate::limits::{MIME_MAX_DEPTH as MAX_DEPTH, MIME_MAX_PARTS as MAX_PARTS};
 }
 
 /// Every bare LF becomes CRLF (a CR not followed by LF stays as is). Borrowed when nothing changes.

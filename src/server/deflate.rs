@@ -141,6 +141,10 @@ impl<S: Transport> Transport for Deflated<S> {
         self.inner.set_read_timeout(timeout)
     }
 
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.set_deadline(deadline)
+    }
+
     fn has_buffered_input(&mut self) -> bool {
         self.start < self.input.len() || self.inner.has_buffered_input()
     }

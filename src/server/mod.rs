@@ -21,7 +21,7 @@ pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
@@ -34,7 +34,8 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::imap::{SessionContext, Wake, WorkerResources};
 use crate::index::MailboxId;
-use connection::{Outcome, Parked, IDLE_AUTOLOGOUT};
+use crate::limits::{Limits, REFUSAL_DEADLINE, REFUSER_QUEUE};
+use connection::{Outcome, Parked, Waiting};
 
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -208,11 +209,65 @@ impl Parking {
     }
 }
 
+/// Open connections per client address (issue 6: connections per IP), parked IDLE ones
+/// included: each connection holds an [`AddressSlot`] from accept to close.
+#[derive(Default)]
+struct AddressCounts {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl AddressCounts {
+    /// A place for one more connection from `ip`, unless it already has `max`.
+    fn claim(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        // An IPv4 client on an IPv6 socket (`::ffff:a.b.c.d`) counts as its IPv4 address.
+        let ip = ip.to_canonical();
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One connection's place in [`AddressCounts`]; given back when dropped (the connection is
+/// closed).
+pub struct AddressSlot {
+    counts: Arc<AddressCounts>,
+    ip: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.counts.open.lock() {
+            if let Some(count) = open.get_mut(&self.ip) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
 /// One accepted connection waiting for a worker.
 struct Job {
     stream: TcpStream,
     peer: SocketAddr,
+    slot: AddressSlot,
     security: Security,
+}
+
+/// A connection to turn away, and what to tell it.
+struct Refusal {
+    stream: TcpStream,
+    peer: SocketAddr,
+    security: Security,
+    bye: &'static [u8],
 }
 
 /// A parked connection going back to a worker, and why.
@@ -235,6 +290,7 @@ pub struct Server {
     settings: ServerSettings,
     shutdown: Shutdown,
     parking: Arc<Parking>,
+    addresses: Arc<AddressCounts>,
 }
 
 impl Server {
@@ -269,6 +325,7 @@ impl Server {
                 parking: parking.clone(),
             },
             parking,
+            addresses: Arc::new(AddressCounts::default()),
         })
     }
 
@@ -305,7 +362,7 @@ impl Server {
         );
         let (jobs, queue) = bounded::<Job>(self.settings.queue);
         let (resumes, resumed) = unbounded::<Resume>();
-        let (refusals, refused) = bounded::<Job>(REFUSER_QUEUE);
+        let (refusals, refused) = bounded::<Refusal>(REFUSER_QUEUE);
         let (changes, changed) = unbounded::<Vec<MailboxId>>();
 
         let mut workers = Vec::with_capacity(self.settings.workers);
@@ -339,7 +396,8 @@ impl Server {
                 .map_err(ServerError::Spawn)?
         };
 
-        let result = self.reactor(&jobs, &refusals, &resumes, &changed);
+        let limits = context.limits;
+        let result = self.reactor(&limits, &jobs, &refusals, &resumes, &changed);
         // Stopping: every parked session is woken to say BYE, then no more work is queued.
         for parked in self.parking.take(|_, _| true) {
             let _ = resumes.send((parked, Wake::Shutdown));
@@ -357,8 +415,9 @@ impl Server {
     /// The event loop: accepts, resumes parked connections, runs the idle timers.
     fn reactor(
         &mut self,
+        limits: &Limits,
         jobs: &Sender<Job>,
-        refusals: &Sender<Job>,
+        refusals: &Sender<Refusal>,
         resumes: &Sender<Resume>,
         changed: &Receiver<Vec<MailboxId>>,
     ) -> Result<(), ServerError> {
@@ -381,7 +440,7 @@ impl Server {
                     Token(t) if t >= PARK_BASE => {
                         readable.insert(t);
                     }
-                    Token(i) => self.accept(i, jobs, refusals),
+                    Token(i) => self.accept(i, limits, jobs, refusals),
                 }
             }
             if !readable.is_empty() {
@@ -404,14 +463,22 @@ impl Server {
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TIMER_TICK;
-                let due = self.parking.take(|_, p| {
-                    now >= p.keepalive_at || now.duration_since(p.idle_since) >= IDLE_AUTOLOGOUT
+                // RFC 9051 §5.4: the same autologout as outside IDLE (clients re-issue IDLE
+                // every 29 minutes, RFC 2177 §3).
+                let autologout = limits.autologout;
+                let due = self.parking.take(|_, p| match p.waiting {
+                    Waiting::Idle => {
+                        now >= p.keepalive_at || now.duration_since(p.idle_since) >= autologout
+                    }
+                    Waiting::PreLogin { deadline } => now >= deadline,
                 });
                 for parked in due {
-                    let wake = if now.duration_since(parked.idle_since) >= IDLE_AUTOLOGOUT {
-                        Wake::Autologout
-                    } else {
-                        Wake::Keepalive
+                    let wake = match parked.waiting {
+                        Waiting::PreLogin { .. } => Wake::Autologout,
+                        Waiting::Idle if now.duration_since(parked.idle_since) >= autologout => {
+                            Wake::Autologout
+                        }
+                        Waiting::Idle => Wake::Keepalive,
                     };
                     let _ = resumes.send((parked, wake));
                 }
@@ -420,13 +487,16 @@ impl Server {
     }
 
     /// Accepts everything pending on listener `i` (edge-triggered: until WouldBlock).
-    fn accept(&self, i: usize, jobs: &Sender<Job>, refusals: &Sender<Job>) {
+    fn accept(&self, i: usize, limits: &Limits, jobs: &Sender<Job>, refusals: &Sender<Refusal>) {
         let Some((listener, security)) = self.listeners.get(i) else {
             return;
         };
         loop {
             match listener.accept() {
-                Ok((stream, peer)) => dispatch(stream, peer, *security, jobs, refusals),
+                Ok((stream, peer)) => {
+                    let slot = self.addresses.claim(peer.ip(), limits.connections_per_ip);
+                    dispatch(stream, peer, slot, *security, jobs, refusals);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -491,18 +561,18 @@ fn watch_changes(context: &SessionContext, changes: &Sender<Vec<MailboxId>>, wak
 
 /// Stack of a worker thread: sessions recurse only to capped depths.
 const WORKER_STACK: usize = 1024 * 1024;
-/// Connections waiting to be told `* BYE [UNAVAILABLE]`; beyond that they are just closed.
-const REFUSER_QUEUE: usize = 64;
-/// How long a refused TLS client gets to finish its handshake and read the BYE.
-const REFUSAL_DEADLINE: Duration = Duration::from_secs(5);
 const BUSY_BYE: &[u8] = b"* BYE [UNAVAILABLE] Server busy, try again later\r\n";
+const ADDRESS_BYE: &[u8] = b"* BYE [UNAVAILABLE] Too many connections from your address\r\n";
 
+/// Hands a new connection to the workers, or refuses it: too many from its address (`slot` is
+/// `None`), or the pool and its queue are full. Never blocks the reactor.
 fn dispatch(
     stream: mio::net::TcpStream,
     peer: SocketAddr,
+    slot: Option<AddressSlot>,
     security: Security,
     jobs: &Sender<Job>,
-    refusals: &Sender<Job>,
+    refusals: &Sender<Refusal>,
 ) {
     let stream: TcpStream = stream.into();
     // Accepted sockets are non-blocking; workers use blocking I/O with timeouts (DESIGN §6).
@@ -511,48 +581,146 @@ fn dispatch(
         return;
     }
     let _ = stream.set_nodelay(true);
+    let Some(slot) = slot else {
+        log::warn!("{peer}: too many connections from this address; refusing");
+        refuse(
+            Refusal {
+                stream,
+                peer,
+                security,
+                bye: ADDRESS_BYE,
+            },
+            refusals,
+        );
+        return;
+    };
     let job = Job {
         stream,
         peer,
+        slot,
         security,
     };
     match jobs.try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(job)) => {
             log::warn!("{peer}: all workers busy and the queue is full; refusing");
-            match job.security {
-                // No handshake needed: say BYE from here, never blocking the reactor.
-                Security::StartTls => {
-                    let _ = job.stream.set_nonblocking(true);
-                    let _ = (&job.stream).write(BUSY_BYE);
-                }
-                Security::ImplicitTls => {
-                    if refusals.try_send(job).is_err() {
-                        log::warn!("{peer}: refuser queue full too; closing without BYE");
-                    }
-                }
-            }
+            let Job {
+                stream, security, ..
+            } = job;
+            refuse(
+                Refusal {
+                    stream,
+                    peer,
+                    security,
+                    bye: BUSY_BYE,
+                },
+                refusals,
+            );
         }
         Err(TrySendError::Disconnected(_)) => {}
     }
 }
 
-/// Says `* BYE [UNAVAILABLE]` over TLS to connections that found the pool full.
-fn refuse_connections(refused: Receiver<Job>, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>) {
-    for job in refused {
-        let _ = job.stream.set_read_timeout(Some(REFUSAL_DEADLINE));
-        let _ = job.stream.set_write_timeout(Some(REFUSAL_DEADLINE));
-        let config = match tls.read() {
-            Ok(c) => c.clone(),
-            Err(_) => continue,
-        };
-        let Ok(conn) = rustls::ServerConnection::new(config) else {
-            continue;
-        };
-        let mut tls = rustls::StreamOwned::new(conn, job.stream);
-        let _ = tls.write_all(BUSY_BYE).and_then(|_| tls.flush());
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
+/// Says the refusal's BYE: in clear text from here on the STARTTLS port (never blocking the
+/// reactor), through the refuser thread on the TLS port; closes without a word when that is
+/// busy too.
+fn refuse(refusal: Refusal, refusals: &Sender<Refusal>) {
+    match refusal.security {
+        Security::StartTls => {
+            let _ = refusal.stream.set_nonblocking(true);
+            let _ = (&refusal.stream).write(refusal.bye);
+        }
+        Security::ImplicitTls => {
+            let peer = refusal.peer;
+            if refusals.try_send(refusal).is_err() {
+                log::warn!("{peer}: refuser queue full too; closing without BYE");
+            }
+        }
+    }
+}
+
+/// Says `* BYE [UNAVAILABLE]` over TLS to connections that were refused. Up to
+/// [`REFUSER_QUEUE`] handshakes run at once, each on a non-blocking socket within
+/// [`REFUSAL_DEADLINE`]: clients trickling their handshakes (slowloris on port 993) cannot hold
+/// this thread, and those beyond the queue are closed without a word by the reactor.
+fn refuse_connections(refused: Receiver<Refusal>, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>) {
+    let mut pending: Vec<Refusing> = Vec::new();
+    loop {
+        if pending.is_empty() {
+            match refused.recv() {
+                Ok(r) => pending.extend(Refusing::start(r, &tls)),
+                Err(_) => return,
+            }
+        }
+        while pending.len() < REFUSER_QUEUE {
+            match refused.try_recv() {
+                Ok(r) => pending.extend(Refusing::start(r, &tls)),
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        pending.retain_mut(|r| now < r.deadline && r.step());
+        if !pending.is_empty() {
+            thread::sleep(REFUSER_POLL);
+        }
+    }
+}
+
+/// How often the refuser looks at its handshakes in progress.
+const REFUSER_POLL: Duration = Duration::from_millis(10);
+
+/// One refused TLS connection: handshake, BYE, close_notify, without ever blocking.
+struct Refusing {
+    conn: rustls::ServerConnection,
+    tcp: TcpStream,
+    bye: &'static [u8],
+    deadline: Instant,
+    said: bool,
+}
+
+impl Refusing {
+    fn start(refusal: Refusal, tls: &RwLock<Arc<rustls::ServerConfig>>) -> Option<Refusing> {
+        let config = tls.read().ok()?.clone();
+        let conn = rustls::ServerConnection::new(config).ok()?;
+        refusal.stream.set_nonblocking(true).ok()?;
+        Some(Refusing {
+            conn,
+            tcp: refusal.stream,
+            bye: refusal.bye,
+            deadline: Instant::now() + REFUSAL_DEADLINE,
+            said: false,
+        })
+    }
+
+    /// Moves the exchange on with what the socket has; false once it is over (either way).
+    fn step(&mut self) -> bool {
+        loop {
+            match self.conn.read_tls(&mut self.tcp) {
+                Ok(0) => return false,
+                Ok(_) => {
+                    if self.conn.process_new_packets().is_err() {
+                        // Send the alert rustls queued, then give up.
+                        let _ = self.conn.write_tls(&mut self.tcp);
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        if !self.conn.is_handshaking() && !self.said {
+            let _ = self.conn.writer().write_all(self.bye);
+            self.conn.send_close_notify();
+            self.said = true;
+        }
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut self.tcp) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+        !self.said
     }
 }
 
@@ -589,6 +757,7 @@ impl Worker {
         let outcome = connection::serve(
             job.stream,
             job.peer,
+            job.slot,
             job.security,
             &self.tls,
             &self.context,
@@ -677,7 +846,9 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
 
     let archive = crate::archive::Archive::open(&config.archive.dir)?;
     let context = Arc::new(
-        SessionContext::new(&archive, config.archive.flags).stopped_by(server.stop_flag()),
+        SessionContext::new(&archive, config.archive.flags)
+            .with_limits(config.limits)
+            .stopped_by(server.stop_flag()),
     );
     let spool = match &config.spool_dir {
         Some(dir) => {

@@ -26,16 +26,34 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Prepares the demo archive and starts serving it on loopback.
-    pub fn start() -> TestServer {
+    /// Like [`TestServer::start`], with `workers` threads, a queue of `queue` and `limits`
+    /// (tests of the limits set them small; values below the config file's minimums are
+    /// allowed here so that time limits can be tested in seconds).
+    pub fn start_with(
+        workers: usize,
+        queue: usize,
+        limits: imapvault::limits::Limits,
+    ) -> TestServer {
+        use imapvault::server::{tls, Server, ServerSettings};
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (server, context) = imapvault::demo::bind(
-            &demo,
-            vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
-        )
+        let config = tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())
+            .expect("tls");
+        let server = Server::bind(ServerSettings {
+            listeners: vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
+            workers,
+            queue,
+            tls: Arc::new(std::sync::RwLock::new(config)),
+        })
         .expect("bind");
+        let archive =
+            imapvault::archive::Archive::open(&dir.path().join("archive")).expect("archive");
+        let context = Arc::new(
+            imapvault::imap::SessionContext::new(&archive, imapvault::config::FlagPolicy::PerUser)
+                .with_limits(limits)
+                .stopped_by(server.stop_flag()),
+        );
         let addrs = server.local_addrs();
         let find = |s: Security| addrs.iter().find(|(_, k)| *k == s).expect("listener").0;
         let shutdown = server.shutdown_handle();
@@ -51,6 +69,24 @@ impl TestServer {
             shutdown,
             thread: Some(thread),
         }
+    }
+
+    /// Prepares the demo archive and starts serving it on loopback, as `serve --demo` does
+    /// (16 workers, a queue of 64) but with room for the many sessions tests open from one
+    /// address as one user, and the fixed 300 ms pause after a failed login that tests were
+    /// written against (tests/limits.rs tests the limits themselves).
+    pub fn start() -> TestServer {
+        let d = imapvault::limits::Limits::DEFAULT;
+        TestServer::start_with(
+            16,
+            64,
+            imapvault::limits::Limits {
+                connections_per_ip: 10_000,
+                sessions_per_user: 10_000,
+                login_failure_delay_max: d.login_failure_delay,
+                ..d
+            },
+        )
     }
 
     /// The archive's directory (for hashing its files before and after).

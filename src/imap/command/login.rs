@@ -4,16 +4,11 @@
 //! §6.2.3: LOGINDISABLED; RFC 8314). Unknown user and wrong password get the same answer after
 //! the same work (a hash check against a decoy), so neither text nor timing tells them apart.
 
-use std::time::Duration;
-
 use crate::auth;
 use crate::imap::context::ChannelSecurity;
 use crate::imap::encode::ResponseCode;
 use crate::imap::response::Completion;
 use crate::imap::session::{Ctx, State, User};
-
-/// Pause after a failed login, so password guessing over one connection is slow.
-const FAILURE_DELAY: Duration = Duration::from_millis(300);
 
 /// Runs LOGIN.
 pub fn run(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completion {
@@ -54,6 +49,28 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
     );
     match (verified, stored) {
         (Some(verified), Some((id, _))) => {
+            // RFC 5530 LIMIT: the user's sessions are at the configured cap. Checked only after
+            // the password, so the answer tells nothing to someone who does not know it.
+            let max = ctx.session.context.limits.sessions_per_user;
+            if !ctx
+                .session
+                .context
+                .sessions
+                .claim_user(ctx.session.id(), verified.user(), max)
+            {
+                log::warn!(
+                    "{peer}: login as {} refused: {max} sessions already open",
+                    verified.user()
+                );
+                return Completion::no(
+                    ResponseCode::Limit,
+                    format!("Too many sessions for this user (at most {max}); log out elsewhere"),
+                );
+            }
+            ctx.session
+                .context
+                .login_failures
+                .succeeded(verified.user());
             log::info!(
                 "{peer}: login as {} (client {})",
                 verified.user(),
@@ -82,8 +99,37 @@ pub fn attempt(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Completio
                 "{peer}: failed login for {:?}: {class}",
                 String::from_utf8_lossy(&username[..username.len().min(64)])
             );
-            std::thread::sleep(FAILURE_DELAY);
+            // Issue 6: the pause doubles with each failure of this address or this name, up to
+            // the configured cap, so guessing is slow from one address and against one user
+            // alike. The answer is the same whatever the class of failure.
+            let context = ctx.session.context.clone();
+            let address = peer_address(&peer);
+            let delay = context
+                .login_failures
+                .record(address, name, &context.limits);
+            std::thread::sleep(delay);
             Completion::no(ResponseCode::AuthenticationFailed, "Invalid credentials")
         }
+    }
+}
+
+/// The address part of a peer written `address:port` (`[v6]:port`), which is what failures are
+/// counted by; anything else is used whole.
+fn peer_address(peer: &str) -> &str {
+    match peer.parse::<std::net::SocketAddr>() {
+        Ok(_) => peer.rsplit_once(':').map_or(peer, |(a, _)| {
+            a.trim_start_matches('[').trim_end_matches(']')
+        }),
+        Err(_) => peer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failures_count_by_address_without_port() {
+        assert_eq!(super::peer_address("192.0.2.1:4000"), "192.0.2.1");
+        assert_eq!(super::peer_address("[2001:db8::1]:993"), "2001:db8::1");
+        assert_eq!(super::peer_address("memory"), "memory");
     }
 }
