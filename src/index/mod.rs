@@ -1,5 +1,5 @@
-//! The SQLite index of an archive (DESIGN §3): users, mailboxes, subscriptions, messages,
-//! mailbox membership and the content index for SEARCH.
+//! The SQLite index of an archive (DESIGN §3): users and their addresses, mailboxes,
+//! subscriptions, messages, mailbox membership, the journal and the content index for SEARCH.
 //!
 //! Owns every SQL statement of the crate (with `sql/`, the migrations). Callers see typed ids,
 //! plain structs and [`IndexError`]; `rusqlite` stays inside. User text is always bound as a
@@ -15,6 +15,7 @@
 mod changes;
 mod content;
 mod ingest;
+mod journal;
 mod mailboxes;
 mod messages;
 mod migrate;
@@ -28,7 +29,10 @@ use rusqlite::Connection;
 
 pub use changes::MailboxVersion;
 pub use content::{fts_query, ContentColumn};
-pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
+pub use ingest::{
+    Committed, IngestMessage, JournalEntry, Journaled, Placed, Placement, PlacementMessage,
+};
+pub use journal::{AddressAdded, JournalItem};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
 pub use users::UserSummary;
@@ -84,6 +88,22 @@ pub enum IndexError {
     /// No user of that name.
     #[error("no user {0:?}")]
     NoSuchUser(String),
+    /// The address belongs to a user (this one or another).
+    #[error("address {address} already belongs to user {owner:?}")]
+    AddressTaken {
+        /// The canonical address.
+        address: String,
+        /// Its user.
+        owner: String,
+    },
+    /// The user has no such address.
+    #[error("user {user:?} has no address {address}")]
+    NoSuchAddress {
+        /// The canonical address.
+        address: String,
+        /// The user.
+        user: String,
+    },
     /// No mailbox of that name (or id).
     #[error("no mailbox {0:?}")]
     NoSuchMailbox(String),
