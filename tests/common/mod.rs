@@ -30,6 +30,19 @@ impl TestServer {
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        TestServer::serve(dir, demo)
+    }
+
+    /// Starts a server on an archive that `setup` fills: it gets the archive directory and the
+    /// password of user `demo` (the only user so far), e.g. to build a journal-mode archive.
+    pub fn start_with(setup: impl FnOnce(&std::path::Path, &str)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = imapvault::demo::prepare_empty(Some(dir.path())).expect("empty archive");
+        setup(&dir.path().join("archive"), &demo.password);
+        TestServer::serve(dir, demo)
+    }
+
+    fn serve(dir: tempfile::TempDir, demo: imapvault::demo::Demo) -> TestServer {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let (server, context) = imapvault::demo::bind(
             &demo,
@@ -107,10 +120,19 @@ impl TestServer {
     pub fn imap_session(
         &self,
     ) -> imap::Session<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+        self.imap_session_as(imapvault::demo::USER, &self.password)
+    }
+
+    /// A client of the `imap` crate logged in as `user`.
+    pub fn imap_session_as(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> imap::Session<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
         let mut client = imap::Client::new(self.tls_stream());
         client.read_greeting().expect("greeting");
         client
-            .login(imapvault::demo::USER, &self.password)
+            .login(user, password)
             .map_err(|(e, _)| e)
             .expect("login")
     }
