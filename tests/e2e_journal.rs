@@ -240,13 +240,7 @@ fn cli(server: &TestServer, mode: &str, args: &[&str]) -> Output {
 #[test]
 fn an_address_added_later_brings_old_mail_with_higher_uids_and_pushes_exists() {
     let server = journal_server();
-    let mut dave = server.raw();
-    let r = dave.command(&format!("LOGIN dave {}", server.password));
-    assert!(r.last().unwrap().contains("OK"), "{r:?}");
-    assert_eq!(dave.select_exists("INBOX"), 1);
-    dave.send(b"idle1 IDLE\r\n");
-    let cont = dave.read_line();
-    assert!(cont.starts_with("+ "), "{cont}");
+    let mut dave = idling(&server, "dave", 1);
 
     // The report (journaled before dave's own message) named dave's old address by Bcc.
     let out = cli(
@@ -398,4 +392,79 @@ fn address_commands_check_their_input() {
     assert!(out.status.success(), "{out:?}");
     let out = cli(&server, "journal", &["user", "address", "list", "carol"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+}
+
+/// Logs `user` in, selects INBOX (which must hold `exists` messages) and enters IDLE.
+fn idling(
+    server: &TestServer,
+    user: &str,
+    exists: u32,
+) -> common::RawClient<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
+    let mut c = server.raw();
+    let r = c.command(&format!("LOGIN {user} {}", server.password));
+    assert!(r.last().unwrap().contains("OK"), "{r:?}");
+    assert_eq!(c.select_exists("INBOX"), exists, "{user}");
+    c.send(b"idle1 IDLE\r\n");
+    let cont = c.read_line();
+    assert!(cont.starts_with("+ "), "{cont}");
+    c
+}
+
+/// Reads (at most 10 lines, each within the stream's read timeout) until `want`.
+fn expect_line<S: std::io::Read + std::io::Write>(c: &mut common::RawClient<S>, want: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let line = c.read_line();
+        if line == want {
+            return;
+        }
+        seen.push(line);
+    }
+    panic!("no {want:?} in {seen:?}");
+}
+
+#[test]
+fn journal_spool_archives_once_and_pushes_to_every_participant() {
+    use imapvault::spool::{PassSummary, Spool};
+    let server = journal_server();
+    let mut alice = idling(&server, "alice", 1);
+    let mut bob = idling(&server, "bob", 2);
+
+    let spool_dir = server.dir.path().join("spool");
+    let mut spool = Spool::open(
+        &spool_dir,
+        Archive::open(&server.archive_dir()).unwrap(),
+        ArchiveMode::Journal,
+    )
+    .unwrap();
+    let message = "From: partner@other.example\r\nTo: alice@example.org\r\n\
+        Cc: bob@example.org\r\nSubject: Spooled\r\n\r\nFrom the journal spool.\r\n";
+    for (name, bytes) in [("a.eml", message), ("empty.eml", "")] {
+        let tmp = spool_dir.join("tmp").join(name);
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::create_dir_all(spool_dir.join("server1")).unwrap();
+        std::fs::rename(&tmp, spool_dir.join("server1").join(name)).unwrap();
+    }
+    let summary = spool.pass().unwrap();
+    assert_eq!(
+        summary,
+        PassSummary {
+            archived: 1,
+            duplicates: 0,
+            failed: 1,
+            deferred: 0
+        }
+    );
+    assert!(!spool_dir.join("server1/a.eml").exists());
+    assert!(spool_dir.join("failed/empty.eml.reason").exists());
+
+    expect_line(&mut alice, "* 2 EXISTS");
+    expect_line(&mut bob, "* 3 EXISTS");
+    for c in [&mut alice, &mut bob] {
+        c.send(b"DONE\r\n");
+        let r = c.read_until_tagged("idle1");
+        assert!(r.last().unwrap().contains("OK"), "{r:?}");
+    }
+    let archive = Archive::open(&server.archive_dir()).unwrap();
+    assert_eq!(archive.verify().unwrap().records, 5, "stored once for both");
 }
