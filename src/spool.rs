@@ -113,13 +113,8 @@ impl Spool {
     fn pass_journal(&mut self) -> Result<PassSummary, SpoolError> {
         let mut summary = PassSummary::default();
         let mut files = Vec::new();
-        for entry in read_dir(&self.dir)? {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+        for entry in self.top_entries()? {
             let path = entry.path();
-            if name.starts_with('.') || RESERVED.contains(&name.as_ref()) {
-                continue;
-            }
             if path.is_dir() {
                 let mut below = Vec::new();
                 collect(&path, &path, 0, &mut below)?;
@@ -136,18 +131,24 @@ impl Spool {
         Ok(summary)
     }
 
+    /// The entries at the top of the spool, but dotfiles and [`RESERVED`] directories.
+    fn top_entries(&self) -> Result<Vec<fs::DirEntry>, SpoolError> {
+        let mut entries = read_dir(&self.dir)?;
+        entries.retain(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && !RESERVED.contains(&name.as_ref())
+        });
+        Ok(entries)
+    }
+
     /// Mailbox mode: `<spool>/<user>/<folder>/file`.
     fn pass_mailboxes(&mut self) -> Result<PassSummary, SpoolError> {
         let mut summary = PassSummary::default();
         let mut groups: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
         let mut count = 0;
-        for entry in read_dir(&self.dir)? {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+        for entry in self.top_entries()? {
             let path = entry.path();
-            if name.starts_with('.') || RESERVED.contains(&name.as_ref()) {
-                continue;
-            }
             if !path.is_dir() {
                 self.fail(
                     &path,

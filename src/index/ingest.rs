@@ -284,31 +284,34 @@ impl Index {
     }
 }
 
+/// A made-up message for the index's unit tests: hash `[n; 32]`, a blob of 10 bytes.
+#[cfg(test)]
+pub(super) fn test_message(n: u8) -> IngestMessage<'static> {
+    IngestMessage {
+        sha256: [n; 32],
+        blob: BlobRef {
+            segment: 1,
+            offset: 16 + u64::from(n) * 100,
+            len: 10,
+        },
+        internal_date: InternalDate {
+            unix: 0,
+            tz_minutes: 0,
+        },
+        envelope: b"",
+        body_structure: b"",
+        body: b"",
+        sent_date: None,
+        sent_day: Some((2024, 2, 29)),
+        has_attachment: false,
+        text: SearchText::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn message(n: u8) -> IngestMessage<'static> {
-        IngestMessage {
-            sha256: [n; 32],
-            blob: BlobRef {
-                segment: 1,
-                offset: 16 + u64::from(n) * 100,
-                len: 10,
-            },
-            internal_date: InternalDate {
-                unix: 0,
-                tz_minutes: 0,
-            },
-            envelope: b"",
-            body_structure: b"",
-            body: b"",
-            sent_date: None,
-            sent_day: Some((2024, 2, 29)),
-            has_attachment: false,
-            text: SearchText::default(),
-        }
-    }
+    use test_message as message;
 
     /// UIDs come from UIDNEXT, never from max(uid) + 1: removing the newest entry (which no
     /// IMAP command can do, but a repair might) must not let its UID be handed out again.

@@ -256,31 +256,8 @@ fn user_id_in(tx: &Transaction<'_>, name: &str) -> Result<UserId, IndexError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{IngestMessage, InternalDate, JournalEntry, PlacementMessage};
-    use crate::mime::text::SearchText;
-    use crate::store::BlobRef;
-
-    fn message(n: u8) -> IngestMessage<'static> {
-        IngestMessage {
-            sha256: [n; 32],
-            blob: BlobRef {
-                segment: 1,
-                offset: 16 + u64::from(n) * 100,
-                len: 10,
-            },
-            internal_date: InternalDate {
-                unix: 0,
-                tz_minutes: 0,
-            },
-            envelope: b"",
-            body_structure: b"",
-            body: b"",
-            sent_date: None,
-            sent_day: None,
-            has_attachment: false,
-            text: SearchText::default(),
-        }
-    }
+    use crate::index::ingest::test_message as message;
+    use crate::index::{JournalEntry, PlacementMessage};
 
     fn part(address: &str, role: Role) -> Participant {
         Participant {
