@@ -32,3 +32,13 @@ CREATE TABLE journal_participants (
     PRIMARY KEY (address, role, message_id)
 ) WITHOUT ROWID;
 CREATE INDEX journal_participants_by_message ON journal_participants (message_id);
+
+-- The mode the archive's mail was ingested in (DESIGN §1: never mixed). Claimed by the first
+-- import or spool pass; an archive that already holds mail is in mailbox mode, the only mode
+-- before this migration. No row: nothing ingested yet.
+CREATE TABLE archive_mode (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    mode TEXT    NOT NULL CHECK (mode IN ('mailbox', 'journal'))
+);
+INSERT INTO archive_mode (id, mode)
+    SELECT 1, 'mailbox' WHERE EXISTS (SELECT 1 FROM messages);

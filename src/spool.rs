@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::archive::Archive;
 use crate::config::ArchiveMode;
-use crate::import::{self, ImportError, Location, Target};
+use crate::import::{self, Feed, ImportError, Location, Target};
 
 /// How often the spool is scanned.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -125,7 +125,13 @@ impl Spool {
         }
         files.truncate(MAX_FILES_PER_PASS);
         if !files.is_empty() {
-            let result = import::run_journal(&mut self.archive, &files, &mut |_| {});
+            let result = import::run_in_mode(
+                &mut self.archive,
+                self.mode,
+                &Feed::Journal,
+                &files,
+                &mut |_| {},
+            );
             self.dispose(result, files, "", "", &mut summary)?;
         }
         Ok(summary)
@@ -197,13 +203,11 @@ impl Spool {
         files: Vec<PathBuf>,
         summary: &mut PassSummary,
     ) -> Result<(), SpoolError> {
-        let result = import::run(
-            &mut self.archive,
-            user,
-            Target::Folder(folder.to_owned()),
-            &files,
-            &mut |_| {},
-        );
+        let feed = Feed::User {
+            name: user.to_owned(),
+            target: Target::Folder(folder.to_owned()),
+        };
+        let result = import::run_in_mode(&mut self.archive, self.mode, &feed, &files, &mut |_| {});
         self.dispose(result, files, user, folder, summary)
     }
 

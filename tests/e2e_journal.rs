@@ -329,6 +329,19 @@ fn imports_of_the_other_mode_are_refused_and_archive_nothing() {
         "{out:?}"
     );
 
+    // A configuration switched to mailbox mode under this journal archive: the archive
+    // remembers its mode.
+    let out = cli(
+        &server,
+        "mailbox",
+        &["import", "--user", "alice", message.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds journal-mode mail"),
+        "{out:?}"
+    );
+
     assert_eq!(tree_hash(&server.archive_dir().join("blobs")), before);
     let archive = Archive::open(&server.archive_dir()).unwrap();
     assert_eq!(archive.index().journal(0, 100).unwrap(), journal_before);

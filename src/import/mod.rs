@@ -183,7 +183,9 @@ fn mode_mismatch_text(mode: ArchiveMode) -> &'static str {
 }
 
 /// Imports `paths` as `feed` into `archive`, whose configured mode is `mode`: refuses, before
-/// touching anything, a feed of the other mode ([`ImportError::WrongMode`]).
+/// touching anything, a feed of the other mode ([`ImportError::WrongMode`]), and an archive
+/// whose mail was ingested in the other mode ([`IndexError::ModeMismatch`]); the first import
+/// records the mode.
 pub fn run_in_mode(
     archive: &mut Archive,
     mode: ArchiveMode,
@@ -193,9 +195,13 @@ pub fn run_in_mode(
 ) -> Result<Summary, ImportError> {
     match (mode, feed) {
         (ArchiveMode::Mailbox, Feed::User { name, target }) => {
+            archive.index_mut().claim_mode(mode)?;
             run(archive, name, target.clone(), paths, progress)
         }
-        (ArchiveMode::Journal, Feed::Journal) => run_journal(archive, paths, progress),
+        (ArchiveMode::Journal, Feed::Journal) => {
+            archive.index_mut().claim_mode(mode)?;
+            run_journal(archive, paths, progress)
+        }
         (mode, _) => Err(ImportError::WrongMode(mode)),
     }
 }

@@ -20,6 +20,7 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::ingest::{Journaled, Placer};
 use super::{now_unix, Index, IndexError, MailboxId, MessageId, UserId};
+use crate::config::ArchiveMode;
 use crate::mime::journal::{Participant, Role};
 
 /// The folder a role's messages are shown in.
@@ -56,6 +57,37 @@ pub struct AddressAdded {
 }
 
 impl Index {
+    /// Records that the archive takes mail in `mode`, or fails with
+    /// [`IndexError::ModeMismatch`] if it already holds mail of the other mode (DESIGN §1: a
+    /// configuration changed under an existing archive must not mix the modes).
+    pub fn claim_mode(&mut self, mode: ArchiveMode) -> Result<(), IndexError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match recorded_mode_in(&tx)? {
+            Some(recorded) if recorded != mode => {
+                return Err(IndexError::ModeMismatch {
+                    recorded,
+                    configured: mode,
+                })
+            }
+            Some(_) => {}
+            None => {
+                tx.execute(
+                    "INSERT INTO archive_mode (id, mode) VALUES (1, ?1)",
+                    params![mode_str(mode)],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The mode the archive's mail was ingested in; `None` before the first ingest.
+    pub fn recorded_mode(&self) -> Result<Option<ArchiveMode>, IndexError> {
+        recorded_mode_in(&self.conn)
+    }
+
     /// Gives `user` the address `address` (already canonical: `mime::journal::addr_spec`) and,
     /// in the same transaction, shows them every journal message the address took part in.
     /// Fails if the user does not exist or the address belongs to anyone.
@@ -194,6 +226,27 @@ impl Index {
     }
 }
 
+fn mode_str(mode: ArchiveMode) -> &'static str {
+    match mode {
+        ArchiveMode::Mailbox => "mailbox",
+        ArchiveMode::Journal => "journal",
+    }
+}
+
+fn recorded_mode_in(conn: &rusqlite::Connection) -> Result<Option<ArchiveMode>, IndexError> {
+    let mode: Option<String> = conn
+        .query_row("SELECT mode FROM archive_mode WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match mode.as_deref() {
+        None => Ok(None),
+        Some("mailbox") => Ok(Some(ArchiveMode::Mailbox)),
+        Some("journal") => Ok(Some(ArchiveMode::Journal)),
+        Some(other) => Err(IndexError::Corrupt(format!("archive mode {other:?}"))),
+    }
+}
+
 /// Journals one message inside the ingest transaction: records it (once) and its participants
 /// (added to those known), then shows it to every user whose address took part.
 pub(super) fn journal_in(
@@ -323,6 +376,23 @@ mod tests {
         assert_eq!(uids(&ix, "bob", "INBOX"), vec![(1, 2), (2, 1)]);
         assert_eq!(ix.journal(0, 10).unwrap().len(), 2);
         assert_eq!(ix.journal_participants(MessageId(1)).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_first_ingest_claims_the_mode_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        assert_eq!(ix.recorded_mode().unwrap(), None);
+        ix.claim_mode(ArchiveMode::Journal).unwrap();
+        ix.claim_mode(ArchiveMode::Journal).unwrap();
+        assert!(matches!(
+            ix.claim_mode(ArchiveMode::Mailbox),
+            Err(IndexError::ModeMismatch {
+                recorded: ArchiveMode::Journal,
+                configured: ArchiveMode::Mailbox
+            })
+        ));
+        assert_eq!(ix.recorded_mode().unwrap(), Some(ArchiveMode::Journal));
     }
 
     #[test]

@@ -96,6 +96,18 @@ pub enum IndexError {
         /// Its user.
         owner: String,
     },
+    /// The archive holds mail of one mode and the configuration names the other.
+    #[error(
+        "this archive holds {} mail but the configuration says archive.mode = {}: an archive's \
+         mode never changes (DESIGN: modes are never mixed)",
+        mode_name(*.recorded), mode_name(*.configured)
+    )]
+    ModeMismatch {
+        /// The mode its mail was ingested in.
+        recorded: crate::config::ArchiveMode,
+        /// The mode of the configuration.
+        configured: crate::config::ArchiveMode,
+    },
     /// The user has no such address.
     #[error("user {user:?} has no address {address}")]
     NoSuchAddress {
@@ -211,6 +223,13 @@ fn create_private_file(path: &Path) -> Result<(), IndexError> {
             path: path.to_owned(),
             source,
         }),
+    }
+}
+
+fn mode_name(mode: crate::config::ArchiveMode) -> &'static str {
+    match mode {
+        crate::config::ArchiveMode::Mailbox => "mailbox-mode",
+        crate::config::ArchiveMode::Journal => "journal-mode",
     }
 }
 

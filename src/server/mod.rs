@@ -671,6 +671,21 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
     )?;
 
     let archive = crate::archive::Archive::open(&config.archive.dir)?;
+    // DESIGN §1: an archive's mode never changes; serving it in the other mode would show
+    // nothing (journal folders stay empty) or ingest spool files of the wrong kind.
+    match archive.index().recorded_mode() {
+        Ok(Some(recorded)) if recorded != config.archive.mode => {
+            return Err(crate::archive::ArchiveError::Index(
+                crate::index::IndexError::ModeMismatch {
+                    recorded,
+                    configured: config.archive.mode,
+                },
+            )
+            .into())
+        }
+        Ok(_) => {}
+        Err(e) => return Err(crate::archive::ArchiveError::Index(e).into()),
+    }
     let context = Arc::new(
         SessionContext::new(&archive, config.archive.flags).stopped_by(server.stop_flag()),
     );
