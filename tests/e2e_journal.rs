@@ -405,6 +405,29 @@ fn address_commands_check_their_input() {
     assert!(out.status.success(), "{out:?}");
     let out = cli(&server, "journal", &["user", "address", "list", "carol"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+
+    // In journal mode a new user has INBOX and Sent from the start.
+    let config = server.dir.path().join("journal.toml");
+    let mut add = Command::new(env!("CARGO_BIN_EXE_imapvault"))
+        .arg("--config")
+        .arg(&config)
+        .args(["user", "add", "erin", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"erin's password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let out = cli(&server, "journal", &["user", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("erin\t2 folders\t0 messages"),
+        "{out:?}"
+    );
 }
 
 /// Logs `user` in, selects INBOX (which must hold `exists` messages) and enters IDLE.

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::ImportError;
 use crate::index::{
-    Index, IngestMessage, InternalDate, JournalEntry, Journaled, MailboxId, Placed, Placement,
+    Index, IngestMessage, InternalDate, JournalEntry, JournalOutcome, MailboxId, Placed, Placement,
     PlacementMessage,
 };
 use crate::mime::journal::Participant;
@@ -216,8 +216,8 @@ impl<'a> Ingester<'a> {
         }
         for j in committed.journaled {
             match j {
-                Journaled::New(_) => done.imported += 1,
-                Journaled::Known(_) => done.duplicates += 1,
+                JournalOutcome::New(_) => done.imported += 1,
+                JournalOutcome::Known(_) => done.duplicates += 1,
             }
         }
         Ok(done)

@@ -89,7 +89,7 @@ pub struct JournalEntry {
 
 /// What became of a [`JournalEntry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Journaled {
+pub enum JournalOutcome {
     /// New to the journal.
     New(MessageId),
     /// The journal already held the message; its participants were added to the known ones
@@ -97,14 +97,14 @@ pub enum Journaled {
     Known(MessageId),
 }
 
-/// What one ingest commit did: one [`Placed`] per placement, one [`Journaled`] per journal
+/// What one ingest commit did: one [`Placed`] per placement, one [`JournalOutcome`] per journal
 /// entry, in the order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Committed {
     /// The placements' outcomes.
     pub placed: Vec<Placed>,
     /// The journal entries' outcomes.
-    pub journaled: Vec<Journaled>,
+    pub journaled: Vec<JournalOutcome>,
 }
 
 /// UID and modseq bookkeeping for one mailbox during the transaction.

@@ -18,7 +18,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::ingest::{Journaled, Placer};
+use super::ingest::{JournalOutcome, Placer};
 use super::{now_unix, Index, IndexError, MailboxId, MessageId, UserId};
 use crate::config::ArchiveMode;
 use crate::mime::journal::{Participant, Role};
@@ -254,7 +254,7 @@ pub(super) fn journal_in(
     placer: &mut Placer,
     message: MessageId,
     participants: &[Participant],
-) -> Result<Journaled, IndexError> {
+) -> Result<JournalOutcome, IndexError> {
     let new = tx
         .prepare_cached("INSERT INTO journal (message_id) VALUES (?1) ON CONFLICT DO NOTHING")?
         .execute(params![message.0])?
@@ -283,9 +283,9 @@ pub(super) fn journal_in(
         placer.place(tx, mailbox, message, "")?;
     }
     Ok(if new {
-        Journaled::New(message)
+        JournalOutcome::New(message)
     } else {
-        Journaled::Known(message)
+        JournalOutcome::Known(message)
     })
 }
 
@@ -418,5 +418,8 @@ mod tests {
         assert_eq!(ix.addresses("alice").unwrap(), Vec::<String>::new());
         ix.add_address("bob", "a@example.org").unwrap();
         assert_eq!(ix.addresses("bob").unwrap(), vec!["a@example.org"]);
+        // Deleting a user frees their addresses.
+        ix.delete_user("bob").unwrap();
+        ix.add_address("alice", "a@example.org").unwrap();
     }
 }

@@ -30,7 +30,7 @@ use rusqlite::Connection;
 pub use changes::MailboxVersion;
 pub use content::{fts_query, ContentColumn};
 pub use ingest::{
-    Committed, IngestMessage, JournalEntry, Journaled, Placed, Placement, PlacementMessage,
+    Committed, IngestMessage, JournalEntry, JournalOutcome, Placed, Placement, PlacementMessage,
 };
 pub use journal::{AddressAdded, JournalItem};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};

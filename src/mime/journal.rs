@@ -28,7 +28,8 @@
 //! recipients included (both the member and the list or the forwarding address take part). The
 //! older Exchange 2003 report is recognised by `Content-Identifier: ExJournalReport` and read
 //! the same way. A report without an attached message (damaged, or cut by a size limit) is
-//! archived as it is, as a plain message ([`Origin::ReportWithoutMessage`]).
+//! archived as it is, as a plain message ([`Origin::ReportWithoutMessage`]); one whose envelope
+//! lines are missing takes its participants from the original's header fields.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -116,9 +117,16 @@ pub fn unwrap(message: &[u8]) -> Journaled<'_> {
             if let Some(lines) = envelope_lines(message, &root) {
                 report_participants(&lines, &mut set);
             }
+            // No envelope lines to read: the original's own header fields are the best witness
+            // left (Bcc recipients are then unknown, as they are for any plain message).
+            let participants = if set.is_empty() {
+                header_participants(&original[..header::split(&original).header_end])
+            } else {
+                set.into_iter().collect()
+            };
             return Journaled {
                 message: original,
-                participants: set.into_iter().collect(),
+                participants,
                 origin: Origin::Report,
             };
         }
@@ -423,6 +431,29 @@ mod tests {
         let mut want = vec![
             p("journal@example.org", Role::Sent),
             p("archive@example.org", Role::Received),
+        ];
+        want.sort();
+        assert_eq!(j.participants, want);
+    }
+
+    #[test]
+    fn report_without_envelope_lines_takes_the_originals_header_fields() {
+        let mut r = report("", Some(ORIGINAL));
+        let at = r.windows(11).position(|w| w == b"--jr\r\nConte").unwrap();
+        // Drop the text part: the report holds only the attached message.
+        let second = at
+            + 1
+            + r[at + 1..]
+                .windows(6)
+                .position(|w| w == b"--jr\r\n")
+                .unwrap();
+        r.drain(at..second);
+        let j = unwrap(&r);
+        assert_eq!(j.origin, Origin::Report);
+        assert_eq!(j.message.as_ref(), ORIGINAL);
+        let mut want = vec![
+            p("alice@example.org", Role::Sent),
+            p("bob@example.org", Role::Received),
         ];
         want.sort();
         assert_eq!(j.participants, want);
