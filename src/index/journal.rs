@@ -52,7 +52,8 @@ pub struct JournalItem {
 /// What [`Index::add_address`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddressAdded {
-    /// Journal messages newly shown to the user (already held ones are not counted).
+    /// Entries newly added to the user's INBOX and Sent (already held ones are not counted;
+    /// a message the address both sent and received counts once in each).
     pub backfilled: u64,
 }
 
