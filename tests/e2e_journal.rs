@@ -504,3 +504,48 @@ fn journal_spool_archives_once_and_pushes_to_every_participant() {
     let archive = Archive::open(&server.archive_dir()).unwrap();
     assert_eq!(archive.verify().unwrap().records, 5, "stored once for both");
 }
+
+#[test]
+fn serve_refuses_a_configuration_of_the_other_mode() {
+    let server = journal_server();
+    let dir = server.dir.path();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let config = dir.join("serve-mailbox.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten_tls = [\"127.0.0.1:0\"]\nlisten_starttls = []\n\
+             [tls]\ncert = {:?}\nkey = {:?}\n[archive]\ndir = {:?}\nmode = \"mailbox\"\n",
+            dir.join("cert.pem").display().to_string(),
+            dir.join("key.pem").display().to_string(),
+            server.archive_dir().display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imapvault"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a server that starts instead of refusing is killed, and the test fails below.
+    for _ in 0..200 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds journal-mode mail"),
+        "{out:?}"
+    );
+}
