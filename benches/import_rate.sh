@@ -3,8 +3,10 @@
 #
 #   benches/import_rate.sh                   # COUNT=10000 SEED=1, mbox then Maildir
 #   COUNT=2000 FORMATS=mbox benches/import_rate.sh
+#   MODE=journal FORMATS=mbox benches/import_rate.sh   # import --journal, six users' addresses
 #
-# Env: COUNT (10000) SEED (1) FORMATS ("mbox maildir") CARGO_FLAGS ("--locked --offline")
+# Env: COUNT (10000) SEED (1) FORMATS ("mbox maildir") MODE (mailbox) CARGO_FLAGS ("--locked
+# --offline")
 # Each format gets its own fresh archive (so neither counts duplicates of the other). The corpus
 # (benches/data/corpus-sSEED-nCOUNT, shared with compare.sh) is read once before timing so the
 # figure is the importer's, not the disk's. Target (DESIGN §8): >= 5,000 messages/s.
@@ -12,6 +14,7 @@ set -euo pipefail
 COUNT=${COUNT:-10000}
 SEED=${SEED:-1}
 FORMATS=${FORMATS:-mbox maildir}
+MODE=${MODE:-mailbox}
 CARGO_FLAGS=${CARGO_FLAGS:---locked --offline}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -50,18 +53,29 @@ cert = "$WORK/cert.pem"
 key = "$WORK/key.pem"
 [archive]
 dir = "$WORK/data"
+mode = "$MODE"
 [log]
 level = "warn"
 EOF
     echo "bench-password" | "$IMAPVAULT" --config "$WORK/imapvault.toml" user add bench --password-stdin
+    FEED=(--user bench)
+    if [ "$MODE" = journal ]; then
+        # The corpus's English senders and recipients at example.org, each a user, so that
+        # every journal message is matched against users' addresses and shown to some.
+        for who in alice.turner bhall carol derek.olsen emma fmoss; do
+            echo "bench-password" | "$IMAPVAULT" --config "$WORK/imapvault.toml" user add "$who" --password-stdin >/dev/null
+            "$IMAPVAULT" --config "$WORK/imapvault.toml" user address add "$who" "$who@example.org" >/dev/null
+        done
+        FEED=(--journal)
+    fi
     BYTES=$(du -sb "$SRC" | cut -f1)
     t0=$(date +%s.%N)
-    "$IMAPVAULT" --config "$WORK/imapvault.toml" import --user bench "$SRC" >"$WORK/import.log" 2>&1
+    "$IMAPVAULT" --config "$WORK/imapvault.toml" import "${FEED[@]}" "$SRC" >"$WORK/import.log" 2>&1
     t1=$(date +%s.%N)
     SUMMARY=$(tr '\r' '\n' <"$WORK/import.log" | { grep -a imported || true; } | tail -1)
     python3 -c "
 secs = $t1 - $t0
-print(f'import $fmt: $COUNT messages in {secs:.2f} s: {$COUNT / secs:,.0f} messages/s, '
+print(f'import $fmt ($MODE mode): $COUNT messages in {secs:.2f} s: {$COUNT / secs:,.0f} messages/s, '
       f'{$BYTES / 1048576 / secs:.1f} MiB/s; archive {$(du -sb "$WORK/data" | cut -f1) / 1048576:.0f} MiB; '
       f'importer says: $SUMMARY')"
 done

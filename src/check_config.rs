@@ -150,12 +150,6 @@ pub fn check(path: &Path, env: &Environment) -> Report {
         }
     };
     report.push(Severity::Ok, format!("{} parses", path.display()));
-    if config.archive.mode == ArchiveMode::Journal {
-        report.push(
-            Severity::Error,
-            "archive.mode = \"journal\" is not available in this version; `serve` refuses it",
-        );
-    }
     check_tls(&config, env, &mut report);
     check_archive_dir(&config.archive.dir, &mut report);
     report.effective = Some(effective_toml(&config));

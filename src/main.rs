@@ -25,7 +25,8 @@ struct Cli {
 enum Command {
     /// Run the IMAP server.
     Serve(ServeArgs),
-    /// Archive mail for a user from mbox files, Maildir trees, .eml files or directories of them.
+    /// Archive mail for a user (mailbox mode) or into the journal (journal mode) from mbox
+    /// files, Maildir trees, .eml files or directories of them.
     Import(ImportArgs),
     /// Manage users.
     #[command(subcommand)]
@@ -63,10 +64,15 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("feed").required(true).args(["user", "journal"])))]
 struct ImportArgs {
-    /// The user whose archive receives the mail.
+    /// The user whose archive receives the mail (mailbox mode).
     #[arg(long, value_name = "NAME")]
-    user: String,
+    user: Option<String>,
+    /// The mail is a journal (journal mode): each message, or the original an Exchange journal
+    /// report carries, is stored once and shown to the users whose addresses took part.
+    #[arg(long, conflicts_with = "folder")]
+    journal: bool,
     /// Put every message in this folder (default: INBOX for mbox and .eml; a Maildir keeps
     /// its own folders). Use `/` between levels, e.g. `Archive/2019`.
     #[arg(long, value_name = "NAME")]
@@ -115,6 +121,22 @@ enum UserCommand {
         #[arg(long = "from", value_name = "DELEGATE")]
         delegate: String,
     },
+    /// Manage a user's addresses (journal mode shows each user the mail their addresses took
+    /// part in).
+    #[command(subcommand)]
+    Address(AddressCommand),
+}
+
+#[derive(Subcommand)]
+enum AddressCommand {
+    /// Give a user an address (an alias; matched case-insensitively). In journal mode the
+    /// mail it took part in appears in the user's INBOX and Sent at once.
+    Add { name: String, address: String },
+    /// Take an address from a user: later journal mail no longer matches it; what the user
+    /// already sees stays.
+    Del { name: String, address: String },
+    /// List a user's addresses.
+    List { name: String },
 }
 
 fn main() -> ExitCode {
@@ -238,29 +260,52 @@ fn init_logging(level: log::LevelFilter) {
 }
 
 fn import(config: &Config, args: ImportArgs) -> Result<ExitCode> {
-    use imapvault::import::{self, Target};
-    let mut archive = imapvault::archive::Archive::open(&config.archive.dir)?;
+    use imapvault::import::{self, Feed, ImportError, Target};
     let target = match args.folder {
         Some(f) => Target::Folder(f),
         None => Target::Auto,
     };
+    let (feed, what) = match args.user {
+        Some(name) if !args.journal => (
+            Feed::User {
+                name: name.clone(),
+                target,
+            },
+            format!("user {name}"),
+        ),
+        _ => (Feed::Journal, "the journal".to_owned()),
+    };
+    let mut archive = imapvault::archive::Archive::open(&config.archive.dir)?;
     let show_progress = std::io::stderr().is_terminal();
     let mut last_shown = std::time::Instant::now();
-    let summary = import::run(&mut archive, &args.user, target, &args.paths, &mut |p| {
-        if show_progress && last_shown.elapsed().as_millis() >= 200 {
-            last_shown = std::time::Instant::now();
-            eprint!(
-                "\r{} messages read ({} MiB): {} imported, {} duplicates, {} rejected\x1b[K",
-                p.messages,
-                p.bytes >> 20,
-                p.imported,
-                p.duplicates,
-                p.rejected
-            );
-            let _ = std::io::stderr().flush();
+    let result = import::run_in_mode(
+        &mut archive,
+        config.archive.mode,
+        &feed,
+        &args.paths,
+        &mut |p| {
+            if show_progress && last_shown.elapsed().as_millis() >= 200 {
+                last_shown = std::time::Instant::now();
+                eprint!(
+                    "\r{} messages read ({} MiB): {} imported, {} duplicates, {} rejected\x1b[K",
+                    p.messages,
+                    p.bytes >> 20,
+                    p.imported,
+                    p.duplicates,
+                    p.rejected
+                );
+                let _ = std::io::stderr().flush();
+            }
+        },
+    );
+    let summary = match result {
+        Err(e @ ImportError::WrongMode(_)) => {
+            // Refused as a whole: an import rejection (exit 3), with nothing archived.
+            eprintln!("imapvault: importing into {what}: {e}");
+            return Ok(ExitCode::from(3));
         }
-    })
-    .with_context(|| format!("importing for user {}", args.user))?;
+        r => r.with_context(|| format!("importing into {what}"))?,
+    };
     if show_progress {
         eprint!("\r\x1b[K");
     }
@@ -334,6 +379,9 @@ fn user(config: &Config, cmd: UserCommand) -> Result<()> {
                 imapvault::index::Role::User
             };
             index.add_user_as(&name, &hash, role)?;
+            if config.archive.mode == config::ArchiveMode::Journal {
+                index.ensure_journal_mailboxes(&name)?;
+            }
             println!("added {} {name}", role.as_str());
         }
         UserCommand::Passwd { name, .. } => {
@@ -363,6 +411,41 @@ fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         UserCommand::Revoke { owner, delegate } => {
             index.revoke(&owner, &delegate)?;
             println!("{delegate} may no longer read the archive of {owner}");
+        }
+        UserCommand::Address(cmd) => address(config, &mut index, cmd)?,
+    }
+    Ok(())
+}
+
+fn address(
+    config: &Config,
+    index: &mut imapvault::index::Index,
+    cmd: AddressCommand,
+) -> Result<()> {
+    use imapvault::mime::journal::addr_spec;
+    match cmd {
+        AddressCommand::Add { name, address } => {
+            let address = addr_spec(&address)?;
+            let added = index.add_address(&name, &address)?;
+            if config.archive.mode == config::ArchiveMode::Journal {
+                index.ensure_journal_mailboxes(&name)?;
+                println!(
+                    "added address {address} to {name}; {} journal message(s) newly shown",
+                    added.backfilled
+                );
+            } else {
+                println!("added address {address} to {name}");
+            }
+        }
+        AddressCommand::Del { name, address } => {
+            let address = addr_spec(&address)?;
+            index.delete_address(&name, &address)?;
+            println!("removed address {address} from {name}");
+        }
+        AddressCommand::List { name } => {
+            for a in index.addresses(&name)? {
+                println!("{a}");
+            }
         }
     }
     Ok(())

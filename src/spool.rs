@@ -12,6 +12,11 @@
 //! <spool>/failed/alice/INBOX/x    a file that could not be archived, with x.reason beside it
 //! ```
 //!
+//! In journal mode (`archive.mode = "journal"`) there are no user directories: every file
+//! anywhere below the spool (but `tmp/` and `failed/`) is a journal message, archived once and
+//! shown to the users whose addresses took part (`crate::mime::journal`); a failed one moves to
+//! `<spool>/failed/x`.
+//!
 //! A file is removed only after the transaction holding its message has committed. A crash in
 //! between leaves the file, which the next pass archives again as a counted duplicate: nothing
 //! lost, nothing twice. Storage errors leave files in place and are retried on the next pass.
@@ -24,7 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::archive::Archive;
-use crate::import::{self, ImportError, Location, Target};
+use crate::config::ArchiveMode;
+use crate::import::{self, Feed, ImportError, Location, Target};
 
 /// How often the spool is scanned.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -58,11 +64,13 @@ pub struct PassSummary {
 pub struct Spool {
     dir: PathBuf,
     archive: Archive,
+    mode: ArchiveMode,
 }
 
 impl Spool {
-    /// Opens the spool in `dir` (creating it, with `tmp/` and `failed/`) for `archive`.
-    pub fn open(dir: &Path, archive: Archive) -> Result<Spool, SpoolError> {
+    /// Opens the spool in `dir` (creating it, with `tmp/` and `failed/`) for `archive`, whose
+    /// mode decides the layout (module docs).
+    pub fn open(dir: &Path, archive: Archive, mode: ArchiveMode) -> Result<Spool, SpoolError> {
         for sub in ["", "tmp", "failed"] {
             let path = dir.join(sub);
             fs::create_dir_all(&path).map_err(|source| SpoolError::Io { path, source })?;
@@ -70,6 +78,7 @@ impl Spool {
         Ok(Spool {
             dir: dir.to_owned(),
             archive,
+            mode,
         })
     }
 
@@ -94,16 +103,58 @@ impl Spool {
 
     /// One scan: archives every complete file found.
     pub fn pass(&mut self) -> Result<PassSummary, SpoolError> {
+        match self.mode {
+            ArchiveMode::Mailbox => self.pass_mailboxes(),
+            ArchiveMode::Journal => self.pass_journal(),
+        }
+    }
+
+    /// Journal mode: every file anywhere below the spool is a journal message.
+    fn pass_journal(&mut self) -> Result<PassSummary, SpoolError> {
+        let mut summary = PassSummary::default();
+        let mut files = Vec::new();
+        for entry in self.top_entries()? {
+            let path = entry.path();
+            if path.is_dir() {
+                let mut below = Vec::new();
+                collect(&path, &path, 0, &mut below)?;
+                files.extend(below.into_iter().map(|(_, file)| file));
+            } else if path.is_file() {
+                files.push(path);
+            }
+        }
+        files.truncate(MAX_FILES_PER_PASS);
+        if !files.is_empty() {
+            let result = import::run_in_mode(
+                &mut self.archive,
+                self.mode,
+                &Feed::Journal,
+                &files,
+                &mut |_| {},
+            );
+            self.dispose(result, files, "", "", &mut summary)?;
+        }
+        Ok(summary)
+    }
+
+    /// The entries at the top of the spool, but dotfiles and [`RESERVED`] directories.
+    fn top_entries(&self) -> Result<Vec<fs::DirEntry>, SpoolError> {
+        let mut entries = read_dir(&self.dir)?;
+        entries.retain(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && !RESERVED.contains(&name.as_ref())
+        });
+        Ok(entries)
+    }
+
+    /// Mailbox mode: `<spool>/<user>/<folder>/file`.
+    fn pass_mailboxes(&mut self) -> Result<PassSummary, SpoolError> {
         let mut summary = PassSummary::default();
         let mut groups: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
         let mut count = 0;
-        for entry in read_dir(&self.dir)? {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+        for entry in self.top_entries()? {
             let path = entry.path();
-            if name.starts_with('.') || RESERVED.contains(&name.as_ref()) {
-                continue;
-            }
             if !path.is_dir() {
                 self.fail(
                     &path,
@@ -152,13 +203,24 @@ impl Spool {
         files: Vec<PathBuf>,
         summary: &mut PassSummary,
     ) -> Result<(), SpoolError> {
-        let result = import::run(
-            &mut self.archive,
-            user,
-            Target::Folder(folder.to_owned()),
-            &files,
-            &mut |_| {},
-        );
+        let feed = Feed::User {
+            name: user.to_owned(),
+            target: Target::Folder(folder.to_owned()),
+        };
+        let result = import::run_in_mode(&mut self.archive, self.mode, &feed, &files, &mut |_| {});
+        self.dispose(result, files, user, folder, summary)
+    }
+
+    /// Disposes of each file of an import as it fared: removed once committed, moved to
+    /// `failed/` when rejected, left for the next pass on storage trouble.
+    fn dispose(
+        &mut self,
+        result: Result<import::Summary, ImportError>,
+        files: Vec<PathBuf>,
+        user: &str,
+        folder: &str,
+        summary: &mut PassSummary,
+    ) -> Result<(), SpoolError> {
         match result {
             Ok(s) => {
                 summary.archived += s.imported;

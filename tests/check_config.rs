@@ -325,14 +325,15 @@ fn bad_value_is_an_error_naming_the_key() {
 }
 
 #[test]
-fn journal_mode_is_an_error_because_serve_refuses_it() {
+fn journal_mode_is_usable_and_shown_in_the_effective_configuration() {
     let f = Fixture::good();
     let text = std::fs::read_to_string(f.path("imapvault.toml")).unwrap();
     let text = text.replace("dir = \"data\"", "dir = \"data\"\nmode = \"journal\"");
     std::fs::write(f.path("imapvault.toml"), text).unwrap();
     let out = f.run();
-    assert_eq!(out.code, 1);
-    assert!(out.has("error", "journal"), "{}", out.stdout);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(!out.has("error", "journal"), "{}", out.stdout);
+    assert!(out.stdout.contains("mode = \"journal\""), "{}", out.stdout);
 }
 
 #[test]

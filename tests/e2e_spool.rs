@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use common::TestServer;
 use imapvault::archive::Archive;
+use imapvault::config::ArchiveMode;
 use imapvault::spool::{PassSummary, Spool};
 
 fn message(subject: &str) -> String {
@@ -51,7 +52,12 @@ fn spooled_files_are_archived_removed_or_failed_with_a_reason() {
             .add_user("alice", &imapvault::auth::hash_password(b"pw").unwrap())
             .unwrap();
     }
-    let mut spool = Spool::open(&spool_dir, Archive::open(&archive_dir).unwrap()).unwrap();
+    let mut spool = Spool::open(
+        &spool_dir,
+        Archive::open(&archive_dir).unwrap(),
+        ArchiveMode::Mailbox,
+    )
+    .unwrap();
 
     let inbox = drop_file(&spool_dir, "alice", "one.eml", &message("one"));
     let nested = drop_file(&spool_dir, "alice/Archive/2019", "two.eml", &message("two"));
@@ -107,7 +113,12 @@ fn idle_client_hears_of_a_spooled_message() {
     let server = TestServer::start();
     let spool_dir = server.dir.path().join("spool");
     let stopping = Arc::new(AtomicBool::new(false));
-    let spool = Spool::open(&spool_dir, Archive::open(&server.archive_dir()).unwrap()).unwrap();
+    let spool = Spool::open(
+        &spool_dir,
+        Archive::open(&server.archive_dir()).unwrap(),
+        ArchiveMode::Mailbox,
+    )
+    .unwrap();
     let spool_thread = {
         let stopping = stopping.clone();
         std::thread::spawn(move || spool.run(&stopping))

@@ -120,29 +120,10 @@ pub fn bind(
 /// Makes the demo archive, user and certificate in `dir` (or a fresh temporary directory).
 /// Run twice on the same directory, it imports nothing new and gives `demo` a new password.
 pub fn prepare(dir: Option<&Path>) -> Result<Demo, DemoError> {
-    let dir = match dir {
-        Some(d) => d.to_owned(),
-        None => fresh_dir()?,
-    };
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| DemoError::Io { path, source }
-    };
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let mail_dir = dir.join("demo-mail");
+    let demo = prepare_empty(dir)?;
+    let mail_dir = demo.dir.join("demo-mail");
     std::fs::create_dir_all(&mail_dir).map_err(io_err(&mail_dir))?;
-
-    let mut archive = Archive::open(&dir.join("archive"))?;
-    let password = random_password();
-    let hash = crate::auth::hash_password(password.as_bytes())?;
-    {
-        let mut index = archive.open_index()?;
-        if index.user_password_hash(USER)?.is_some() {
-            index.set_password_hash(USER, &hash)?;
-        } else {
-            index.add_user(USER, &hash)?;
-        }
-    }
+    let mut archive = Archive::open(&demo.dir.join("archive"))?;
     for line in MANIFEST
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -163,7 +144,28 @@ pub fn prepare(dir: Option<&Path>) -> Result<Demo, DemoError> {
             &mut |_| {},
         )?;
     }
+    Ok(demo)
+}
 
+/// As [`prepare`], without the demo mail: an archive with only the user `demo` in it, and the
+/// certificate (tests build their own archives on it, e.g. a journal-mode one).
+pub fn prepare_empty(dir: Option<&Path>) -> Result<Demo, DemoError> {
+    let dir = match dir {
+        Some(d) => d.to_owned(),
+        None => fresh_dir()?,
+    };
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let archive = Archive::open(&dir.join("archive"))?;
+    let password = random_password();
+    let hash = crate::auth::hash_password(password.as_bytes())?;
+    {
+        let mut index = archive.open_index()?;
+        if index.user_password_hash(USER)?.is_some() {
+            index.set_password_hash(USER, &hash)?;
+        } else {
+            index.add_user(USER, &hash)?;
+        }
+    }
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
         .map_err(|e| DemoError::Certificate(e.to_string()))?;
     let cert_pem = cert.cert.pem();
@@ -177,6 +179,12 @@ pub fn prepare(dir: Option<&Path>) -> Result<Demo, DemoError> {
         key_pem,
         cert_path,
     })
+}
+
+/// The error for an I/O failure on `path`.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError {
+    let path = path.to_owned();
+    move |source| DemoError::Io { path, source }
 }
 
 fn fresh_dir() -> Result<PathBuf, DemoError> {

@@ -14,8 +14,10 @@ use sha2::{Digest, Sha256};
 
 use super::ImportError;
 use crate::index::{
-    Index, IngestMessage, InternalDate, MailboxId, Placed, Placement, PlacementMessage,
+    Index, IngestMessage, InternalDate, JournalEntry, JournalOutcome, MailboxId, Placed, Placement,
+    PlacementMessage,
 };
+use crate::mime::journal::Participant;
 use crate::mime::{self, Analysis};
 use crate::store::{BatchWriter, BlobStore, SegmentEnd, WriterLock};
 
@@ -30,16 +32,23 @@ struct Pending {
     bytes: Vec<u8>,
     analysis: Analysis,
     internal_date: InternalDate,
-    mailbox: MailboxId,
-    flags: String,
+    destination: Destination,
+}
+
+/// Where a pending message goes.
+enum Destination {
+    /// Mailbox mode: into this mailbox with these flags.
+    Mailbox { mailbox: MailboxId, flags: String },
+    /// Journal mode: into the journal, shown to these participants.
+    Journal { participants: Vec<Participant> },
 }
 
 /// What flushed batches did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Flushed {
-    /// Messages added to a mailbox.
+    /// Messages added to a mailbox (mailbox mode) or new to the journal (journal mode).
     pub imported: u64,
-    /// Messages the mailbox already held.
+    /// Messages the mailbox (or the journal) already held.
     pub duplicates: u64,
 }
 
@@ -78,6 +87,34 @@ impl<'a> Ingester<'a> {
         internal_date: Option<InternalDate>,
     ) -> Result<Option<Flushed>, ImportError> {
         let bytes = mime::canonical_line_ends(raw).into_owned();
+        self.queue(
+            bytes,
+            Destination::Mailbox { mailbox, flags },
+            internal_date,
+        )
+    }
+
+    /// Queues one journal message (journal mode): a journal report is unwrapped to the original
+    /// it carries, which is what is stored; the participants come from the report's envelope
+    /// lines or the message's header fields ([`mime::journal`]).
+    pub fn add_journal(
+        &mut self,
+        raw: &[u8],
+        internal_date: Option<InternalDate>,
+    ) -> Result<Option<Flushed>, ImportError> {
+        let canonical = mime::canonical_line_ends(raw);
+        let journaled = mime::journal::unwrap(&canonical);
+        let participants = journaled.participants;
+        let bytes = journaled.message.into_owned();
+        self.queue(bytes, Destination::Journal { participants }, internal_date)
+    }
+
+    fn queue(
+        &mut self,
+        bytes: Vec<u8>,
+        destination: Destination,
+        internal_date: Option<InternalDate>,
+    ) -> Result<Option<Flushed>, ImportError> {
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let analysis = mime::analyze(&bytes);
         let internal_date = internal_date.unwrap_or_else(|| InternalDate {
@@ -90,8 +127,7 @@ impl<'a> Ingester<'a> {
             bytes,
             analysis,
             internal_date,
-            mailbox,
-            flags,
+            destination,
         });
         if self.pending.len() >= BATCH_MESSAGES || self.pending_bytes >= BATCH_BYTES {
             return self.flush().map(Some);
@@ -113,6 +149,7 @@ impl<'a> Ingester<'a> {
         let mut writer = None;
         let mut new: Vec<IngestMessage<'_>> = Vec::new();
         let mut placements = Vec::with_capacity(pending.len());
+        let mut journal = Vec::new();
         // Within a batch, the same content is appended once.
         let mut in_batch: HashMap<[u8; 32], PlacementMessage> = HashMap::new();
         for p in &pending {
@@ -148,11 +185,17 @@ impl<'a> Ingester<'a> {
                     m
                 }
             };
-            placements.push(Placement {
-                mailbox: p.mailbox,
-                message,
-                flags: p.flags.clone(),
-            });
+            match &p.destination {
+                Destination::Mailbox { mailbox, flags } => placements.push(Placement {
+                    mailbox: *mailbox,
+                    message,
+                    flags: flags.clone(),
+                }),
+                Destination::Journal { participants } => journal.push(JournalEntry {
+                    message,
+                    participants: participants.clone(),
+                }),
+            }
         }
         crash_point("appended");
         // DESIGN §3: blobs durable before the index names them.
@@ -160,15 +203,21 @@ impl<'a> Ingester<'a> {
             w.sync()?;
         }
         crash_point("synced");
-        let placed = self.index.commit_ingest(&new, &placements)?;
+        let committed = self.index.commit_ingest(&new, &placements, &journal)?;
         crash_point("committed");
         drop(lock);
 
         let mut done = Flushed::default();
-        for p in placed {
+        for p in committed.placed {
             match p {
                 Placed::Added { .. } => done.imported += 1,
                 Placed::Duplicate { .. } => done.duplicates += 1,
+            }
+        }
+        for j in committed.journaled {
+            match j {
+                JournalOutcome::New(_) => done.imported += 1,
+                JournalOutcome::Known(_) => done.duplicates += 1,
             }
         }
         Ok(done)

@@ -11,7 +11,10 @@
 //! - any other file: one message, archived as it is, even if it is not mail at all — an archive
 //!   keeps what it was given.
 //!
-//! With [`Target::Folder`], everything goes to that folder instead. A message that cannot be
+//! With [`Target::Folder`], everything goes to that folder instead. In journal mode
+//! ([`run_journal`]) folders do not matter: every message goes to the journal and is shown to
+//! the users who took part in it ([`crate::mime::journal`]). [`run_in_mode`] refuses a feed
+//! that does not fit the archive's mode before anything is written. A message that cannot be
 //! parsed is still archived; only input that cannot be read (I/O error, not a regular file) or an
 //! empty message is rejected, with its location and reason, and the import goes on.
 
@@ -28,6 +31,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::archive::Archive;
+use crate::config::ArchiveMode;
 use crate::index::{IndexError, InternalDate, MailboxId, UserId};
 use crate::store::StoreError;
 use ingest::{Flushed, Ingester};
@@ -132,9 +136,27 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Whose mail an import is: a user's folders (mailbox mode) or the journal (journal mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// A user's own folders.
+    User {
+        /// The user, who must exist.
+        name: String,
+        /// Where the messages go.
+        target: Target,
+    },
+    /// Journal messages: each shown to the users who took part in it.
+    Journal,
+}
+
 /// Errors that stop an import (a rejected input does not).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The feed does not fit the archive's mode (DESIGN §1: modes are never mixed); nothing was
+    /// archived.
+    #[error("{}", mode_mismatch_text(*.0))]
+    WrongMode(ArchiveMode),
     /// The user does not exist.
     #[error("no user {0:?}")]
     NoSuchUser(String),
@@ -144,6 +166,62 @@ pub enum ImportError {
     /// The blob store failed; the batch was not committed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The refusal of a feed that does not fit an archive in `mode`.
+fn mode_mismatch_text(mode: ArchiveMode) -> &'static str {
+    match mode {
+        ArchiveMode::Journal => {
+            "this archive is in journal mode (archive.mode = \"journal\"): mail is imported \
+             with `import --journal`, not for one user; nothing was archived"
+        }
+        ArchiveMode::Mailbox => {
+            "this archive is in mailbox mode (archive.mode = \"mailbox\"): journal mail cannot \
+             be imported into it; nothing was archived"
+        }
+    }
+}
+
+/// Imports `paths` as `feed` into `archive`, whose configured mode is `mode`: refuses, before
+/// touching anything, a feed of the other mode ([`ImportError::WrongMode`]), and an archive
+/// whose mail was ingested in the other mode ([`IndexError::ModeMismatch`]); the first import
+/// records the mode.
+pub fn run_in_mode(
+    archive: &mut Archive,
+    mode: ArchiveMode,
+    feed: &Feed,
+    paths: &[PathBuf],
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary, ImportError> {
+    match (mode, feed) {
+        (ArchiveMode::Mailbox, Feed::User { name, target }) => {
+            archive.index_mut().claim_mode(mode)?;
+            run(archive, name, target.clone(), paths, progress)
+        }
+        (ArchiveMode::Journal, Feed::Journal) => {
+            archive.index_mut().claim_mode(mode)?;
+            run_journal(archive, paths, progress)
+        }
+        (mode, _) => Err(ImportError::WrongMode(mode)),
+    }
+}
+
+/// Imports `paths` into the journal of `archive` (journal mode): each message, or the original
+/// a journal report carries, is stored once and shown to its participants.
+pub fn run_journal(
+    archive: &mut Archive,
+    paths: &[PathBuf],
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary, ImportError> {
+    let (index, store) = archive.parts_mut();
+    Run {
+        ingester: Ingester::new(index, store),
+        sink: Sink::Journal,
+        summary: Summary::default(),
+        progress: Progress::default(),
+        report: progress,
+    }
+    .all(paths)
 }
 
 /// Imports `paths` for `user` (who must exist) into `archive`, calling `progress` after each
@@ -160,35 +238,52 @@ pub fn run(
         Some((id, _)) => id,
         None => return Err(ImportError::NoSuchUser(user.to_owned())),
     };
-    let mut run = Run {
+    Run {
         ingester: Ingester::new(index, store),
-        user: user_id,
-        target,
-        mailboxes: HashMap::new(),
+        sink: Sink::Mailboxes {
+            user: user_id,
+            target,
+            mailboxes: HashMap::new(),
+        },
         summary: Summary::default(),
         progress: Progress::default(),
         report: progress,
-    };
-    for path in paths {
-        run.source(path)?;
     }
-    let done = run.ingester.flush()?;
-    run.count(done);
-    Ok(run.summary)
+    .all(paths)
 }
 
 /// State of one import run.
 struct Run<'a, 'p> {
     ingester: Ingester<'a>,
-    user: UserId,
-    target: Target,
-    mailboxes: HashMap<String, MailboxId>,
+    sink: Sink,
     summary: Summary,
     progress: Progress,
     report: &'p mut dyn FnMut(&Progress),
 }
 
+/// Where a run's messages go.
+enum Sink {
+    /// A user's mailboxes, created as needed.
+    Mailboxes {
+        user: UserId,
+        target: Target,
+        mailboxes: HashMap<String, MailboxId>,
+    },
+    /// The journal; source folders do not matter.
+    Journal,
+}
+
 impl Run<'_, '_> {
+    /// Imports every path, then flushes the last batch.
+    fn all(mut self, paths: &[PathBuf]) -> Result<Summary, ImportError> {
+        for path in paths {
+            self.source(path)?;
+        }
+        let done = self.ingester.flush()?;
+        self.count(done);
+        Ok(self.summary)
+    }
+
     /// Imports one path given on the command line.
     fn source(&mut self, path: &Path) -> Result<(), ImportError> {
         let meta = match fs::metadata(path) {
@@ -348,28 +443,44 @@ impl Run<'_, '_> {
             return Ok(());
         }
         self.progress.bytes += bytes.len() as u64;
-        let mailbox = self.mailbox(folder)?;
-        if let Some(done) = self.ingester.add(bytes, mailbox, flags, date)? {
+        let flushed = match &self.sink {
+            Sink::Mailboxes { .. } => {
+                let mailbox = self.mailbox(folder)?;
+                self.ingester.add(bytes, mailbox, flags, date)?
+            }
+            Sink::Journal => self.ingester.add_journal(bytes, date)?,
+        };
+        if let Some(done) = flushed {
             self.count(done);
             (self.report)(&self.progress);
         }
         Ok(())
     }
 
+    /// The user's mailbox `name` (mailbox mode), created if absent.
     fn mailbox(&mut self, name: &str) -> Result<MailboxId, ImportError> {
-        if let Some(&id) = self.mailboxes.get(name) {
+        let Sink::Mailboxes {
+            user, mailboxes, ..
+        } = &mut self.sink
+        else {
+            return Err(ImportError::WrongMode(ArchiveMode::Journal));
+        };
+        if let Some(&id) = mailboxes.get(name) {
             return Ok(id);
         }
-        let id = self.ingester.index().ensure_mailbox(self.user, name)?;
-        self.mailboxes.insert(name.to_owned(), id);
+        let id = self.ingester.index().ensure_mailbox(*user, name)?;
+        mailboxes.insert(name.to_owned(), id);
         Ok(id)
     }
 
     /// The folder a message from source folder `natural` goes to.
     fn folder_for<'n>(&'n self, natural: &'n str) -> &'n str {
-        match &self.target {
-            Target::Auto => natural,
-            Target::Folder(f) => f,
+        match &self.sink {
+            Sink::Mailboxes {
+                target: Target::Folder(f),
+                ..
+            } => f,
+            _ => natural,
         }
     }
 

@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::messages::{canonical_flags, encode_day, InternalDate};
 use super::{Index, IndexError, MailboxId, MessageId};
+use crate::mime::journal::Participant;
 use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
@@ -77,6 +78,35 @@ pub enum Placed {
     },
 }
 
+/// A message of the batch for the journal (journal mode), with who took part in it.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    /// The message.
+    pub message: PlacementMessage,
+    /// Its participants (`crate::mime::journal`), canonical addresses.
+    pub participants: Vec<Participant>,
+}
+
+/// What became of a [`JournalEntry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalOutcome {
+    /// New to the journal.
+    New(MessageId),
+    /// The journal already held the message; its participants were added to the known ones
+    /// (Exchange writes one report per group of recipients, each with the same original).
+    Known(MessageId),
+}
+
+/// What one ingest commit did: one [`Placed`] per placement, one [`JournalOutcome`] per journal
+/// entry, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// The placements' outcomes.
+    pub placed: Vec<Placed>,
+    /// The journal entries' outcomes.
+    pub journaled: Vec<JournalOutcome>,
+}
+
 /// UID and modseq bookkeeping for one mailbox during the transaction.
 struct MailboxCounters {
     uidnext: u64,
@@ -85,17 +115,101 @@ struct MailboxCounters {
     added: u64,
 }
 
+/// Adds memberships inside one transaction: each mailbox's new entries take UIDs from its
+/// UIDNEXT in the order placed and share one new modseq; [`Placer::finish`] advances UIDNEXT
+/// and HIGHESTMODSEQ. Ingest, journal matching and address backfill all place through it.
+#[derive(Default)]
+pub(super) struct Placer {
+    counters: HashMap<MailboxId, MailboxCounters>,
+}
+
+impl Placer {
+    /// Puts `message` into `mailbox` (nothing if it is already there).
+    pub(super) fn place(
+        &mut self,
+        tx: &Transaction<'_>,
+        mailbox: MailboxId,
+        message: MessageId,
+        flags: &str,
+    ) -> Result<Placed, IndexError> {
+        let c = match self.counters.entry(mailbox) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let (uidnext, highest): (u64, u64) = tx
+                    .prepare_cached("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1")?
+                    .query_row(params![mailbox.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => {
+                            IndexError::NoSuchMailbox(format!("id {}", mailbox.0))
+                        }
+                        e => e.into(),
+                    })?;
+                v.insert(MailboxCounters {
+                    uidnext,
+                    modseq: highest + 1,
+                    added: 0,
+                })
+            }
+        };
+        let uid = u32::try_from(c.uidnext).map_err(|_| IndexError::UidsExhausted(mailbox.0))?;
+        let n = tx
+            .prepare_cached(
+                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (mailbox_id, message_id) DO NOTHING",
+            )?
+            .execute(params![
+                mailbox.0,
+                uid,
+                message.0,
+                canonical_flags(flags),
+                c.modseq
+            ])?;
+        if n == 1 {
+            c.uidnext += 1;
+            c.added += 1;
+            Ok(Placed::Added { uid, message })
+        } else {
+            Ok(Placed::Duplicate { message })
+        }
+    }
+
+    /// Advances UIDNEXT and HIGHESTMODSEQ of every mailbox that got an entry.
+    pub(super) fn finish(self, tx: &Transaction<'_>) -> Result<(), IndexError> {
+        let mut advance = tx.prepare_cached(
+            "UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
+        )?;
+        for (mailbox, c) in &self.counters {
+            if c.added > 0 {
+                advance.execute(params![mailbox.0, c.uidnext, c.modseq])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stored message a placement names.
+fn resolve(ids: &[MessageId], message: PlacementMessage) -> Result<MessageId, IndexError> {
+    match message {
+        PlacementMessage::Stored(id) => Ok(id),
+        PlacementMessage::New(i) => ids.get(i).copied().ok_or_else(|| {
+            IndexError::Corrupt(format!("placement of new message {i} out of range"))
+        }),
+    }
+}
+
 impl Index {
     /// Commits one ingest batch (see the module docs). Returns one [`Placed`] per placement.
     pub fn commit_ingest(
         &mut self,
         messages: &[IngestMessage<'_>],
         placements: &[Placement],
-    ) -> Result<Vec<Placed>, IndexError> {
+        journal: &[JournalEntry],
+    ) -> Result<Committed, IndexError> {
         // DESIGN §3: the ingest commit is durable when it returns. The pragma cannot change
         // inside a transaction, so it brackets it.
         self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let result = self.commit_ingest_tx(messages, placements);
+        let result = self.commit_ingest_tx(messages, placements, journal);
         let restore = self.conn.pragma_update(None, "synchronous", "NORMAL");
         let placed = result?;
         restore?;
@@ -106,7 +220,8 @@ impl Index {
         &mut self,
         messages: &[IngestMessage<'_>],
         placements: &[Placement],
-    ) -> Result<Vec<Placed>, IndexError> {
+        journal: &[JournalEntry],
+    ) -> Result<Committed, IndexError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -147,97 +262,56 @@ impl Index {
                 ids.push(MessageId(id));
             }
         }
-        let mut counters: HashMap<MailboxId, MailboxCounters> = HashMap::new();
+        let mut placer = Placer::default();
         let mut placed = Vec::with_capacity(placements.len());
-        {
-            let mut read_counters =
-                tx.prepare_cached("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1")?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (mailbox_id, message_id) DO NOTHING",
-            )?;
-            for p in placements {
-                let message = match p.message {
-                    PlacementMessage::Stored(id) => id,
-                    PlacementMessage::New(i) => *ids.get(i).ok_or_else(|| {
-                        IndexError::Corrupt(format!("placement of new message {i} out of range"))
-                    })?,
-                };
-                let c = match counters.entry(p.mailbox) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        let (uidnext, highest): (u64, u64) = read_counters
-                            .query_row(params![p.mailbox.0], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .map_err(|e| match e {
-                                rusqlite::Error::QueryReturnedNoRows => {
-                                    IndexError::NoSuchMailbox(format!("id {}", p.mailbox.0))
-                                }
-                                e => e.into(),
-                            })?;
-                        v.insert(MailboxCounters {
-                            uidnext,
-                            modseq: highest + 1,
-                            added: 0,
-                        })
-                    }
-                };
-                let uid =
-                    u32::try_from(c.uidnext).map_err(|_| IndexError::UidsExhausted(p.mailbox.0))?;
-                let n = insert.execute(params![
-                    p.mailbox.0,
-                    uid,
-                    message.0,
-                    canonical_flags(&p.flags),
-                    c.modseq
-                ])?;
-                if n == 1 {
-                    c.uidnext += 1;
-                    c.added += 1;
-                    placed.push(Placed::Added { uid, message });
-                } else {
-                    placed.push(Placed::Duplicate { message });
-                }
-            }
-            let mut advance = tx.prepare_cached(
-                "UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
-            )?;
-            for (mailbox, c) in &counters {
-                if c.added > 0 {
-                    advance.execute(params![mailbox.0, c.uidnext, c.modseq])?;
-                }
-            }
+        for p in placements {
+            let message = resolve(&ids, p.message)?;
+            placed.push(placer.place(&tx, p.mailbox, message, &p.flags)?);
         }
+        let mut journaled = Vec::with_capacity(journal.len());
+        for j in journal {
+            let message = resolve(&ids, j.message)?;
+            journaled.push(super::journal::journal_in(
+                &tx,
+                &mut placer,
+                message,
+                &j.participants,
+            )?);
+        }
+        placer.finish(&tx)?;
         tx.commit()?;
-        Ok(placed)
+        Ok(Committed { placed, journaled })
+    }
+}
+
+/// A made-up message for the index's unit tests: hash `[n; 32]`, a blob of 10 bytes.
+#[cfg(test)]
+pub(super) fn test_message(n: u8) -> IngestMessage<'static> {
+    IngestMessage {
+        sha256: [n; 32],
+        blob: BlobRef {
+            segment: 1,
+            offset: 16 + u64::from(n) * 100,
+            len: 10,
+        },
+        internal_date: InternalDate {
+            unix: 0,
+            tz_minutes: 0,
+        },
+        envelope: b"",
+        body_structure: b"",
+        body: b"",
+        sent_date: None,
+        sent_day: Some((2024, 2, 29)),
+        has_attachment: false,
+        text: SearchText::default(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn message(n: u8) -> IngestMessage<'static> {
-        IngestMessage {
-            sha256: [n; 32],
-            blob: BlobRef {
-                segment: 1,
-                offset: 16 + u64::from(n) * 100,
-                len: 10,
-            },
-            internal_date: InternalDate {
-                unix: 0,
-                tz_minutes: 0,
-            },
-            envelope: b"",
-            body_structure: b"",
-            body: b"",
-            sent_date: None,
-            sent_day: Some((2024, 2, 29)),
-            has_attachment: false,
-            text: SearchText::default(),
-        }
-    }
+    use test_message as message;
 
     /// UIDs come from UIDNEXT, never from max(uid) + 1: removing the newest entry (which no
     /// IMAP command can do, but a repair might) must not let its UID be handed out again.
@@ -253,15 +327,23 @@ mod tests {
             flags: String::new(),
         };
         let placed = ix
-            .commit_ingest(&[message(1), message(2)], &[place(0), place(1), place(0)])
-            .unwrap();
+            .commit_ingest(
+                &[message(1), message(2)],
+                &[place(0), place(1), place(0)],
+                &[],
+            )
+            .unwrap()
+            .placed;
         assert!(matches!(placed[0], Placed::Added { uid: 1, .. }));
         assert!(matches!(placed[1], Placed::Added { uid: 2, .. }));
         assert!(matches!(placed[2], Placed::Duplicate { .. }));
         ix.conn
             .execute("DELETE FROM mailbox_messages WHERE uid = 2", [])
             .unwrap();
-        let placed = ix.commit_ingest(&[message(3)], &[place(0)]).unwrap();
+        let placed = ix
+            .commit_ingest(&[message(3)], &[place(0)], &[])
+            .unwrap()
+            .placed;
         assert!(matches!(placed[0], Placed::Added { uid: 3, .. }));
         let st = ix.mailbox_state(mb).unwrap();
         assert_eq!((st.uidnext, st.messages), (4, 2));

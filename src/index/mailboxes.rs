@@ -226,7 +226,11 @@ impl Index {
 }
 
 /// [`Index::ensure_mailbox`] inside a transaction (`name` already normalised).
-fn ensure_in(tx: &Transaction<'_>, user: UserId, name: &str) -> Result<MailboxId, IndexError> {
+pub(super) fn ensure_in(
+    tx: &Transaction<'_>,
+    user: UserId,
+    name: &str,
+) -> Result<MailboxId, IndexError> {
     let mut id = None;
     for (end, _) in name
         .match_indices(SEPARATOR)

@@ -13,9 +13,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
-    // Numbered 0007 by the plan of issue 5 (0004-0006 belong to parallel branches); its place in
-    // this list, not its file name, is its schema version.
     include_str!("../../sql/0007_access.sql"),
+    include_str!("../../sql/0009_journal.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.

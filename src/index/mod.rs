@@ -1,5 +1,5 @@
-//! The SQLite index of an archive (DESIGN §3): users, mailboxes, subscriptions, messages,
-//! mailbox membership and the content index for SEARCH.
+//! The SQLite index of an archive (DESIGN §3): users and their addresses, mailboxes,
+//! subscriptions, messages, mailbox membership, the journal and the content index for SEARCH.
 //!
 //! Owns every SQL statement of the crate (with `sql/`, the migrations). Callers see typed ids,
 //! plain structs and [`IndexError`]; `rusqlite` stays inside. User text is always bound as a
@@ -16,6 +16,7 @@ mod access;
 mod changes;
 mod content;
 mod ingest;
+mod journal;
 mod mailboxes;
 mod messages;
 mod migrate;
@@ -31,7 +32,10 @@ use rusqlite::Connection;
 pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
 pub use content::{fts_query, ContentColumn};
-pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
+pub use ingest::{
+    Committed, IngestMessage, JournalEntry, JournalOutcome, Placed, Placement, PlacementMessage,
+};
+pub use journal::{AddressAdded, JournalItem};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
 pub use users::UserSummary;
@@ -87,6 +91,34 @@ pub enum IndexError {
     /// No user of that name.
     #[error("no user {0:?}")]
     NoSuchUser(String),
+    /// The address belongs to a user (this one or another).
+    #[error("address {address} already belongs to user {owner:?}")]
+    AddressTaken {
+        /// The canonical address.
+        address: String,
+        /// Its user.
+        owner: String,
+    },
+    /// The archive holds mail of one mode and the configuration names the other.
+    #[error(
+        "this archive holds {} mail but the configuration says archive.mode = {}: an archive's \
+         mode never changes (DESIGN: modes are never mixed)",
+        mode_name(*.recorded), mode_name(*.configured)
+    )]
+    ModeMismatch {
+        /// The mode its mail was ingested in.
+        recorded: crate::config::ArchiveMode,
+        /// The mode of the configuration.
+        configured: crate::config::ArchiveMode,
+    },
+    /// The user has no such address.
+    #[error("user {user:?} has no address {address}")]
+    NoSuchAddress {
+        /// The canonical address.
+        address: String,
+        /// The user.
+        user: String,
+    },
     /// No mailbox of that name (or id).
     #[error("no mailbox {0:?}")]
     NoSuchMailbox(String),
@@ -194,6 +226,13 @@ fn create_private_file(path: &Path) -> Result<(), IndexError> {
             path: path.to_owned(),
             source,
         }),
+    }
+}
+
+fn mode_name(mode: crate::config::ArchiveMode) -> &'static str {
+    match mode {
+        crate::config::ArchiveMode::Mailbox => "mailbox-mode",
+        crate::config::ArchiveMode::Journal => "journal-mode",
     }
 }
 

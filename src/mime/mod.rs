@@ -7,7 +7,8 @@
 //! [`address`] (raw address lists for ENVELOPE), [`tree`] (the part tree by offsets, with the
 //! caps of [`limits`]), [`structure`] (ENVELOPE / BODYSTRUCTURE / BODY), [`imapstr`] (quoted
 //! string or literal), [`date`] (the `Date:` header), [`decode`] (base64 / quoted-printable),
-//! [`text`] (the decoded text SEARCH matches, for the content index).
+//! [`text`] (the decoded text SEARCH matches, for the content index), [`journal`] (journal
+//! messages: participants, Exchange journal reports unwrapped).
 //!
 //! Nothing here panics or fails on any input: malformed mail gives a best-effort, well-formed
 //! answer, and the message itself is always served byte for byte.
@@ -17,6 +18,7 @@ mod date;
 mod decode;
 mod header;
 mod imapstr;
+pub mod journal;
 mod params;
 mod structure;
 pub mod text;

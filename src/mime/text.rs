@@ -274,7 +274,7 @@ fn decode_rfc2231(v: &[u8]) -> String {
 
 /// Removes the part's Content-Transfer-Encoding (RFC 2045 §6), leniently: search wants what
 /// text there is, so bad base64 characters are skipped and unknown encodings pass as they are.
-fn transfer_decode<'a>(head: &[u8], raw: &'a [u8]) -> Cow<'a, [u8]> {
+pub(crate) fn transfer_decode<'a>(head: &[u8], raw: &'a [u8]) -> Cow<'a, [u8]> {
     let enc = header::first(head, "Content-Transfer-Encoding").and_then(params::encoding);
     match enc.map(|e| e.to_ascii_lowercase()).as_deref() {
         Some(b"base64") => Cow::Owned(lenient_base64(raw)),

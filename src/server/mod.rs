@@ -803,16 +803,11 @@ pub enum StartError {
     Control(#[from] control::ControlError),
     #[error("cannot install the signal handler: {0}")]
     Signal(String),
-    #[error("archive.mode = \"journal\" is not available in this version; use \"mailbox\"")]
-    JournalMode,
 }
 
 /// Runs the server that `config` describes until SIGINT or SIGTERM; SIGHUP reloads the TLS
 /// certificate and key.
 pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> {
-    if config.archive.mode == crate::config::ArchiveMode::Journal {
-        return Err(StartError::JournalMode);
-    }
     // Read what may be readable only by root (the key) and bind (ports below 1024) first...
     let tls = tls::load_server_config(&config.tls.cert, &config.tls.key)?;
     let mut listeners: Vec<(SocketAddr, Security)> = config
@@ -845,6 +840,21 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
     )?;
 
     let archive = crate::archive::Archive::open(&config.archive.dir)?;
+    // DESIGN §1: an archive's mode never changes; serving it in the other mode would show
+    // nothing (journal folders stay empty) or ingest spool files of the wrong kind.
+    match archive.index().recorded_mode() {
+        Ok(Some(recorded)) if recorded != config.archive.mode => {
+            return Err(crate::archive::ArchiveError::Index(
+                crate::index::IndexError::ModeMismatch {
+                    recorded,
+                    configured: config.archive.mode,
+                },
+            )
+            .into())
+        }
+        Ok(_) => {}
+        Err(e) => return Err(crate::archive::ArchiveError::Index(e).into()),
+    }
     let context = Arc::new(
         SessionContext::new(&archive, config.archive.flags)
             .with_limits(config.limits)
@@ -855,6 +865,7 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
             let spool = crate::spool::Spool::open(
                 dir,
                 crate::archive::Archive::open(&config.archive.dir)?,
+                config.archive.mode,
             )?;
             let stopping = server.stop_flag();
             Some(

@@ -14,6 +14,19 @@ use imapvault::server::{Security, Shutdown};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
+/// The default limits, but with room for the many sessions tests open from one address as one
+/// user, and the fixed 300 ms pause after a failed login that tests were written against
+/// (tests/limits.rs tests the limits themselves).
+pub fn test_limits() -> imapvault::limits::Limits {
+    let d = imapvault::limits::Limits::DEFAULT;
+    imapvault::limits::Limits {
+        connections_per_ip: 10_000,
+        sessions_per_user: 10_000,
+        login_failure_delay_max: d.login_failure_delay,
+        ..d
+    }
+}
+
 /// A running server over a fresh demo archive.
 pub struct TestServer {
     pub tls_addr: SocketAddr,
@@ -34,9 +47,28 @@ impl TestServer {
         queue: usize,
         limits: imapvault::limits::Limits,
     ) -> TestServer {
-        use imapvault::server::{tls, Server, ServerSettings};
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        TestServer::serve(dir, demo, workers, queue, limits)
+    }
+
+    /// Starts a server on an archive that `setup` fills: it gets the archive directory and the
+    /// password of user `demo` (the only user so far), e.g. to build a journal-mode archive.
+    pub fn start_on(setup: impl FnOnce(&std::path::Path, &str)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = imapvault::demo::prepare_empty(Some(dir.path())).expect("empty archive");
+        setup(&dir.path().join("archive"), &demo.password);
+        TestServer::serve(dir, demo, 16, 64, test_limits())
+    }
+
+    fn serve(
+        dir: tempfile::TempDir,
+        demo: imapvault::demo::Demo,
+        workers: usize,
+        queue: usize,
+        limits: imapvault::limits::Limits,
+    ) -> TestServer {
+        use imapvault::server::{tls, Server, ServerSettings};
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let config = tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())
             .expect("tls");
@@ -72,21 +104,9 @@ impl TestServer {
     }
 
     /// Prepares the demo archive and starts serving it on loopback, as `serve --demo` does
-    /// (16 workers, a queue of 64) but with room for the many sessions tests open from one
-    /// address as one user, and the fixed 300 ms pause after a failed login that tests were
-    /// written against (tests/limits.rs tests the limits themselves).
+    /// (16 workers, a queue of 64) but with [`test_limits`].
     pub fn start() -> TestServer {
-        let d = imapvault::limits::Limits::DEFAULT;
-        TestServer::start_with(
-            16,
-            64,
-            imapvault::limits::Limits {
-                connections_per_ip: 10_000,
-                sessions_per_user: 10_000,
-                login_failure_delay_max: d.login_failure_delay,
-                ..d
-            },
-        )
+        TestServer::start_with(16, 64, test_limits())
     }
 
     /// The archive's directory (for hashing its files before and after).
@@ -143,10 +163,19 @@ impl TestServer {
     pub fn imap_session(
         &self,
     ) -> imap::Session<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+        self.imap_session_as(imapvault::demo::USER, &self.password)
+    }
+
+    /// A client of the `imap` crate logged in as `user`.
+    pub fn imap_session_as(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> imap::Session<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
         let mut client = imap::Client::new(self.tls_stream());
         client.read_greeting().expect("greeting");
         client
-            .login(imapvault::demo::USER, &self.password)
+            .login(user, password)
             .map_err(|(e, _)| e)
             .expect("login")
     }
