@@ -115,6 +115,11 @@ fn journal_server() -> TestServer {
                     .unwrap();
                 index.ensure_journal_mailboxes(user).unwrap();
             }
+            // An auditor from the start: the journal reaches its `Journal` at ingest.
+            index
+                .add_user_as("audit1", &hash, imapvault::index::Role::Auditor)
+                .unwrap();
+            index.ensure_journal_mailboxes("audit1").unwrap();
         }
         let files = write_journal(archive_dir.parent().unwrap());
         let summary = import::run_in_mode(
@@ -127,6 +132,13 @@ fn journal_server() -> TestServer {
         .unwrap();
         assert_eq!((summary.imported, summary.duplicates), (4, 0), "{summary}");
         assert!(summary.rejected.is_empty());
+        // An auditor added afterwards: its `Journal` is filled from the journal.
+        let index = archive.index_mut();
+        let (_, hash) = index.user_password_hash("demo").unwrap().unwrap();
+        index
+            .add_user_as("audit2", &hash, imapvault::index::Role::Auditor)
+            .unwrap();
+        index.ensure_journal_mailboxes("audit2").unwrap();
     })
 }
 
@@ -198,6 +210,37 @@ fn each_participant_sees_a_journal_message_once_in_the_right_folder() {
     let archive = Archive::open(&server.archive_dir()).unwrap();
     assert_eq!(archive.index().journal(0, 100).unwrap().len(), 4);
     assert_eq!(archive.verify().unwrap().records, 4);
+}
+
+#[test]
+fn auditors_see_the_whole_journal_as_journal_and_others_do_not() {
+    let server = journal_server();
+    let pw = server.password.clone();
+    let whole: Vec<Vec<u8>> = vec![
+        SENT_BY_ALICE.as_bytes().to_vec(),
+        ORIGINAL.to_vec(),
+        BOB_TWICE.as_bytes().to_vec(),
+        TO_DAVE.as_bytes().to_vec(),
+    ];
+    for auditor in ["audit1", "audit2"] {
+        let mut s = server.imap_session_as(auditor, &pw);
+        let got = messages(&mut s, "Journal");
+        let uids: Vec<u32> = got.iter().map(|(uid, _)| *uid).collect();
+        assert_eq!(uids, vec![1, 2, 3, 4], "{auditor}: journal order");
+        let bodies: Vec<Vec<u8>> = got.into_iter().map(|(_, b)| b).collect();
+        assert_eq!(bodies, whole, "{auditor} sees every journaled message once");
+        s.logout().unwrap();
+    }
+    let mut carol = server.imap_session_as("carol", &pw);
+    let names: Vec<String> = carol
+        .list(None, Some("*"))
+        .unwrap()
+        .iter()
+        .map(|n| n.name().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == "Journal"), "{names:?}");
+    assert!(carol.examine("Journal").is_err(), "no Journal for a user");
+    carol.logout().unwrap();
 }
 
 #[test]

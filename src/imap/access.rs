@@ -257,16 +257,24 @@ pub fn rights(flags: FlagPolicy) -> &'static str {
     }
 }
 
-/// Writes the log line of an auditor's access to another user's mailbox (issue 5: auditor
-/// access is logged), if `target` is one.
-pub fn log_audit(peer: &str, user: &User, command: &str, target: &Target) {
-    if let Holder::Other {
-        owner_name,
-        reach: Reach::Auditor,
-        ..
-    } = &target.holder
-    {
-        audit_line(peer, user, command, &target.info.name, owner_name);
+/// Writes the log line of an auditor's access to another user's mailbox, or to the whole
+/// journal (an auditor's own `Journal` in journal mode), if `target` is
+/// one (issue 5: auditor access is logged).
+pub fn log_audit(index: &Index, peer: &str, user: &User, command: &str, target: &Target) {
+    match &target.holder {
+        Holder::Other {
+            owner_name,
+            reach: Reach::Auditor,
+            ..
+        } => audit_line(peer, user, command, &target.info.name, owner_name),
+        // Only the name costs nothing to check; a plain user's own folder may be called so too.
+        Holder::Own
+            if target.info.name == crate::index::JOURNAL_FOLDER
+                && is_auditor(index, user.id).unwrap_or(true) =>
+        {
+            audit_line(peer, user, command, &target.info.name, "the journal")
+        }
+        _ => {}
     }
 }
 

@@ -10,6 +10,10 @@
 //!   that the user does not already hold is added in journal order, in one transaction, with
 //!   new UIDs above every UID the user has seen (so an old message gets a new, higher UID).
 //!
+//! - for auditors (role `auditor`, `sql/0007_access.sql`): every journaled message is placed in
+//!   their own `Journal` folder, at ingest and, for a new auditor, by a backfill of the whole
+//!   journal in journal order (issue 5: "the whole journal as `Journal`").
+//!
 //! Removing an address stops future matching only: what the user already holds stays. The
 //! archive has no expunge (DESIGN §1: nothing is ever removed from a user's view), and an
 //! address removed was theirs when that mail came. Reassigning an address to another user gives
@@ -22,6 +26,9 @@ use super::ingest::{JournalOutcome, Placer};
 use super::{now_unix, Index, IndexError, MailboxId, MessageId, UserId};
 use crate::config::ArchiveMode;
 use crate::mime::journal::{Participant, Role};
+
+/// The auditors' folder holding the whole journal.
+pub const JOURNAL_FOLDER: &str = "Journal";
 
 /// The folder a role's messages are shown in.
 fn folder(role: Role) -> &'static str {
@@ -177,7 +184,8 @@ impl Index {
     }
 
     /// Creates the user's journal folders, `INBOX` and `Sent`, if absent, so a journal-mode
-    /// user has them before any mail matches.
+    /// user has them before any mail matches. An auditor also gets `Journal`, filled with every
+    /// journaled message it does not hold yet, in journal order.
     pub fn ensure_journal_mailboxes(&mut self, user: &str) -> Result<(), IndexError> {
         let tx = self
             .conn
@@ -185,6 +193,27 @@ impl Index {
         let user_id = user_id_in(&tx, user)?;
         for role in [Role::Received, Role::Sent] {
             journal_mailbox(&tx, user_id, role)?;
+        }
+        let role: String = tx
+            .prepare_cached("SELECT role FROM users WHERE id = ?1")?
+            .query_row(params![user_id.0], |r| r.get(0))?;
+        if role == "auditor" {
+            let mailbox = super::mailboxes::ensure_in(&tx, user_id, JOURNAL_FOLDER)?;
+            let missing: Vec<i64> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT j.message_id FROM journal j
+                      WHERE NOT EXISTS (SELECT 1 FROM mailbox_messages m
+                                         WHERE m.mailbox_id = ?1 AND m.message_id = j.message_id)
+                      ORDER BY j.seq",
+                )?;
+                let rows = stmt.query_map(params![mailbox.0], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut placer = Placer::default();
+            for message in missing {
+                placer.place(&tx, mailbox, MessageId(message), "")?;
+            }
+            placer.finish(&tx)?;
         }
         tx.commit()?;
         Ok(())
@@ -282,6 +311,17 @@ pub(super) fn journal_in(
     for (user, role) in users {
         let mailbox = journal_mailbox(tx, UserId(user), role_from_stored(&role)?)?;
         placer.place(tx, mailbox, message, "")?;
+    }
+    if new {
+        let auditors: Vec<i64> = {
+            let mut stmt = tx.prepare_cached("SELECT id FROM users WHERE role = 'auditor'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for auditor in auditors {
+            let mailbox = super::mailboxes::ensure_in(tx, UserId(auditor), JOURNAL_FOLDER)?;
+            placer.place(tx, mailbox, message, "")?;
+        }
     }
     Ok(if new {
         JournalOutcome::New(message)

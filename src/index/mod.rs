@@ -35,7 +35,7 @@ pub use content::{fts_query, ContentColumn};
 pub use ingest::{
     Committed, IngestMessage, JournalEntry, JournalOutcome, Placed, Placement, PlacementMessage,
 };
-pub use journal::{AddressAdded, JournalItem};
+pub use journal::{AddressAdded, JournalItem, JOURNAL_FOLDER};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
 pub use users::UserSummary;

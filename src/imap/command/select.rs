@@ -56,7 +56,7 @@ pub fn run(
         SelectAccess::ReadWrite => "SELECT",
         SelectAccess::ReadOnly => "EXAMINE",
     };
-    crate::imap::access::log_audit(&ctx.session.peer, &user, command, &target);
+    crate::imap::access::log_audit(ctx.index, &ctx.session.peer, &user, command, &target);
     let other_owner = target.other_owner();
     let info = target.info;
     // In another user's mailbox, the reader's own flags (crate::imap::access).

@@ -15,7 +15,7 @@ pub fn run(
 ) -> Completion {
     let target = match super::lookup_mailbox(ctx, mailbox, "STATUS") {
         Ok((user, _, Some(target))) => {
-            crate::imap::access::log_audit(&ctx.session.peer, &user, "STATUS", &target);
+            crate::imap::access::log_audit(ctx.index, &ctx.session.peer, &user, "STATUS", &target);
             target
         }
         Ok((_, _, None)) => return super::no_such_mailbox(),
