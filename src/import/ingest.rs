@@ -139,6 +139,7 @@ impl<'a> Ingester<'a> {
                                 sent_date: p.analysis.sent_date,
                                 sent_day: p.analysis.sent_day,
                                 has_attachment: p.analysis.has_attachment,
+                                preview: mime::text::preview(&p.bytes),
                                 text,
                             });
                             PlacementMessage::New(new.len() - 1)

@@ -53,6 +53,9 @@ pub struct MessageMeta {
     pub sent_day: Option<(i32, u32, u32)>,
     /// Whether the message has an attachment.
     pub has_attachment: bool,
+    /// The PREVIEW text (RFC 8970) computed at ingest; None for a message stored before the
+    /// 0005 migration and not yet reindexed.
+    pub preview: Option<String>,
 }
 
 /// What SEARCH's date and size keys need of a message.
@@ -80,7 +83,7 @@ pub struct MailboxState {
 
 const META_SELECT: &str = "
     SELECT id, segment, offset, len, internal_date, internal_tz, envelope, body_structure, body,
-           sent_date, sent_day, has_attachment
+           sent_date, sent_day, has_attachment, preview
       FROM messages";
 
 fn meta_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
@@ -104,6 +107,7 @@ fn meta_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
         sent_date: r.get(9)?,
         sent_day: sent_day.map(decode_day),
         has_attachment: r.get(11)?,
+        preview: r.get(12)?,
     })
 }
 

@@ -13,6 +13,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
+    // 0004 (sort keys) is another branch's number: at merge it goes before this one.
+    include_str!("../../sql/0005_preview.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.

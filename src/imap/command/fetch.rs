@@ -2,18 +2,20 @@
 //!
 //! Owns: turning fetch attributes into FETCH responses. ENVELOPE and BODYSTRUCTURE come cached
 //! from the index; body sections are cut from the message's mapped bytes by [`crate::mime`].
+//! PREVIEW (RFC 8970) is the text computed once at ingest (`mime::text::preview`).
 //! A non-PEEK body fetch sets `\Seen` where the user may keep flags, and the new flags are sent.
 
 use std::fmt::Write as _;
 
 use crate::imap::datetime::format_internal_date;
-use crate::imap::encode::ResponseCode;
+use crate::imap::encode::{write_nstring, EightBit, ResponseCode};
 use crate::imap::flags::Flags;
 use crate::imap::response::{Completion, LiteralKind, Out};
 use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
 use crate::imap::types::{
-    Addressing, FetchAttribute, FetchItems, FetchModifiers, Partial, SeenPolicy, Vanished,
+    Addressing, FetchAttribute, FetchItems, FetchModifiers, Partial, PreviewMode, SeenPolicy,
+    Vanished,
 };
 use crate::imap::view::Access;
 use crate::index::MessageMeta;
@@ -178,7 +180,8 @@ fn write_one(
                 | FetchAttribute::Rfc822Header
                 | FetchAttribute::Rfc822Text
         )
-    });
+    }) || (meta.is_some_and(|m| m.preview.is_none())
+        && attributes.contains(&FetchAttribute::Preview(PreviewMode::Compute)));
     let blob = match (needs_bytes, meta) {
         (true, Some(m)) => match ctx.store.read(m.blob) {
             Ok(b) => Some(b),
@@ -246,7 +249,24 @@ fn write_one(
                 out.text(&format!("EMAILID (M{id})"));
             }
             FetchAttribute::ThreadId => out.text("THREADID NIL"),
-            FetchAttribute::Preview(_) => out.text("PREVIEW NIL"),
+            FetchAttribute::Preview(mode) => {
+                let computed;
+                let text = match (meta.and_then(|m| m.preview.as_deref()), mode) {
+                    (Some(p), _) => Some(p),
+                    // Stored before PREVIEW was computed at ingest (sql/0005), not reindexed
+                    // yet. RFC 8970 §3.1: LAZY asks for NIL rather than a costly computation;
+                    // otherwise it is computed now from the bytes, as ingest would have.
+                    (None, PreviewMode::Lazy) => None,
+                    (None, PreviewMode::Compute) => {
+                        computed = mime::text::preview(bytes);
+                        Some(computed.as_str())
+                    }
+                };
+                out.text("PREVIEW ");
+                let mut buf = Vec::new();
+                write_nstring(&mut buf, text.map(str::as_bytes), EightBit::Literal);
+                out.push(&buf);
+            }
             FetchAttribute::BodySection {
                 section, partial, ..
             } => {
