@@ -27,6 +27,12 @@ const COMMON: &[&str] = &[
     "COMPRESS=DEFLATE",
     // RFC 4731: SEARCH RETURN (MIN MAX COUNT ALL) answered with `* ESEARCH` (command/search.rs).
     "ESEARCH",
+    // RFC 5182: SEARCH RETURN (SAVE) and `$` (command/search.rs, view.rs).
+    "SEARCHRES",
+    // RFC 5032: SEARCH OLDER / YOUNGER.
+    "WITHIN",
+    // RFC 8970: FETCH PREVIEW, computed at ingest (mime::text::preview).
+    "PREVIEW",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 
 use crate::imap::datetime::format_internal_date;
 use crate::imap::encode::{write_nstring, EightBit, ResponseCode};
-use crate::imap::flags::Flags;
 use crate::imap::response::{Completion, LiteralKind, Out};
 use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
@@ -124,7 +123,7 @@ pub fn run(
                 i,
                 &attributes,
                 meta,
-                &entry.flags.clone(),
+                &entry.flag_list(),
                 entry.uid,
                 flags_changed,
             ) {
@@ -165,7 +164,7 @@ fn write_one(
     index: usize,
     attributes: &[FetchAttribute],
     meta: Option<&MessageMeta>,
-    flags: &Flags,
+    flags: &str,
     uid: u32,
     flags_changed: bool,
 ) -> Result<(), Completion> {
@@ -210,7 +209,7 @@ fn write_one(
         sep(out);
         match attribute {
             FetchAttribute::Flags => {
-                out.text(&format!("FLAGS ({})", flags.to_stored()));
+                out.text(&format!("FLAGS ({flags})"));
                 sent_flags = true;
             }
             FetchAttribute::Uid => out.text(&format!("UID {uid}")),
@@ -333,7 +332,7 @@ fn write_one(
     // under CONDSTORE with their new MODSEQ (RFC 7162 §3.1.4).
     if flags_changed && !sent_flags {
         sep(out);
-        out.text(&format!("FLAGS ({})", flags.to_stored()));
+        out.text(&format!("FLAGS ({flags})"));
     }
     if flags_changed
         && ctx.session.enabled.condstore
