@@ -20,9 +20,7 @@ type Session = imap::Session<rustls::StreamOwned<rustls::ClientConnection, std::
 /// left out of the result.
 fn uids_and_flags(session: &mut Session, set: &str) -> Vec<(u32, Vec<Flag<'static>>)> {
     let fetches = session.fetch(set, "(UID FLAGS)").expect("fetch");
-    let archive = |f: &Flag<'_>| {
-        matches!(f, Flag::Custom(k) if k == "$HasAttachment" || k == "$HasNoAttachment")
-    };
+    let archive = |f: &Flag<'_>| matches!(f, Flag::Custom(k) if k == "$HasAttachment" || k == "$HasNoAttachment");
     let mut v: Vec<_> = fetches
         .iter()
         .map(|f| {

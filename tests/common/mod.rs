@@ -28,8 +28,39 @@ pub struct TestServer {
 impl TestServer {
     /// Prepares the demo archive and starts serving it on loopback.
     pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// The demo archive plus `extra` messages for user `demo`: (folder, raw message, file
+    /// mtime, which becomes the INTERNALDATE; None for now), imported in that order (so UIDs
+    /// follow it) before the server starts.
+    pub fn start_with(extra: &[(&str, &[u8], Option<std::time::SystemTime>)]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        if !extra.is_empty() {
+            let mut archive =
+                imapvault::archive::Archive::open(&dir.path().join("archive")).expect("archive");
+            for (i, (folder, raw, mtime)) in extra.iter().enumerate() {
+                let path = dir.path().join(format!("extra-{i}.eml"));
+                std::fs::write(&path, raw).expect("write message");
+                if let Some(t) = mtime {
+                    std::fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(*t))
+                        .expect("set mtime");
+                }
+                let summary = imapvault::import::run(
+                    &mut archive,
+                    imapvault::demo::USER,
+                    imapvault::import::Target::Folder((*folder).to_owned()),
+                    &[path],
+                    &mut |_| {},
+                )
+                .expect("import");
+                assert!(summary.rejected.is_empty(), "{summary}");
+            }
+        }
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let (server, context) = imapvault::demo::bind(
             &demo,
