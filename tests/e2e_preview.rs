@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 /// Folder `Previews`, UIDs in this order.
@@ -69,32 +68,10 @@ Content-Type: text/plain; name=notes.txt\r\nContent-Disposition: inline\r\n\r\nn
 
 #[test]
 fn imaplib_preview_searchres_within_and_attachment_keywords() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("python3 not found: skipped");
-        return;
-    }
     let mail = messages();
     let extra: Vec<(&str, &[u8], Option<SystemTime>)> = mail
         .iter()
         .map(|(f, m, t)| (*f, m.as_slice(), *t))
         .collect();
-    let server = common::TestServer::start_with(&extra);
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/clients/preview_check.py"
-        ))
-        .arg("localhost")
-        .arg(server.tls_addr.port().to_string())
-        .arg(server.cert_path())
-        .arg(imapvault::demo::USER)
-        .arg(&server.password)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "preview_check.py failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::TestServer::start_with(&extra).run_python_client("tests/clients/preview_check.py");
 }

@@ -51,14 +51,19 @@ pub struct SearchText {
 impl SearchText {
     /// Every field case-folded with [`fold`]: the form the index stores and matches.
     pub fn folded(&self) -> SearchText {
+        self.map(fold)
+    }
+
+    /// Every field passed through `f`.
+    pub fn map(&self, f: impl Fn(&str) -> String) -> SearchText {
         SearchText {
-            from: fold(&self.from),
-            to: fold(&self.to),
-            cc: fold(&self.cc),
-            bcc: fold(&self.bcc),
-            subject: fold(&self.subject),
-            headers: fold(&self.headers),
-            body: fold(&self.body),
+            from: f(&self.from),
+            to: f(&self.to),
+            cc: f(&self.cc),
+            bcc: f(&self.bcc),
+            subject: f(&self.subject),
+            headers: f(&self.headers),
+            body: f(&self.body),
         }
     }
 }

@@ -84,6 +84,35 @@ impl TestServer {
         }
     }
 
+    /// Runs the Python client `script` (relative to the crate root) as `script localhost PORT
+    /// CAFILE USER PASSWORD` against the TLS port, with a time limit, and fails the test with
+    /// its output unless it exits 0. Returns false (after a note) when python3 is missing.
+    pub fn run_python_client(&self, script: &str) -> bool {
+        if std::process::Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("python3 not found: skipped");
+            return false;
+        }
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(format!("{}/{script}", env!("CARGO_MANIFEST_DIR")))
+            .arg("localhost")
+            .arg(self.tls_addr.port().to_string())
+            .arg(self.cert_path())
+            .arg(imapvault::demo::USER)
+            .arg(&self.password);
+        let out = run_with_timeout(cmd, Duration::from_secs(120));
+        assert!(
+            out.status.success(),
+            "{script} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    }
+
     /// The archive's directory (for hashing its files before and after).
     pub fn archive_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("archive")

@@ -47,20 +47,24 @@ const CHARSETS: &[&str] = &[
     "BIG5",
 ];
 
+/// One SEARCH or UID SEARCH command, as parsed.
+pub struct SearchCommand<'a> {
+    pub tag: &'a str,
+    pub addressing: Addressing,
+    /// `RETURN (...)`; None for the plain `* SEARCH` answer.
+    pub ret: Option<&'a [SearchReturnOption]>,
+    pub charset: Option<&'a AString>,
+    pub key: &'a SearchKey,
+}
+
 /// Runs SEARCH / UID SEARCH.
-pub fn run(
-    ctx: &mut Ctx<'_>,
-    out: &mut Out<'_>,
-    tag: &str,
-    addressing: Addressing,
-    ret: Option<&[SearchReturnOption]>,
-    charset: Option<&AString>,
-    key: &SearchKey,
-) -> Completion {
-    let done = search(ctx, out, tag, addressing, ret, charset, key);
+pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> Completion {
+    let done = search(ctx, out, command);
     // RFC 5182 §2.1: a SEARCH RETURN (SAVE) that fails leaves the saved result empty, so a
     // pipelined `FETCH $` acts on no message rather than on an older result.
-    let saves = ret.is_some_and(|r| r.contains(&SearchReturnOption::Save));
+    let saves = command
+        .ret
+        .is_some_and(|r| r.contains(&SearchReturnOption::Save));
     if saves && done.status != Status::Ok {
         if let Some(view) = ctx.view_mut() {
             view.save_result(&[]);
@@ -69,15 +73,14 @@ pub fn run(
     done
 }
 
-fn search(
-    ctx: &mut Ctx<'_>,
-    out: &mut Out<'_>,
-    tag: &str,
-    addressing: Addressing,
-    ret: Option<&[SearchReturnOption]>,
-    charset: Option<&AString>,
-    key: &SearchKey,
-) -> Completion {
+fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> Completion {
+    let &SearchCommand {
+        tag,
+        addressing,
+        ret,
+        charset,
+        key,
+    } = command;
     // RFC 3501 §6.4.4: without CHARSET the strings are US-ASCII; clients send UTF-8 anyway,
     // which `decode_charset` reads for "us-ascii" when the bytes are valid UTF-8.
     let charset: &[u8] = match charset {
