@@ -59,12 +59,15 @@ pub fn run(
         let mut rows = Vec::with_capacity(batch.len());
         for (id, blob) in batch {
             match store.read(blob) {
-                Ok(bytes) => rows.push(Reindexed {
-                    id,
-                    text: mime::text::extract(&bytes).folded(),
-                    preview: mime::text::preview(&bytes),
-                    has_attachment: mime::has_attachment_of(&bytes),
-                }),
+                Ok(bytes) => {
+                    let (text, preview) = mime::text::extract_with_preview(&bytes);
+                    rows.push(Reindexed {
+                        id,
+                        text: text.folded(),
+                        preview,
+                        has_attachment: mime::has_attachment_of(&bytes),
+                    });
+                }
                 Err(error) => {
                     log::warn!("reindex: message {}: {error}", id.0);
                     p.damaged += 1;

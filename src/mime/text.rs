@@ -103,7 +103,17 @@ pub fn fold(s: &str) -> String {
 
 /// Extracts the searchable text of a message (canonical CRLF bytes).
 pub fn extract(message: &[u8]) -> SearchText {
+    extract_from(message, &tree::build(message))
+}
+
+/// [`extract`] and [`preview`] of one message, its part tree built once (ingest and reindex
+/// need both).
+pub fn extract_with_preview(message: &[u8]) -> (SearchText, String) {
     let root = tree::build(message);
+    (extract_from(message, &root), preview_from(message, &root))
+}
+
+fn extract_from(message: &[u8], root: &Part) -> SearchText {
     let head = &message[root.header.clone()];
     let mut t = SearchText::default();
     for f in header::fields(head) {
@@ -128,7 +138,7 @@ pub fn extract(message: &[u8]) -> SearchText {
         }
     }
     header_lines(&mut t.headers, head, MAX_HEADER_TEXT);
-    body_text(&mut t.body, message, &root);
+    body_text(&mut t.body, message, root);
     t
 }
 
@@ -265,8 +275,11 @@ const MAX_PREVIEW_INPUT: usize = 256 << 10;
 /// characters. A part whose text is empty is passed over. A message with no such text has the
 /// empty preview (RFC 8970 §3: "the empty string"), never NIL.
 pub fn preview(message: &[u8]) -> String {
-    let root = tree::build(message);
-    let mut stack: Vec<&Part> = vec![&root];
+    preview_from(message, &tree::build(message))
+}
+
+fn preview_from(message: &[u8], root: &Part) -> String {
+    let mut stack: Vec<&Part> = vec![root];
     while let Some(part) = stack.pop() {
         let head = &message[part.header.clone()];
         match &part.kind {
