@@ -33,7 +33,7 @@ use std::hint::black_box;
 use std::io::{self, Cursor};
 use std::time::{Duration, Instant};
 
-use imapvault::imap::flags::Flags;
+use imapvault::imap::flags::{AttachmentKeyword, Flags};
 use imapvault::imap::framing::{read_command, Joined};
 use imapvault::imap::limits::FrameLimits;
 use imapvault::imap::view::{Access, Addressing, MailboxView, ViewEntry};
@@ -470,6 +470,7 @@ fn view(n: u32) -> MailboxView {
                 message: MessageId(i64::from(uid)),
                 flags: Flags::default(),
                 modseq: 1,
+                attachment: AttachmentKeyword::HasNoAttachment,
             }
         })
         .collect();

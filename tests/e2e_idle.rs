@@ -152,7 +152,7 @@ fn idle_client_sees_flag_changes_from_the_users_other_session() {
     assert!(stored.last().unwrap().contains("OK"), "{stored:?}");
 
     let news = idler.read_line();
-    assert_eq!(news, "* 2 FETCH (UID 2 FLAGS (\\Flagged))");
+    assert_eq!(news, "* 2 FETCH (UID 2 FLAGS (\\Flagged $HasNoAttachment))");
     idler.send(b"DONE\r\n");
     assert_eq!(idler.read_line(), "i1 OK IDLE terminated");
     let noop = idler.command("NOOP");

@@ -15,15 +15,29 @@ use imap::types::Flag;
 type Session = imap::Session<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>>;
 
 /// (UID, flags) of every message in the selected mailbox, by sequence number.
+/// UIDs and per-user flags of `set`. Every message also carries exactly one archive keyword
+/// (`$HasAttachment` or `$HasNoAttachment`, set at ingest, not a per-user flag): checked here and
+/// left out of the result.
 fn uids_and_flags(session: &mut Session, set: &str) -> Vec<(u32, Vec<Flag<'static>>)> {
     let fetches = session.fetch(set, "(UID FLAGS)").expect("fetch");
+    let archive = |f: &Flag<'_>| matches!(f, Flag::Custom(k) if k == "$HasAttachment" || k == "$HasNoAttachment");
     let mut v: Vec<_> = fetches
         .iter()
         .map(|f| {
+            let flags = f.flags();
+            assert_eq!(
+                flags.iter().filter(|x| archive(x)).count(),
+                1,
+                "one archive keyword: {flags:?}"
+            );
             (
                 f.message,
                 f.uid.expect("UID"),
-                f.flags().iter().map(|x| x.clone().into_owned()).collect(),
+                flags
+                    .iter()
+                    .filter(|x| !archive(x))
+                    .map(|x| x.clone().into_owned())
+                    .collect(),
             )
         })
         .collect();

@@ -52,11 +52,11 @@ fn reconnect_with_qresync_gets_only_what_changed() {
     let fetches: Vec<&String> = resync.iter().filter(|l| l.contains(" FETCH ")).collect();
     assert_eq!(fetches.len(), 2, "{resync:?}");
     assert!(
-        fetches[0].starts_with("* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ("),
+        fetches[0].starts_with("* 3 FETCH (UID 3 FLAGS (\\Flagged $HasNoAttachment) MODSEQ ("),
         "{fetches:?}"
     );
     assert!(
-        fetches[1].starts_with("* 5 FETCH (UID 5 FLAGS (\\Seen) MODSEQ ("),
+        fetches[1].starts_with("* 5 FETCH (UID 5 FLAGS (\\Seen $HasNoAttachment) MODSEQ ("),
         "{fetches:?}"
     );
     assert!(

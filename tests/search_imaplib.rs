@@ -4,31 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
 #[test]
 fn imaplib_searches_the_demo_archive() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("python3 not found: skipped");
-        return;
-    }
-    let server = common::TestServer::start();
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/search/imaplib_check.py"
-        ))
-        .arg("localhost")
-        .arg(server.tls_addr.port().to_string())
-        .arg(server.cert_path())
-        .arg(imapvault::demo::USER)
-        .arg(&server.password)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "imaplib_check.py failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::TestServer::start().run_python_client("tests/search/imaplib_check.py");
 }

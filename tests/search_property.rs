@@ -66,12 +66,27 @@ const LATIN: &[&str] = &[
 const CYRILLIC: &[&str] = &["Привет", "мир", "ОТЧЁТ", "отчёт", "Бюджет", "встреча"];
 const JAPANESE: &[&str] = &["日本語", "テスト", "会議", "予算", "報告書"];
 const NAMES: &[&str] = &["Jürgen", "Ольга", "山田", "Zoë", "Bob", "Élodie"];
+/// Words whose case folding is more than lowercasing: `ß`/`ẞ` (→ `ss`), every sigma (final `ς`
+/// and `Σ` → `σ`), `ſ` and ligatures; `ẞ` and `ﬁ` exist in no legacy charset, so UTF-8 only.
+const GREEK: &[&str] = &["ΛΟΓΟΣ", "λόγος", "Σοφία", "ΟΔΟΣ", "οδός", "σχέσεις"];
+const FOLDING: &[&str] = &[
+    "GROẞE",
+    "Maß",
+    "MASS",
+    "Fußball",
+    "STRASSE",
+    "ﬁle",
+    "Meſſe",
+    "Σοφός",
+];
 
 #[derive(Clone, Copy)]
 enum Lang {
     Latin,
     Cyrillic,
     Japanese,
+    Greek,
+    Folding,
 }
 
 fn words_of(lang: Lang) -> &'static [&'static str] {
@@ -79,6 +94,8 @@ fn words_of(lang: Lang) -> &'static [&'static str] {
         Lang::Latin => LATIN,
         Lang::Cyrillic => CYRILLIC,
         Lang::Japanese => JAPANESE,
+        Lang::Greek => GREEK,
+        Lang::Folding => FOLDING,
     }
 }
 
@@ -87,6 +104,8 @@ fn charsets_of(lang: Lang) -> &'static [&'static str] {
         Lang::Latin => &["utf-8", "iso-8859-1", "windows-1252"],
         Lang::Cyrillic => &["utf-8", "koi8-r", "windows-1251"],
         Lang::Japanese => &["utf-8", "iso-2022-jp", "shift_jis"],
+        Lang::Greek => &["utf-8", "iso-8859-7", "windows-1253"],
+        Lang::Folding => &["utf-8"],
     }
 }
 
@@ -202,7 +221,14 @@ fn text_part(rng: &mut Rng, lang: Lang, html: bool) -> String {
 }
 
 fn lang(rng: &mut Rng) -> Lang {
-    *rng.pick(&[Lang::Latin, Lang::Latin, Lang::Cyrillic, Lang::Japanese])
+    *rng.pick(&[
+        Lang::Latin,
+        Lang::Latin,
+        Lang::Cyrillic,
+        Lang::Japanese,
+        Lang::Greek,
+        Lang::Folding,
+    ])
 }
 
 /// A random message (CRLF) and the plain subject it carries.
@@ -321,7 +347,17 @@ fn needle(rng: &mut Rng) -> String {
         .chain(CYRILLIC)
         .chain(JAPANESE)
         .chain(NAMES)
+        .chain(GREEK)
+        .chain(FOLDING)
         .chain(&[
+            "ß",
+            "SS",
+            "ẞ",
+            "ς",
+            "Σ",
+            "σ",
+            "ΟΣ Ο",
+            "ss",
             "example",
             "user1",
             "line",
@@ -425,11 +461,23 @@ struct Msg {
     text: text::SearchText,
 }
 
-/// The naive reference: a plain scan of the folded text.
+/// The reference's own case folding, independent of `text::fold` so that a folding bug shows:
+/// each character lowercased, uppercased and lowercased again (`ß` → `SS` → `ss`, `ẞ` → `ß` →
+/// `ss`, `ς` → `Σ` → `σ`, `ſ` → `S` → `s`, `ﬁ` → `FI` → `fi`), character by character.
+fn ref_fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == '\0' { ' ' } else { c })
+        .collect()
+}
+
+/// The naive reference: a plain scan of the text, both sides folded by [`ref_fold`].
 fn eval(p: &Prog, m: &Msg) -> bool {
     match p {
         Prog::Text(k, s) => {
-            let n = text::fold(s);
+            let n = ref_fold(s);
             let t = &m.text;
             match *k {
                 "FROM" => t.from.contains(&n),
@@ -443,8 +491,8 @@ fn eval(p: &Prog, m: &Msg) -> bool {
             }
         }
         Prog::Header(name, s) => {
-            let n = text::fold(s);
-            let name = text::fold(name);
+            let n = ref_fold(s);
+            let name = ref_fold(name);
             let hit = text::header_values(&m.text.headers, &name).any(|v| v.contains(&n));
             hit
         }
@@ -493,7 +541,7 @@ fn search_equals_reference_scan() {
         .map(|(i, raw)| Msg {
             uid: i as u32 + 1,
             size: raw.len() as u64,
-            text: text::extract(raw).folded(),
+            text: text::extract(raw).map(ref_fold),
         })
         .collect();
 

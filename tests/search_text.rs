@@ -245,3 +245,81 @@ fn backfill_pending_answers_unavailable_until_reindex() {
         Ok(vec![1, 2, 3, 4, 5, 6])
     );
 }
+
+/// An archive from before migration 0005: its rows were folded by `str::to_lowercase` and its
+/// messages have no stored PREVIEW. Text searches answer NO [UNAVAILABLE] (they could miss
+/// `ß`/`SS` or sigma matches) until `imapvault reindex`; FETCH PREVIEW computes the preview from
+/// the blob meanwhile and PREVIEW (LAZY) answers NIL, never an empty or wrong preview.
+#[test]
+fn refold_pending_answers_unavailable_and_preview_is_computed_until_reindex() {
+    let mut s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    let db = rusqlite::Connection::open(s.dir.path().join("archive/index.sqlite")).unwrap();
+    db.execute_batch(
+        "UPDATE content_state SET refold_pending = 1; UPDATE messages SET preview = NULL;",
+    )
+    .unwrap();
+    let err = search(&s, &key("SUBJECT", "grüße")).unwrap_err();
+    assert!(err.starts_with("q NO [UNAVAILABLE]"), "{err}");
+    let out = s.run(b"s SELECT INBOX\r\nf UID FETCH 6:7 (PREVIEW PREVIEW (LAZY))\r\n");
+    assert!(
+        out.contains("* 6 FETCH (UID 6 PREVIEW {11}\r\nÜBER alles PREVIEW NIL)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* 7 FETCH (UID 7 PREVIEW {15}\r\nCrème brûlée PREVIEW NIL)"),
+        "{out}"
+    );
+    imapvault::import::reindex::run(&mut s.archive, &mut |_| {}).unwrap();
+    // `GRÜSSE` in the subject, `grüße` asked: full case folding finds it.
+    assert_eq!(search(&s, &key("SUBJECT", "grüße")), Ok(vec![6]));
+    let out = s.run(b"s SELECT INBOX\r\nf UID FETCH 7 PREVIEW (LAZY)\r\n");
+    assert!(
+        out.contains("* 7 FETCH (UID 7 PREVIEW {15}\r\nCrème brûlée)"),
+        "{out}"
+    );
+    let count: i64 = db
+        .query_row(
+            "SELECT count(*) FROM messages WHERE preview IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[test]
+fn sharp_s_and_sigma_fold_fully() {
+    let inbox = vec![
+        mail("Straße", "ΟΔΟΣ ΛΟΓΟΣ"),   // 1
+        mail("STRASSE", "οδός"),        // 2
+        mail("GROẞE Fußball", "σοφία"), // 3
+        mail("plain", "Meſſe ﬁle"),     // 4
+    ];
+    let s = MemSession::with_mail(&[("INBOX", &inbox)]);
+    let keys = [
+        key("SUBJECT", "strasse"),
+        key("SUBJECT", "STRAẞE"),
+        key("SUBJECT", "grosse"),
+        key("BODY", "ς"),
+        key("BODY", "ΟΣ Λ"),
+        key("BODY", "ΌΣ"),
+        key("BODY", "MESSE"),
+        key("BODY", "FILE"),
+        key("SUBJECT", "ss"),
+    ];
+    let got = searches(&s, &keys);
+    assert_eq!(
+        got,
+        vec![
+            Ok(vec![1, 2]),
+            Ok(vec![1, 2]),
+            Ok(vec![3]),
+            Ok(vec![1, 2, 3]),
+            Ok(vec![1]),
+            Ok(vec![2]),
+            Ok(vec![4]),
+            Ok(vec![4]),
+            Ok(vec![1, 2, 3]),
+        ]
+    );
+}

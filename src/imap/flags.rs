@@ -3,6 +3,13 @@
 //! Owns: the canonical text form stored in the index (`\Seen \Flagged $Work`) and the rules of
 //! what may be stored. `\Deleted` is never stored: nothing in the archive can be deleted, and
 //! PERMANENTFLAGS never lists it (DESIGN §4). `\Recent` is a session flag, never stored.
+//!
+//! Also owns the archive keywords ([`AttachmentKeyword`]): `$HasAttachment` or
+//! `$HasNoAttachment`, a fact about the archived message set once at ingest (the index's
+//! `messages.has_attachment`), the same for every user and every mailbox that holds it. Clients
+//! see it among a message's flags and can SEARCH KEYWORD it, but it is never a per-user flag:
+//! [`Flags`] refuses to hold it, so STORE can neither add nor remove it (the IANA keyword
+//! registry: set by the server, clients should not change it).
 
 use std::fmt::Write as _;
 
@@ -15,6 +22,46 @@ const SYSTEM: [(&str, u8); 4] = [
     ("\\Flagged", 4),
     ("\\Draft", 8),
 ];
+
+/// The archive keywords (see the module docs), in the order SELECT's FLAGS lists them.
+pub const ARCHIVE_KEYWORDS: [&str; 2] = ["$HasAttachment", "$HasNoAttachment"];
+
+/// Whether `flag` is an archive keyword (case-insensitive, RFC 3501 §2.3.2).
+pub fn is_archive_keyword(flag: &str) -> bool {
+    ARCHIVE_KEYWORDS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(flag))
+}
+
+/// Which archive keyword a message carries: whether it has an attachment (a part with
+/// `Content-Disposition: attachment`, or a non-text leaf that is neither multipart nor
+/// message/rfc822 and has a file name; `mime::Analysis::has_attachment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentKeyword {
+    /// `$HasAttachment`.
+    HasAttachment,
+    /// `$HasNoAttachment`.
+    HasNoAttachment,
+}
+
+impl AttachmentKeyword {
+    /// The keyword for the index's `has_attachment` fact.
+    pub fn of(has_attachment: bool) -> AttachmentKeyword {
+        if has_attachment {
+            AttachmentKeyword::HasAttachment
+        } else {
+            AttachmentKeyword::HasNoAttachment
+        }
+    }
+
+    /// The keyword as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKeyword::HasAttachment => ARCHIVE_KEYWORDS[0],
+            AttachmentKeyword::HasNoAttachment => ARCHIVE_KEYWORDS[1],
+        }
+    }
+}
 
 /// A message's per-user flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,7 +123,7 @@ impl Flags {
             self.system |= bit;
             return Admission::Kept;
         }
-        if flag.starts_with('\\') || !is_keyword(flag) {
+        if flag.starts_with('\\') || !is_keyword(flag) || is_archive_keyword(flag) {
             return Admission::Dropped;
         }
         if self.contains(flag) {
@@ -145,6 +192,20 @@ mod tests {
         assert_eq!(f.insert("\\Unknown"), Admission::Dropped);
         assert_eq!(f.to_stored(), "");
         assert_eq!(Flags::from_stored("\\Deleted \\Seen").to_stored(), "\\Seen");
+    }
+
+    #[test]
+    fn archive_keywords_are_never_per_user_flags() {
+        let mut f = Flags::default();
+        assert_eq!(f.insert("$HasAttachment"), Admission::Dropped);
+        assert_eq!(f.insert("$hasnoattachment"), Admission::Dropped);
+        // A row written before these keywords existed loses them when read.
+        assert_eq!(
+            Flags::from_stored("\\Seen $HasAttachment $Work").to_stored(),
+            "\\Seen $Work"
+        );
+        assert_eq!(AttachmentKeyword::of(true).as_str(), "$HasAttachment");
+        assert!(is_archive_keyword("$HASNOATTACHMENT") && !is_archive_keyword("$Work"));
     }
 
     #[test]

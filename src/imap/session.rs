@@ -747,11 +747,13 @@ fn dispatch(
         } if selected => command::search::run(
             ctx,
             out,
-            tag,
-            addressing,
-            ret.as_deref(),
-            charset.as_ref(),
-            &criteria,
+            &command::search::SearchCommand {
+                tag,
+                addressing,
+                ret: ret.as_deref(),
+                charset: charset.as_ref(),
+                key: &criteria,
+            },
         ),
         C::Expunge | C::UidExpunge(_) | C::Copy { .. } | C::Move { .. } if selected => {
             command::refused::refuse(ctx, name)

@@ -6,7 +6,7 @@
 //! rule against EXPUNGE during FETCH, STORE and SEARCH holds trivially: this may run after any
 //! command.
 
-use crate::imap::flags::Flags;
+use crate::imap::flags::{AttachmentKeyword, Flags};
 use crate::imap::response::Out;
 use crate::imap::session::{Ctx, State};
 use crate::imap::view::ViewEntry;
@@ -54,6 +54,7 @@ pub fn send(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<(), IndexError> {
                 message: change.message,
                 flags,
                 modseq: change.modseq,
+                attachment: AttachmentKeyword::of(change.has_attachment),
             });
         } else if let Some(i) = view.index_of_uid(change.uid) {
             let Some(entry) = view.entry_mut(i) else {
@@ -73,7 +74,7 @@ pub fn send(ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<(), IndexError> {
                     "* {} FETCH (UID {} FLAGS ({}){modseq})\r\n",
                     i + 1,
                     change.uid,
-                    entry.flags.to_stored()
+                    entry.flag_list()
                 ));
             }
         }

@@ -1,11 +1,15 @@
 //! The selected mailbox as this session sees it: which UIDs it has told the client about, in
 //! sequence-number order, and their flags.
 //!
-//! Owns: UID ↔ sequence-number mapping and the resolution of sequence sets against the view.
+//! Owns: UID ↔ sequence-number mapping, the resolution of sequence sets against the view, and
+//! the search result saved by `SEARCH RETURN (SAVE)` (RFC 5182), which lives and dies with the
+//! view: SELECT, EXAMINE, UNSELECT and CLOSE end it, so `$` starts out empty (RFC 5182 §2.1).
 //! Sets are walked as ranges and never expanded beyond the messages that exist (DESIGN §4).
 
-use crate::imap::flags::Flags;
-use crate::imap::sequence::SequenceSet;
+use crate::imap::flags::{AttachmentKeyword, Flags};
+use std::ops::RangeInclusive;
+
+use crate::imap::sequence::{runs, SequenceSet};
 pub use crate::imap::types::Addressing;
 use crate::index::{MailboxInfo, MessageId};
 
@@ -26,6 +30,26 @@ pub struct ViewEntry {
     pub flags: Flags,
     /// The entry's MODSEQ (RFC 7162), raised by every flag change.
     pub modseq: u64,
+    /// The archive keyword of the message (not a per-user flag, see `flags.rs`).
+    pub attachment: AttachmentKeyword,
+}
+
+impl ViewEntry {
+    /// The message's flags as clients see them (FETCH FLAGS): the per-user flags, then the
+    /// archive keyword.
+    pub fn flag_list(&self) -> String {
+        let mut list = self.flags.to_stored();
+        if !list.is_empty() {
+            list.push(' ');
+        }
+        list.push_str(self.attachment.as_str());
+        list
+    }
+
+    /// Whether the message carries `flag` as clients see it (SEARCH KEYWORD and the flag keys).
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(flag) || self.attachment.as_str().eq_ignore_ascii_case(flag)
+    }
 }
 
 /// Why a sequence set cannot be resolved.
@@ -48,6 +72,10 @@ pub struct MailboxView {
     /// otherwise, there is news to send (see [`crate::imap::updates`]).
     pub known_uidnext: u64,
     pub known_modseq: u64,
+    /// The last saved search result (RFC 5182 `$`), as ascending runs of UIDs: kept as UIDs so
+    /// that it names the same messages whether it was saved by SEARCH or UID SEARCH and
+    /// whichever form uses it (RFC 5182 §2.1).
+    saved: Vec<RangeInclusive<u32>>,
 }
 
 impl MailboxView {
@@ -61,6 +89,7 @@ impl MailboxView {
             access,
             other_owner: None,
             entries,
+            saved: Vec::new(),
         }
     }
 
@@ -68,6 +97,41 @@ impl MailboxView {
     pub fn owned_by_other(mut self, owner: Option<crate::index::UserId>) -> MailboxView {
         self.other_owner = owner;
         self
+    }
+
+    /// Replaces the saved search result (RFC 5182 §2.1) with these UIDs (ascending).
+    pub fn save_result(&mut self, uids: &[u32]) {
+        self.saved = runs(uids).collect();
+    }
+
+    /// Whether the message with `uid` is in the saved search result (`$`).
+    pub fn in_saved_result(&self, uid: u32) -> bool {
+        let i = self.saved.partition_point(|r| *r.end() < uid);
+        self.saved.get(i).is_some_and(|r| r.contains(&uid))
+    }
+
+    /// The 0-based indices of the messages in the saved search result (`$`), ascending.
+    pub fn resolve_saved(&self) -> Vec<usize> {
+        self.uid_ranges_to_indices(self.saved.iter().cloned())
+    }
+
+    /// The 0-based indices of the messages whose UIDs lie in `ranges` (ascending, merged).
+    fn uid_ranges_to_indices(
+        &self,
+        ranges: impl Iterator<Item = RangeInclusive<u32>>,
+    ) -> Vec<usize> {
+        let mut out = Vec::new();
+        // `ranges` come sorted and merged, so each search starts where the last ended
+        // (benches/micro.rs: a 1,000-range UID set was 10x slower than by sequence).
+        let mut from = 0;
+        for range in ranges {
+            let rest = &self.entries[from..];
+            let start = from + rest.partition_point(|e| e.uid < *range.start());
+            let end = start + self.entries[start..].partition_point(|e| e.uid <= *range.end());
+            out.extend(start..end);
+            from = end;
+        }
+        out
     }
 
     /// Adds a message that arrived after SELECT; UIDs only ascend (DESIGN §3), so it goes last.
@@ -169,17 +233,7 @@ impl MailboxView {
                 if self.entries.is_empty() {
                     return Ok(out);
                 }
-                // `ranges` come sorted and merged, so each search starts where the last ended
-                // (benches/micro.rs: a 1,000-range UID set was 10x slower than by sequence).
-                let mut from = 0;
-                for range in set.ranges(self.largest_uid()) {
-                    let rest = &self.entries[from..];
-                    let start = from + rest.partition_point(|e| e.uid < *range.start());
-                    let end =
-                        start + self.entries[start..].partition_point(|e| e.uid <= *range.end());
-                    out.extend(start..end);
-                    from = end;
-                }
+                out = self.uid_ranges_to_indices(set.ranges(self.largest_uid()));
             }
         }
         // `ranges` yields sorted, merged ranges, so `out` is ascending and has no repeats.
@@ -213,6 +267,7 @@ mod tests {
                 message: MessageId(i64::from(uid)),
                 flags: Flags::default(),
                 modseq: 1,
+                attachment: AttachmentKeyword::HasNoAttachment,
             })
             .collect();
         MailboxView::new(info, Access::ReadOnly, entries)
@@ -270,6 +325,21 @@ mod tests {
                 text.join(",")
             );
         }
+    }
+
+    #[test]
+    fn saved_result_names_uids_that_are_still_there() {
+        let mut v = view(&[2, 3, 7, 9, 10]);
+        assert_eq!(
+            v.resolve_saved(),
+            Vec::<usize>::new(),
+            "empty before any SAVE"
+        );
+        v.save_result(&[3, 4, 9, 10]);
+        assert_eq!(v.resolve_saved(), vec![1, 3, 4]);
+        assert!(v.in_saved_result(9) && v.in_saved_result(4) && !v.in_saved_result(7));
+        v.save_result(&[]);
+        assert!(!v.in_saved_result(3));
     }
 
     #[test]

@@ -165,7 +165,8 @@ impl<'a> Ingester<'a> {
                             };
                             let blob = w.append(&p.bytes)?;
                             // Extracted only for messages new to the archive (not duplicates).
-                            let text = mime::text::extract(&p.bytes).folded();
+                            let (text, preview) = mime::text::extract_with_preview(&p.bytes);
+                            let text = text.folded();
                             new.push(IngestMessage {
                                 sha256: p.sha256,
                                 blob,
@@ -176,6 +177,7 @@ impl<'a> Ingester<'a> {
                                 sent_date: p.analysis.sent_date,
                                 sent_day: p.analysis.sent_day,
                                 has_attachment: p.analysis.has_attachment,
+                                preview,
                                 text,
                             });
                             PlacementMessage::New(new.len() - 1)

@@ -1,15 +1,16 @@
-//! `imapvault reindex` (issue 3): rebuilds the content index from the blobs.
+//! `imapvault reindex` (issue 3): rebuilds what the index derives from the blobs' text.
 //!
 //! Walks every stored message in id order, in batches of [`BATCH`]: reads its blob (checksum
-//! checked), extracts and folds its searchable text (`mime::text`), and replaces its content row,
-//! one transaction per batch. Readers keep searching meanwhile: each batch swaps whole rows.
+//! checked), extracts and folds its searchable text (`mime::text`), computes its PREVIEW text and
+//! whether it has an attachment (`$HasAttachment`), and replaces them, one transaction per batch. Readers keep searching meanwhile: each batch swaps whole rows.
 //! At the end, rows of messages that no longer exist are dropped and the archive is marked as
-//! fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0002 migration).
+//! fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0003 and 0005
+//! migrations).
 //! A damaged blob is reported and skipped (its old row, if any, stays); it is never indexed
 //! from bytes that fail their checksum.
 
 use crate::archive::Archive;
-use crate::index::MessageId;
+use crate::index::{MessageId, Reindexed};
 use crate::mime;
 use crate::store::StoreError;
 
@@ -58,7 +59,15 @@ pub fn run(
         let mut rows = Vec::with_capacity(batch.len());
         for (id, blob) in batch {
             match store.read(blob) {
-                Ok(bytes) => rows.push((id, mime::text::extract(&bytes).folded())),
+                Ok(bytes) => {
+                    let (text, preview) = mime::text::extract_with_preview(&bytes);
+                    rows.push(Reindexed {
+                        id,
+                        text: text.folded(),
+                        preview,
+                        has_attachment: mime::has_attachment_of(&bytes),
+                    });
+                }
                 Err(error) => {
                     log::warn!("reindex: message {}: {error}", id.0);
                     p.damaged += 1;

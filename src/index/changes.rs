@@ -46,10 +46,11 @@ impl Index {
         after_uid: u32,
         since_modseq: u64,
     ) -> Result<Vec<Entry>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT uid, message_id, flags, modseq FROM mailbox_messages
-              WHERE mailbox_id = ?1 AND (uid > ?2 OR modseq > ?3) ORDER BY uid",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} WHERE mm.mailbox_id = ?1 AND (mm.uid > ?2 OR mm.modseq > ?3)
+              ORDER BY mm.uid",
+            super::messages::ENTRY_COLUMNS
+        ))?;
         let rows = stmt.query_map(
             params![mailbox.0, after_uid, since_modseq],
             super::messages::entry_from_row,

@@ -101,12 +101,15 @@ pub fn fts_query(columns: &[ContentColumn], needle: &str) -> Option<String> {
 }
 
 impl Index {
-    /// Whether messages stored before the content index existed still lack their rows (until
-    /// `imapvault reindex` has run).
+    /// Whether text searches cannot be trusted yet, until `imapvault reindex` has run: messages
+    /// stored before the content index existed lack their rows (sql/0003), or rows were folded
+    /// by an older rule than `mime::text::fold` (sql/0005).
     pub fn content_backfill_pending(&self) -> Result<bool, IndexError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT backfill_pending FROM content_state WHERE id = 1")?
+            .prepare_cached(
+                "SELECT backfill_pending OR refold_pending FROM content_state WHERE id = 1",
+            )?
             .query_row([], |r| r.get(0))
             .optional()?
             .unwrap_or(false))
@@ -191,17 +194,22 @@ impl Index {
             .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
     }
 
-    /// Replaces the content rows of these messages (folded text), in one transaction.
-    pub fn replace_content(&mut self, rows: &[(MessageId, SearchText)]) -> Result<(), IndexError> {
+    /// Replaces what reindex recomputes of these messages, in one transaction: the content
+    /// rows (folded text), the PREVIEW text and the attachment fact.
+    pub fn replace_content(&mut self, rows: &[Reindexed]) -> Result<(), IndexError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (id, text) in rows {
+        for r in rows {
             tx.prepare_cached("DELETE FROM message_text WHERE rowid = ?1")?
-                .execute(params![id.0])?;
+                .execute(params![r.id.0])?;
             tx.prepare_cached("DELETE FROM message_text_store WHERE id = ?1")?
-                .execute(params![id.0])?;
-            insert_content(&tx, *id, text)?;
+                .execute(params![r.id.0])?;
+            insert_content(&tx, r.id, &r.text)?;
+            tx.prepare_cached(
+                "UPDATE messages SET preview = ?2, has_attachment = ?3 WHERE id = ?1",
+            )?
+            .execute(params![r.id.0, r.preview, r.has_attachment])?;
         }
         tx.commit()?;
         Ok(())
@@ -223,12 +231,24 @@ impl Index {
             [],
         )?;
         tx.execute(
-            "UPDATE content_state SET backfill_pending = 0 WHERE id = 1",
+            "UPDATE content_state SET backfill_pending = 0, refold_pending = 0 WHERE id = 1",
             [],
         )?;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// What `imapvault reindex` recomputes of one stored message from its blob.
+#[derive(Debug, Clone)]
+pub struct Reindexed {
+    pub id: MessageId,
+    /// The searchable text, folded.
+    pub text: SearchText,
+    /// The PREVIEW text (RFC 8970).
+    pub preview: String,
+    /// Whether the message has an attachment (the `$HasAttachment` keyword).
+    pub has_attachment: bool,
 }
 
 /// Inserts the content row of message `id` (text already folded).

@@ -36,6 +36,8 @@ pub struct IngestMessage<'a> {
     pub sent_day: Option<(i32, u32, u32)>,
     /// Whether the message has an attachment.
     pub has_attachment: bool,
+    /// The PREVIEW text (RFC 8970), `mime::text::preview`.
+    pub preview: String,
     /// The searchable text, folded (`mime::text::extract(..).folded()`): its content row is
     /// written in the same transaction (DESIGN §3: visible only once content indexed).
     pub text: SearchText,
@@ -230,8 +232,8 @@ impl Index {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (sha256, segment, offset, len, internal_date, internal_tz,
                                        envelope, body_structure, body, sent_date, sent_day,
-                                       has_attachment)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                       has_attachment, preview)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (sha256) DO NOTHING",
             )?;
             let mut existing = tx.prepare_cached("SELECT id FROM messages WHERE sha256 = ?1")?;
@@ -249,6 +251,7 @@ impl Index {
                     m.sent_date,
                     m.sent_day.map(encode_day),
                     m.has_attachment,
+                    m.preview,
                 ])?;
                 // Under the writer lock no one else inserts this hash, but if the caller passed
                 // a known message anyway, keep the first copy (the new blob stays unreferenced).
@@ -304,6 +307,7 @@ pub(super) fn test_message(n: u8) -> IngestMessage<'static> {
         sent_date: None,
         sent_day: Some((2024, 2, 29)),
         has_attachment: false,
+        preview: String::new(),
         text: SearchText::default(),
     }
 }

@@ -28,6 +28,8 @@ pub struct Entry {
     pub flags: String,
     /// The entry's MODSEQ (RFC 7162).
     pub modseq: u64,
+    /// Whether the message has an attachment (`messages.has_attachment`, an archive fact).
+    pub has_attachment: bool,
 }
 
 /// What FETCH needs about a stored message without reading its blob.
@@ -53,6 +55,9 @@ pub struct MessageMeta {
     pub sent_day: Option<(i32, u32, u32)>,
     /// Whether the message has an attachment.
     pub has_attachment: bool,
+    /// The PREVIEW text (RFC 8970) computed at ingest; None for a message stored before the
+    /// 0005 migration and not yet reindexed.
+    pub preview: Option<String>,
 }
 
 /// What SEARCH's date and size keys need of a message.
@@ -80,7 +85,7 @@ pub struct MailboxState {
 
 const META_SELECT: &str = "
     SELECT id, segment, offset, len, internal_date, internal_tz, envelope, body_structure, body,
-           sent_date, sent_day, has_attachment
+           sent_date, sent_day, has_attachment, preview
       FROM messages";
 
 fn meta_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
@@ -104,6 +109,7 @@ fn meta_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
         sent_date: r.get(9)?,
         sent_day: sent_day.map(decode_day),
         has_attachment: r.get(11)?,
+        preview: r.get(12)?,
     })
 }
 
@@ -122,13 +128,19 @@ fn decode_day(v: i64) -> (i32, u32, u32) {
     )
 }
 
-/// An [`Entry`] from the columns `uid, message_id, flags, modseq`, in that order.
+/// The columns [`entry_from_row`] reads, from `mailbox_messages mm JOIN messages m`.
+pub(super) const ENTRY_COLUMNS: &str =
+    "mm.uid, mm.message_id, mm.flags, mm.modseq, m.has_attachment
+      FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id";
+
+/// An [`Entry`] from the columns [`ENTRY_COLUMNS`], in that order.
 pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         uid: r.get(0)?,
         message: MessageId(r.get(1)?),
         flags: r.get(2)?,
         modseq: r.get(3)?,
+        has_attachment: r.get(4)?,
     })
 }
 
@@ -150,10 +162,9 @@ fn ids_json(ids: &[MessageId]) -> String {
 impl Index {
     /// The mailbox's messages by ascending UID: the SELECT snapshot (one query).
     pub fn mailbox_entries(&self, mailbox: MailboxId) -> Result<Vec<Entry>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT uid, message_id, flags, modseq FROM mailbox_messages
-              WHERE mailbox_id = ?1 ORDER BY uid",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} WHERE mm.mailbox_id = ?1 ORDER BY mm.uid"
+        ))?;
         let rows = stmt.query_map(params![mailbox.0], entry_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
+    include_str!("../../sql/0005_preview.sql"),
     include_str!("../../sql/0007_access.sql"),
     include_str!("../../sql/0009_journal.sql"),
 ];
@@ -47,5 +48,48 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), IndexError> {
         // PRAGMA takes no bound parameters; `version + 1` is our own integer, not user text.
         tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
         tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 0005 on an archive that already holds messages: their preview is unknown
+    /// (NULL, filled by reindex) and text search must wait for the refold; on an empty archive
+    /// there is nothing to refold.
+    #[test]
+    fn preview_migration_marks_existing_messages_for_reindex() {
+        let before_0005 = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("migration 0005"))
+            .expect("0005 is listed");
+        for with_message in [true, false] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            for m in &MIGRATIONS[..before_0005] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.execute_batch(&format!("PRAGMA user_version = {before_0005}"))
+                .unwrap();
+            if with_message {
+                conn.execute(
+                    "INSERT INTO messages (sha256, segment, offset, len, internal_date,
+                        internal_tz, envelope, body_structure, body, has_attachment)
+                     VALUES (zeroblob(32), 1, 16, 10, 0, 0, x'', x'', x'', 0)",
+                    [],
+                )
+                .unwrap();
+            }
+            apply(&mut conn).unwrap();
+            let (refold, previews): (bool, Option<String>) = conn
+                .query_row(
+                    "SELECT refold_pending, (SELECT preview FROM messages) FROM content_state",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(refold, with_message);
+            assert_eq!(previews, None);
+        }
     }
 }

@@ -31,7 +31,7 @@ use rusqlite::Connection;
 
 pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
-pub use content::{fts_query, ContentColumn};
+pub use content::{fts_query, ContentColumn, Reindexed};
 pub use ingest::{
     Committed, IngestMessage, JournalEntry, JournalOutcome, Placed, Placement, PlacementMessage,
 };

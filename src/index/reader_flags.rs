@@ -15,11 +15,13 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::messages::{entry_from_row, write_flags_each};
 use super::{Entry, Index, IndexError, MailboxId, UserId};
 
-/// The entry columns, `uid, message_id, flags, modseq`, with the reader's flags in place of the
+/// The entry columns, `uid, message_id, flags, modseq, has_attachment`, with the reader's flags in place of the
 /// owner's (bound: ?1 reader); `WHERE` follows.
 const READER_ENTRY: &str = "
-    SELECT mm.uid, mm.message_id, coalesce(rf.flags, ''), max(mm.modseq, coalesce(rf.modseq, 0))
+    SELECT mm.uid, mm.message_id, coalesce(rf.flags, ''), max(mm.modseq, coalesce(rf.modseq, 0)),
+           m.has_attachment
       FROM mailbox_messages mm
+      JOIN messages m ON m.id = mm.message_id
       LEFT JOIN reader_flags rf
         ON rf.user_id = ?1 AND rf.mailbox_id = mm.mailbox_id AND rf.uid = mm.uid";
 

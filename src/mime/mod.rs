@@ -14,6 +14,7 @@
 //! answer, and the message itself is always served byte for byte.
 
 mod address;
+mod casefold;
 mod date;
 mod decode;
 mod header;
@@ -131,6 +132,12 @@ pub fn analyze(message: &[u8]) -> Analysis {
         sent_day: date.map(|d| d.1),
         has_attachment: has_attachment(message, &root, 0),
     }
+}
+
+/// Whether the message has an attachment (the `$HasAttachment` keyword), as
+/// [`Analysis::has_attachment`] defines it, without the rest of the analysis (for reindex).
+pub fn has_attachment_of(message: &[u8]) -> bool {
+    has_attachment(message, &tree::build(message), 0)
 }
 
 fn has_attachment(msg: &[u8], part: &Part, depth: usize) -> bool {

@@ -18,7 +18,7 @@
 //!
 //! Known limits: text past [`MAX_BODY_TEXT`] (body) or [`MAX_HEADER_TEXT`] (each header field
 //! string) is not kept, so a search may miss a match that lies beyond the cap. Case folding is
-//! `str::to_lowercase` (no full folding: `ß` does not find `SS`). The part tree's caps
+//! full Unicode case folding ([`fold`]). The part tree's caps
 //! ([`super::limits`]) bound the walk; parts beyond them contribute nothing.
 
 use std::borrow::Cow;
@@ -51,33 +51,69 @@ pub struct SearchText {
 impl SearchText {
     /// Every field case-folded with [`fold`]: the form the index stores and matches.
     pub fn folded(&self) -> SearchText {
+        self.map(fold)
+    }
+
+    /// Every field passed through `f`.
+    pub fn map(&self, f: impl Fn(&str) -> String) -> SearchText {
         SearchText {
-            from: fold(&self.from),
-            to: fold(&self.to),
-            cc: fold(&self.cc),
-            bcc: fold(&self.bcc),
-            subject: fold(&self.subject),
-            headers: fold(&self.headers),
-            body: fold(&self.body),
+            from: f(&self.from),
+            to: f(&self.to),
+            cc: f(&self.cc),
+            bcc: f(&self.bcc),
+            subject: f(&self.subject),
+            headers: f(&self.headers),
+            body: f(&self.body),
         }
     }
 }
 
-/// The case folding of SEARCH (RFC 3501 §6.4.4 "case-insensitive"): `str::to_lowercase`,
-/// applied to the stored text and to the search string alike. NUL becomes a space (SQLite text
-/// and the trigram tokenizer are not meant to carry it).
+/// Which case folding the stored text was made with. Bumped whenever [`fold`] changes: text
+/// folded by an older rule must be folded again (`imapvault reindex`) before text searches can
+/// be trusted, and a migration marks the archive so (`content_state.refold_pending`, sql/0005).
+pub const FOLD_VERSION: u32 = 2;
+
+/// The case folding of SEARCH (RFC 3501 §6.4.4 "case-insensitive"): full Unicode case folding
+/// (CaseFolding.txt, statuses C and F: `ß` and `ẞ` → `ss`, `ς` → `σ`, `ſ` → `s`, `ﬁ` → `fi`),
+/// applied to the stored text and to the search string alike. Turkish dotted and dotless i
+/// fold by the default (non-Turkic) rule.
+///
+/// It works character by character, with no context (unlike `str::to_lowercase`, whose final
+/// sigma rule would fold `Σ` to `σ` or `ς` depending on what follows): so the folding of a
+/// substring is always a substring of the folding of the whole, which is what makes a match on
+/// folded text equal a case-insensitive match, and the trigram candidates a superset.
+/// NUL becomes a space (SQLite text and the trigram tokenizer are not meant to carry it).
 pub fn fold(s: &str) -> String {
-    let lower = s.to_lowercase();
-    if lower.contains('\0') {
-        lower.replace('\0', " ")
-    } else {
-        lower
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(if c == '\0' {
+                ' '
+            } else {
+                c.to_ascii_lowercase()
+            });
+        } else if let Ok(i) = super::casefold::EXCEPTIONS.binary_search_by_key(&c, |&(k, _)| k) {
+            out.push_str(super::casefold::EXCEPTIONS[i].1);
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
+    out
 }
 
 /// Extracts the searchable text of a message (canonical CRLF bytes).
 pub fn extract(message: &[u8]) -> SearchText {
+    extract_from(message, &tree::build(message))
+}
+
+/// [`extract`] and [`preview`] of one message, its part tree built once (ingest and reindex
+/// need both).
+pub fn extract_with_preview(message: &[u8]) -> (SearchText, String) {
     let root = tree::build(message);
+    (extract_from(message, &root), preview_from(message, &root))
+}
+
+fn extract_from(message: &[u8], root: &Part) -> SearchText {
     let head = &message[root.header.clone()];
     let mut t = SearchText::default();
     for f in header::fields(head) {
@@ -102,7 +138,7 @@ pub fn extract(message: &[u8]) -> SearchText {
         }
     }
     header_lines(&mut t.headers, head, MAX_HEADER_TEXT);
-    body_text(&mut t.body, message, &root);
+    body_text(&mut t.body, message, root);
     t
 }
 
@@ -201,21 +237,103 @@ fn body_text(out: &mut String, msg: &[u8], root: &Part) {
                     push_capped(out, &name, MAX_BODY_TEXT);
                 }
                 if part.ctype.is("text") {
-                    let raw = &msg[part.body.clone()];
-                    let raw = &raw[..raw.len().min(MAX_PART_INPUT)];
-                    let bytes = transfer_decode(head, raw);
-                    let charset = part.ctype.param("charset").unwrap_or(b"us-ascii");
-                    let text = decode_charset(charset, &bytes);
                     separate(out, "\n", MAX_BODY_TEXT);
-                    if part.ctype.sub.eq_ignore_ascii_case(b"html") {
-                        push_capped(out, &html_to_text(&text), MAX_BODY_TEXT);
-                    } else {
-                        push_capped(out, &text, MAX_BODY_TEXT);
-                    }
+                    push_capped(out, &leaf_text(msg, part, MAX_PART_INPUT), MAX_BODY_TEXT);
                 }
             }
         }
     }
+}
+
+/// The text of a text/* leaf as a reader sees it: transfer- and charset-decoded from at most
+/// `input_cap` bytes of its body, HTML rendered as text.
+fn leaf_text(msg: &[u8], part: &Part, input_cap: usize) -> String {
+    let head = &msg[part.header.clone()];
+    let raw = &msg[part.body.clone()];
+    let raw = &raw[..raw.len().min(input_cap)];
+    let bytes = transfer_decode(head, raw);
+    let charset = part.ctype.param("charset").unwrap_or(b"us-ascii");
+    let text = decode_charset(charset, &bytes);
+    if part.ctype.sub.eq_ignore_ascii_case(b"html") {
+        html_to_text(&text)
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Longest preview, in characters (RFC 8970 §3: "no more than 256 characters").
+pub const MAX_PREVIEW_CHARS: usize = 256;
+/// Transfer-encoded input read for a preview: enough for an HTML part whose visible text starts
+/// after a long `<style>` block, while a huge part costs no more than this.
+const MAX_PREVIEW_INPUT: usize = 256 << 10;
+
+/// The PREVIEW text of a message (RFC 8970 §3), computed once at ingest: the text of its first
+/// text/plain or text/html part that is not an attachment (depth first, in the order the
+/// parts appear; attached message/rfc822 parts are not entered: they are someone else's
+/// message), decoded as [`extract`] decodes it, HTML rendered as text, every run of whitespace
+/// made one space, control characters dropped, trimmed and cut to [`MAX_PREVIEW_CHARS`]
+/// characters. A part whose text is empty is passed over. A message with no such text has the
+/// empty preview (RFC 8970 §3: "the empty string"), never NIL.
+pub fn preview(message: &[u8]) -> String {
+    preview_from(message, &tree::build(message))
+}
+
+fn preview_from(message: &[u8], root: &Part) -> String {
+    let mut stack: Vec<&Part> = vec![root];
+    while let Some(part) = stack.pop() {
+        let head = &message[part.header.clone()];
+        match &part.kind {
+            Kind::Multipart(children) => stack.extend(children.iter().rev()),
+            Kind::Message(_) | Kind::Opaque => {}
+            Kind::Leaf => {
+                let attachment = header::first(head, "Content-Disposition")
+                    .and_then(params::disposition)
+                    .is_some_and(|d| d.kind.eq_ignore_ascii_case(b"attachment"));
+                let wanted = part.ctype.is("text")
+                    && (part.ctype.sub.eq_ignore_ascii_case(b"plain")
+                        || part.ctype.sub.eq_ignore_ascii_case(b"html"));
+                if attachment || !wanted {
+                    continue;
+                }
+                let text = normalise_preview(&leaf_text(message, part, MAX_PREVIEW_INPUT));
+                if !text.is_empty() {
+                    return text;
+                }
+            }
+        }
+    }
+    String::new()
+}
+
+/// Whitespace runs to one space, control characters out, trimmed, at most
+/// [`MAX_PREVIEW_CHARS`] characters.
+fn normalise_preview(text: &str) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if c.is_control() || c == '\u{feff}' {
+            continue;
+        }
+        if space {
+            if count + 1 >= MAX_PREVIEW_CHARS {
+                break;
+            }
+            out.push(' ');
+            count += 1;
+            space = false;
+        }
+        if count >= MAX_PREVIEW_CHARS {
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
 }
 
 /// The part's file name: Content-Disposition `filename`, else Content-Type `name`, each in its
@@ -771,8 +889,60 @@ Subject: inner\r\n\r\ninner body\r\n--b--\r\n";
         let f = t.folded();
         assert_eq!(
             header_values(&f.headers, "SUBJECT").collect::<Vec<_>>(),
-            ["grüße aus bonn"]
+            ["grüsse aus bonn"]
         );
+    }
+
+    #[test]
+    fn full_case_folding() {
+        assert_eq!(fold("Straße"), "strasse");
+        assert_eq!(fold("STRASSE"), "strasse");
+        assert_eq!(fold("GROẞE"), "grosse");
+        // Final sigma: every sigma folds to σ, whatever follows (no context).
+        assert_eq!(fold("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(fold("οδος"), "οδοσ");
+        assert_eq!(fold("Σ"), fold("ς"));
+        assert_eq!(fold("ﬁle ſ µ"), "file s μ");
+        // Default (non-Turkic) folding of the dotted capital I.
+        assert_eq!(fold("İ"), "i\u{307}");
+        assert_eq!(fold("ıI"), "ıi");
+        assert_eq!(fold("a\0B"), "a b");
+        // The folding of a part is a part of the folding of the whole.
+        let whole = "ΛΟΓΟΣ ΟΔΟΣ Maß";
+        for (i, _) in whole.char_indices() {
+            assert!(fold(whole).starts_with(&fold(&whole[..i])));
+        }
+        // The exceptions table is sorted (binary search).
+        assert!(super::super::casefold::EXCEPTIONS
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn preview_of_first_text_part() {
+        let plain = b"Subject: x\r\n\r\n  Hello,\r\n\r\n\tthe  report\r\nis ready.\r\n";
+        assert_eq!(preview(plain), "Hello, the report is ready.");
+        // HTML only, quoted-printable, latin-1: rendered, decoded, whitespace collapsed.
+        let html = b"Content-Type: text/html; charset=iso-8859-1\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+<html><head><style>p {color: red}</style></head><body><p>Gr=FC=DFe</p>\r\n<p>aus &amp; nach K=F6ln</p></body></html>\r\n";
+        assert_eq!(preview(html), "Grüße aus & nach Köln");
+        // Attachments are passed over; attached messages are not entered.
+        let mixed = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nattached\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\r\n--b--\r\n";
+        assert_eq!(preview(mixed), "日本語");
+        let only_attachment = b"Content-Type: application/pdf; name=x.pdf\r\n\r\nJVBERg==\r\n";
+        assert_eq!(preview(only_attachment), "");
+        // At most 256 characters, counted as characters, not bytes.
+        let long = format!("Subject: x\r\n\r\n{}\r\n", "ü ".repeat(300));
+        let p = preview(long.as_bytes());
+        assert_eq!(p.chars().count(), MAX_PREVIEW_CHARS - 1);
+        assert!(p.starts_with("ü ü") && p.ends_with('ü'));
+        let word = format!("Subject: x\r\n\r\n{}\r\n", "é".repeat(300));
+        assert_eq!(preview(word.as_bytes()).chars().count(), MAX_PREVIEW_CHARS);
     }
 
     #[test]

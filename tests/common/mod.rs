@@ -39,6 +39,39 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The demo archive plus `extra` messages for user `demo`: (folder, raw message, file
+    /// mtime, which becomes the INTERNALDATE; None for now), imported in that order (so UIDs
+    /// follow it) before the server starts.
+    pub fn start_with_mail(extra: &[(&str, &[u8], Option<std::time::SystemTime>)]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        if !extra.is_empty() {
+            let mut archive =
+                imapvault::archive::Archive::open(&dir.path().join("archive")).expect("archive");
+            for (i, (folder, raw, mtime)) in extra.iter().enumerate() {
+                let path = dir.path().join(format!("extra-{i}.eml"));
+                std::fs::write(&path, raw).expect("write message");
+                if let Some(t) = mtime {
+                    std::fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(*t))
+                        .expect("set mtime");
+                }
+                let summary = imapvault::import::run(
+                    &mut archive,
+                    imapvault::demo::USER,
+                    imapvault::import::Target::Folder((*folder).to_owned()),
+                    &[path],
+                    &mut |_| {},
+                )
+                .expect("import");
+                assert!(summary.rejected.is_empty(), "{summary}");
+            }
+        }
+        TestServer::serve(dir, demo, 16, 64, test_limits())
+    }
+
     /// Like [`TestServer::start`], with `workers` threads, a queue of `queue` and `limits`
     /// (tests of the limits set them small; values below the config file's minimums are
     /// allowed here so that time limits can be tested in seconds).
@@ -107,6 +140,35 @@ impl TestServer {
     /// (16 workers, a queue of 64) but with [`test_limits`].
     pub fn start() -> TestServer {
         TestServer::start_with(16, 64, test_limits())
+    }
+
+    /// Runs the Python client `script` (relative to the crate root) as `script localhost PORT
+    /// CAFILE USER PASSWORD` against the TLS port, with a time limit, and fails the test with
+    /// its output unless it exits 0. Returns false (after a note) when python3 is missing.
+    pub fn run_python_client(&self, script: &str) -> bool {
+        if std::process::Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("python3 not found: skipped");
+            return false;
+        }
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(format!("{}/{script}", env!("CARGO_MANIFEST_DIR")))
+            .arg("localhost")
+            .arg(self.tls_addr.port().to_string())
+            .arg(self.cert_path())
+            .arg(imapvault::demo::USER)
+            .arg(&self.password);
+        let out = run_with_timeout(cmd, Duration::from_secs(120));
+        assert!(
+            out.status.success(),
+            "{script} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
     }
 
     /// The archive's directory (for hashing its files before and after).

@@ -29,6 +29,12 @@ const COMMON: &[&str] = &[
     "ESEARCH",
     // RFC 4314, read side: MYRIGHTS, GETACL, LISTRIGHTS; SETACL/DELETEACL refused (issue 5).
     "ACL",
+    // RFC 5182: SEARCH RETURN (SAVE) and `$` (command/search.rs, view.rs).
+    "SEARCHRES",
+    // RFC 5032: SEARCH OLDER / YOUNGER.
+    "WITHIN",
+    // RFC 8970: FETCH PREVIEW, computed at ingest (mime::text::preview).
+    "PREVIEW",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

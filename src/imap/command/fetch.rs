@@ -2,18 +2,19 @@
 //!
 //! Owns: turning fetch attributes into FETCH responses. ENVELOPE and BODYSTRUCTURE come cached
 //! from the index; body sections are cut from the message's mapped bytes by [`crate::mime`].
+//! PREVIEW (RFC 8970) is the text computed once at ingest (`mime::text::preview`).
 //! A non-PEEK body fetch sets `\Seen` where the user may keep flags, and the new flags are sent.
 
 use std::fmt::Write as _;
 
 use crate::imap::datetime::format_internal_date;
-use crate::imap::encode::ResponseCode;
-use crate::imap::flags::Flags;
+use crate::imap::encode::{write_nstring, EightBit, ResponseCode};
 use crate::imap::response::{Completion, LiteralKind, Out};
 use crate::imap::sequence::SequenceArg;
 use crate::imap::session::Ctx;
 use crate::imap::types::{
-    Addressing, FetchAttribute, FetchItems, FetchModifiers, Partial, SeenPolicy, Vanished,
+    Addressing, FetchAttribute, FetchItems, FetchModifiers, Partial, PreviewMode, SeenPolicy,
+    Vanished,
 };
 use crate::imap::view::Access;
 use crate::index::MessageMeta;
@@ -122,7 +123,7 @@ pub fn run(
                 i,
                 &attributes,
                 meta,
-                &entry.flags.clone(),
+                &entry.flag_list(),
                 entry.uid,
                 flags_changed,
             ) {
@@ -163,7 +164,7 @@ fn write_one(
     index: usize,
     attributes: &[FetchAttribute],
     meta: Option<&MessageMeta>,
-    flags: &Flags,
+    flags: &str,
     uid: u32,
     flags_changed: bool,
 ) -> Result<(), Completion> {
@@ -178,7 +179,8 @@ fn write_one(
                 | FetchAttribute::Rfc822Header
                 | FetchAttribute::Rfc822Text
         )
-    });
+    }) || (meta.is_some_and(|m| m.preview.is_none())
+        && attributes.contains(&FetchAttribute::Preview(PreviewMode::Compute)));
     let blob = match (needs_bytes, meta) {
         (true, Some(m)) => match ctx.store.read(m.blob) {
             Ok(b) => Some(b),
@@ -207,7 +209,7 @@ fn write_one(
         sep(out);
         match attribute {
             FetchAttribute::Flags => {
-                out.text(&format!("FLAGS ({})", flags.to_stored()));
+                out.text(&format!("FLAGS ({flags})"));
                 sent_flags = true;
             }
             FetchAttribute::Uid => out.text(&format!("UID {uid}")),
@@ -246,7 +248,24 @@ fn write_one(
                 out.text(&format!("EMAILID (M{id})"));
             }
             FetchAttribute::ThreadId => out.text("THREADID NIL"),
-            FetchAttribute::Preview(_) => out.text("PREVIEW NIL"),
+            FetchAttribute::Preview(mode) => {
+                let computed;
+                let text = match (meta.and_then(|m| m.preview.as_deref()), mode) {
+                    (Some(p), _) => Some(p),
+                    // Stored before PREVIEW was computed at ingest (sql/0005), not reindexed
+                    // yet. RFC 8970 §3.1: LAZY asks for NIL rather than a costly computation;
+                    // otherwise it is computed now from the bytes, as ingest would have.
+                    (None, PreviewMode::Lazy) => None,
+                    (None, PreviewMode::Compute) => {
+                        computed = mime::text::preview(bytes);
+                        Some(computed.as_str())
+                    }
+                };
+                out.text("PREVIEW ");
+                let mut buf = Vec::new();
+                write_nstring(&mut buf, text.map(str::as_bytes), EightBit::Literal);
+                out.push(&buf);
+            }
             FetchAttribute::BodySection {
                 section, partial, ..
             } => {
@@ -313,7 +332,7 @@ fn write_one(
     // under CONDSTORE with their new MODSEQ (RFC 7162 §3.1.4).
     if flags_changed && !sent_flags {
         sep(out);
-        out.text(&format!("FLAGS ({})", flags.to_stored()));
+        out.text(&format!("FLAGS ({flags})"));
     }
     if flags_changed
         && ctx.session.enabled.condstore

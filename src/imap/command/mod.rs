@@ -63,9 +63,9 @@ pub fn resolve_set(
     };
     let set = match set {
         SequenceArg::Set(s) => s,
-        // `$` (RFC 5182) is only meaningful after SEARCH RETURN (SAVE), which this server does not
-        // offer yet: the saved result is empty, so `$` names no message (RFC 5182 §2.1).
-        SequenceArg::SavedResult => return Ok(Vec::new()),
+        // `$` (RFC 5182 §2.1): the messages of the last SEARCH RETURN (SAVE), in either
+        // addressing; empty (never an error) before any SAVE.
+        SequenceArg::SavedResult => return Ok(view.resolve_saved()),
     };
     view.resolve(set, addressing).map_err(|e| match e {
         SetError::SequenceOutOfRange { largest } => Completion::bad(

@@ -1,5 +1,6 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4, RFC 9051 §6.4.4), with ESEARCH return options
-//! (RFC 4731).
+//! (RFC 4731), SEARCHRES (RFC 5182: `RETURN (SAVE)` and `$`) and WITHIN (RFC 5032: OLDER and
+//! YOUNGER, in seconds before now, against INTERNALDATE).
 //!
 //! Text keys (BCC, BODY, CC, FROM, HEADER, SUBJECT, TEXT, TO) match when the field's decoded
 //! text contains the string, case-insensitively (`mime::text::fold` on both sides). Each text
@@ -18,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use crate::imap::datetime::Day;
 use crate::imap::encode::ResponseCode;
-use crate::imap::response::{Completion, Out};
+use crate::imap::response::{Completion, Out, Status};
 use crate::imap::sequence::{format_ranges, runs, SequenceArg};
 use crate::imap::session::Ctx;
 use crate::imap::types::{AString, Addressing, Date, SearchKey, SearchReturnOption};
-use crate::imap::view::ViewEntry;
+use crate::imap::view::{MailboxView, ViewEntry};
 use crate::index::{ContentColumn, Index, IndexError, MessageFacts, MessageId};
 use crate::mime::text;
 
@@ -46,16 +47,40 @@ const CHARSETS: &[&str] = &[
     "BIG5",
 ];
 
+/// One SEARCH or UID SEARCH command, as parsed.
+pub struct SearchCommand<'a> {
+    pub tag: &'a str,
+    pub addressing: Addressing,
+    /// `RETURN (...)`; None for the plain `* SEARCH` answer.
+    pub ret: Option<&'a [SearchReturnOption]>,
+    pub charset: Option<&'a AString>,
+    pub key: &'a SearchKey,
+}
+
 /// Runs SEARCH / UID SEARCH.
-pub fn run(
-    ctx: &mut Ctx<'_>,
-    out: &mut Out<'_>,
-    tag: &str,
-    addressing: Addressing,
-    ret: Option<&[SearchReturnOption]>,
-    charset: Option<&AString>,
-    key: &SearchKey,
-) -> Completion {
+pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> Completion {
+    let done = search(ctx, out, command);
+    // RFC 5182 §2.1: a SEARCH RETURN (SAVE) that fails leaves the saved result empty, so a
+    // pipelined `FETCH $` acts on no message rather than on an older result.
+    let saves = command
+        .ret
+        .is_some_and(|r| r.contains(&SearchReturnOption::Save));
+    if saves && done.status != Status::Ok {
+        if let Some(view) = ctx.view_mut() {
+            view.save_result(&[]);
+        }
+    }
+    done
+}
+
+fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> Completion {
+    let &SearchCommand {
+        tag,
+        addressing,
+        ret,
+        charset,
+        key,
+    } = command;
     // RFC 3501 §6.4.4: without CHARSET the strings are US-ASCII; clients send UTF-8 anyway,
     // which `decode_charset` reads for "us-ascii" when the bytes are valid UTF-8.
     let charset: &[u8] = match charset {
@@ -72,12 +97,6 @@ pub fn run(
         return Completion::no(
             ResponseCode::Cannot,
             "EMAILID and THREADID (RFC 8474) are not offered by this server",
-        );
-    }
-    if ret.is_some_and(|r| r.contains(&SearchReturnOption::Save)) {
-        return Completion::bad(
-            ResponseCode::ClientBug,
-            "SEARCHRES (RETURN SAVE) is not offered",
         );
     }
     let Some(view) = ctx.view() else {
@@ -135,17 +154,29 @@ pub fn run(
     let limits = Bounds {
         largest_seq,
         largest_uid,
+        view,
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
     };
     let mut hits: Vec<u32> = Vec::new();
+    let mut hit_uids: Vec<u32> = Vec::new();
     let mut highest_modseq = 0;
     for (i, entry) in view.entries().iter().enumerate() {
         let seq = i as u32 + 1;
         if matches(key, seq, entry, metas.get(i), &limits, &texts) {
             highest_modseq = highest_modseq.max(entry.modseq);
+            hit_uids.push(entry.uid);
             hits.push(match addressing {
                 Addressing::Sequence => seq,
                 Addressing::Uid => entry.uid,
             });
+        }
+    }
+    if let Some(options) = ret.filter(|r| r.contains(&SearchReturnOption::Save)) {
+        let saved = saved_part(options, &hit_uids);
+        if let Some(view) = ctx.view_mut() {
+            view.save_result(&saved);
         }
     }
     // RFC 7162 §3.1.5: a search with MODSEQ enables CONDSTORE and reports the highest
@@ -168,6 +199,8 @@ pub fn run(
             line.push_str("\r\n");
             out.text(&line);
         }
+        // RFC 5182 §2.1: SAVE alone sends no ESEARCH; with other options they are answered.
+        Some([SearchReturnOption::Save]) => {}
         Some(options) => write_esearch(
             out,
             tag,
@@ -178,6 +211,27 @@ pub fn run(
         ),
     }
     Completion::ok("SEARCH completed")
+}
+
+/// What `RETURN (SAVE ...)` keeps of the hits (RFC 5182 §2.1): everything, unless MIN and/or
+/// MAX are the only other options, in which case just those messages.
+fn saved_part(options: &[SearchReturnOption], uids: &[u32]) -> Vec<u32> {
+    use SearchReturnOption as R;
+    let only_min_max = options
+        .iter()
+        .all(|o| matches!(o, R::Save | R::Min | R::Max))
+        && options.iter().any(|o| matches!(o, R::Min | R::Max));
+    if !only_min_max || uids.is_empty() {
+        return uids.to_vec();
+    }
+    let mut kept = Vec::with_capacity(2);
+    if options.contains(&R::Min) {
+        kept.push(uids[0]);
+    }
+    if options.contains(&R::Max) && !kept.contains(&uids[uids.len() - 1]) {
+        kept.push(uids[uids.len() - 1]);
+    }
+    kept
 }
 
 /// `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set` (RFC 4731 §3.1); an empty RETURN
@@ -217,9 +271,14 @@ fn write_esearch(
     out.text(&line);
 }
 
-struct Bounds {
+struct Bounds<'v> {
     largest_seq: u32,
     largest_uid: u32,
+    /// For `$`, the saved result (RFC 5182).
+    view: &'v MailboxView,
+    /// The instant OLDER and YOUNGER measure from (RFC 5032), once per search so that every
+    /// message is judged against the same moment. Unix seconds.
+    now: i64,
 }
 
 /// Calls `f` on every key of a search program that is not AND, OR or NOT, in order. The
@@ -399,7 +458,7 @@ fn matches(
     seq: u32,
     e: &ViewEntry,
     meta: Option<&MessageFacts>,
-    b: &Bounds,
+    b: &Bounds<'_>,
     t: &TextSets,
 ) -> bool {
     use SearchKey as K;
@@ -410,14 +469,7 @@ fn matches(
         meta.and_then(|m| m.sent_day)
             .map(|(year, month, day)| Day { year, month, day })
     };
-    let age = || {
-        meta.map(|m| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            now - m.internal_date.unix
-        })
-    };
+    let age = || meta.map(|m| b.now - m.internal_date.unix);
     match key {
         K::And(keys) => keys.iter().all(|k| matches(k, seq, e, meta, b, t)),
         K::All => true,
@@ -435,8 +487,9 @@ fn matches(
         // No message is ever \Recent here (see SELECT), so NEW = RECENT UNSEEN matches nothing.
         K::Recent | K::New => false,
         K::Old => true,
-        K::Keyword(k) => e.flags.contains(k.as_str()),
-        K::Unkeyword(k) => !e.flags.contains(k.as_str()),
+        // Per-user keywords and the archive keyword ($HasAttachment / $HasNoAttachment).
+        K::Keyword(k) => e.has_flag(k.as_str()),
+        K::Unkeyword(k) => !e.has_flag(k.as_str()),
         K::Larger(n) => meta.is_some_and(|m| m.size > u64::from(*n)),
         K::Smaller(n) => meta.is_some_and(|m| m.size < u64::from(*n)),
         K::Before(d) => internal_day().is_some_and(|x| x < day(d)),
@@ -445,14 +498,19 @@ fn matches(
         K::SentBefore(d) => sent_day().is_some_and(|x| x < day(d)),
         K::SentOn(d) => sent_day().is_some_and(|x| x == day(d)),
         K::SentSince(d) => sent_day().is_some_and(|x| x >= day(d)),
-        K::Older(secs) => age().is_some_and(|a| a >= i64::from(secs.get())),
+        // RFC 5032 §3: OLDER n is "internal date older than n seconds", YOUNGER n "within n
+        // seconds": so the two split every message between them, none in both.
+        K::Older(secs) => age().is_some_and(|a| a > i64::from(secs.get())),
         K::Younger(secs) => age().is_some_and(|a| a <= i64::from(secs.get())),
         K::Not(k) => !matches(k, seq, e, meta, b, t),
         K::Or(x, y) => matches(x, seq, e, meta, b, t) || matches(y, seq, e, meta, b, t),
         K::Uid(SequenceArg::Set(set)) => set.contains(e.uid, b.largest_uid),
         K::SequenceSet(SequenceArg::Set(set)) => set.contains(seq, b.largest_seq),
-        // `$` with no saved result names nothing (RFC 5182 §2.1).
-        K::Uid(SequenceArg::SavedResult) | K::SequenceSet(SequenceArg::SavedResult) => false,
+        // `$`: the saved result, whichever way it is written (RFC 5182 §2.1); empty before
+        // any SAVE.
+        K::Uid(SequenceArg::SavedResult) | K::SequenceSet(SequenceArg::SavedResult) => {
+            b.view.in_saved_result(e.uid)
+        }
         K::ModSeq { mod_seq, .. } => e.modseq >= *mod_seq,
         // Evaluated beforehand into sets (see `text_sets`).
         K::Bcc(_)

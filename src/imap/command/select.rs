@@ -6,7 +6,7 @@
 
 use crate::config::FlagPolicy;
 use crate::imap::encode::ResponseCode;
-use crate::imap::flags::Flags;
+use crate::imap::flags::{AttachmentKeyword, Flags, ARCHIVE_KEYWORDS};
 use crate::imap::response::{Completion, Out};
 use crate::imap::sequence::{format_ranges, SequenceSet};
 use crate::imap::session::{Ctx, State};
@@ -79,6 +79,7 @@ pub fn run(
             message: e.message,
             flags: Flags::from_stored(&e.flags),
             modseq: e.modseq,
+            attachment: AttachmentKeyword::of(e.has_attachment),
         })
         .collect();
 
@@ -98,7 +99,13 @@ pub fn run(
     }
     let first_unseen = entries.iter().position(|e| !e.flags.is_seen());
 
-    out.text(&format!("* FLAGS ({flag_list})\r\n"));
+    // RFC 3501 §7.2.6: FLAGS lists the flags that apply in the mailbox, so the archive
+    // keywords are there for clients to filter on. PERMANENTFLAGS does not list them: it names
+    // what a client may change (§7.1), and no client may change an archive fact.
+    out.text(&format!(
+        "* FLAGS ({flag_list} {})\r\n",
+        ARCHIVE_KEYWORDS.join(" ")
+    ));
     out.text(&format!("* {} EXISTS\r\n", entries.len()));
     out.text("* 0 RECENT\r\n");
     if let Some(i) = first_unseen {
@@ -161,7 +168,7 @@ fn write_resync(out: &mut Out<'_>, view: &MailboxView, q: &QResync) {
                 "* {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))\r\n",
                 i + 1,
                 e.uid,
-                e.flags.to_stored(),
+                e.flag_list(),
                 e.modseq
             ));
         }

@@ -5,7 +5,7 @@
 //! `.SILENT`, as RFC 4314 §4 asks, so a client does not loop trying to set them.
 
 use crate::imap::encode::ResponseCode;
-use crate::imap::flags::{Admission, Flags};
+use crate::imap::flags::{is_archive_keyword, Admission, Flags};
 use crate::imap::response::{Completion, Out};
 use crate::imap::sequence::SequenceArg;
 use crate::imap::session::{Ctx, State};
@@ -57,6 +57,15 @@ pub fn run(
             });
             continue;
         }
+        // The archive keyword is no per-user flag: STORE cannot add the other one nor remove
+        // the message's own, and then, as for \Deleted, the real flags are sent back. FLAGS
+        // (replace) leaves it alone unless it names the other one.
+        let own = entry.attachment.as_str();
+        let foreign = |f: &String| is_archive_keyword(f) && !f.eq_ignore_ascii_case(own);
+        dropped_any |= match action.kind {
+            StoreKind::Replace | StoreKind::Add => wanted.iter().any(foreign),
+            StoreKind::Remove => wanted.iter().any(|f| f.eq_ignore_ascii_case(own)),
+        };
         let mut flags = match action.kind {
             StoreKind::Replace => Flags::default(),
             StoreKind::Add | StoreKind::Remove => entry.flags.clone(),
@@ -64,7 +73,8 @@ pub fn run(
         for f in &wanted {
             match action.kind {
                 StoreKind::Replace | StoreKind::Add => {
-                    if flags.insert(f) == Admission::Dropped {
+                    // The message's own archive keyword is there already, as asked.
+                    if flags.insert(f) == Admission::Dropped && !f.eq_ignore_ascii_case(own) {
                         dropped_any = true;
                     }
                 }
@@ -100,7 +110,7 @@ pub fn run(
             out.text(&format!(
                 "* {} FETCH ({uid}FLAGS ({}){modseq})\r\n",
                 i + 1,
-                e.flags.to_stored()
+                e.flag_list()
             ));
         }
     }
