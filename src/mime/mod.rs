@@ -19,6 +19,7 @@ mod header;
 mod imapstr;
 mod params;
 mod structure;
+pub mod sort;
 pub mod text;
 mod tree;
 
