@@ -140,6 +140,7 @@ impl<'a> Ingester<'a> {
                                 sent_day: p.analysis.sent_day,
                                 has_attachment: p.analysis.has_attachment,
                                 text,
+                                sort: mime::sort::keys(&p.bytes),
                             });
                             PlacementMessage::New(new.len() - 1)
                         }

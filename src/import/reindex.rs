@@ -1,7 +1,9 @@
-//! `imapvault reindex` (issue 3): rebuilds the content index from the blobs.
+//! `imapvault reindex` (issue 3): rebuilds the content index and the SORT/THREAD keys from the
+//! blobs.
 //!
 //! Walks every stored message in id order, in batches of [`BATCH`]: reads its blob (checksum
-//! checked), extracts and folds its searchable text (`mime::text`), and replaces its content row,
+//! checked), extracts and folds its searchable text (`mime::text`) and its sort keys (`mime::sort`), and
+//! replaces its content row and keys,
 //! one transaction per batch. Readers keep searching meanwhile: each batch swaps whole rows.
 //! At the end, rows of messages that no longer exist are dropped and the archive is marked as
 //! fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0002 migration).
@@ -58,7 +60,11 @@ pub fn run(
         let mut rows = Vec::with_capacity(batch.len());
         for (id, blob) in batch {
             match store.read(blob) {
-                Ok(bytes) => rows.push((id, mime::text::extract(&bytes).folded())),
+                Ok(bytes) => rows.push((
+                    id,
+                    mime::text::extract(&bytes).folded(),
+                    mime::sort::keys(&bytes),
+                )),
                 Err(error) => {
                     log::warn!("reindex: message {}: {error}", id.0);
                     p.damaged += 1;

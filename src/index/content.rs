@@ -16,6 +16,7 @@ use std::time::Instant;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{Index, IndexError, MessageId};
+use crate::mime::sort::SortKeys;
 use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
@@ -191,12 +192,17 @@ impl Index {
             .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
     }
 
-    /// Replaces the content rows of these messages (folded text), in one transaction.
-    pub fn replace_content(&mut self, rows: &[(MessageId, SearchText)]) -> Result<(), IndexError> {
+    /// Replaces the content rows (folded text) and SORT/THREAD keys of these messages, in one
+    /// transaction.
+    pub fn replace_content(
+        &mut self,
+        rows: &[(MessageId, SearchText, SortKeys)],
+    ) -> Result<(), IndexError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (id, text) in rows {
+        for (id, text, keys) in rows {
+            super::sort::put_sort_keys(&tx, *id, keys)?;
             tx.prepare_cached("DELETE FROM message_text WHERE rowid = ?1")?
                 .execute(params![id.0])?;
             tx.prepare_cached("DELETE FROM message_text_store WHERE id = ?1")?
@@ -222,6 +228,7 @@ impl Index {
             "DELETE FROM message_text_store WHERE id NOT IN (SELECT id FROM messages)",
             [],
         )?;
+        super::sort::drop_orphans(&tx)?;
         tx.execute(
             "UPDATE content_state SET backfill_pending = 0 WHERE id = 1",
             [],

@@ -134,7 +134,7 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
 
 /// `ids` as a JSON array, bound as one parameter and read with `json_each` (one statement for a
 /// whole batch, whatever its size).
-fn ids_json(ids: &[MessageId]) -> String {
+pub(super) fn ids_json(ids: &[MessageId]) -> String {
     let mut json = String::with_capacity(ids.len() * 8 + 2);
     json.push('[');
     for (n, id) in ids.iter().enumerate() {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
+    include_str!("../../sql/0004_sort_keys.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.

@@ -1,5 +1,5 @@
 //! The SQLite index of an archive (DESIGN §3): users, mailboxes, subscriptions, messages,
-//! mailbox membership and the content index for SEARCH.
+//! mailbox membership, the content index for SEARCH and the keys of SORT and THREAD.
 //!
 //! Owns every SQL statement of the crate (with `sql/`, the migrations). Callers see typed ids,
 //! plain structs and [`IndexError`]; `rusqlite` stays inside. User text is always bound as a
@@ -18,6 +18,7 @@ mod ingest;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod sort;
 pub use migrate::latest_version as latest_schema_version;
 mod users;
 
@@ -31,6 +32,7 @@ pub use content::{fts_query, ContentColumn};
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
+pub use sort::SortFacts;
 pub use users::UserSummary;
 
 /// How long a statement waits for another connection's write lock before failing.
