@@ -2,11 +2,11 @@
 //! blobs.
 //!
 //! Walks every stored message in id order, in batches of [`BATCH`]: reads its blob (checksum
-//! checked), extracts and folds its searchable text (`mime::text`) and its sort keys (`mime::sort`), and
-//! replaces its content row and keys,
-//! one transaction per batch. Readers keep searching meanwhile: each batch swaps whole rows.
-//! At the end, rows of messages that no longer exist are dropped and the archive is marked as
-//! fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0002 migration).
+//! checked), extracts and folds its searchable text (`mime::text`) and its sort keys
+//! (`mime::sort`), and replaces its content row and keys, one transaction per batch. Readers
+//! keep searching meanwhile: each batch swaps whole rows. At the end, rows of messages that no
+//! longer exist are dropped and the archive is marked as fully indexed (which lifts the
+//! `NO [UNAVAILABLE]` of text searches after the 0002 migration).
 //! A damaged blob is reported and skipped (its old row, if any, stays); it is never indexed
 //! from bytes that fail their checksum.
 
