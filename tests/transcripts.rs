@@ -184,7 +184,8 @@ fn fixture() -> (tempfile::TempDir, Archive) {
 
 /// The capabilities offered in every state, as `{CAPS}` expands in `S:` lines.
 const CAPS: &str = "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN SPECIAL-USE \
-                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC COMPRESS=DEFLATE ESEARCH";
+                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC COMPRESS=DEFLATE ESEARCH \
+                    SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
 // ---------------------------------------------------------------------------------------------
 // The in-memory transport.

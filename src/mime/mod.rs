@@ -18,8 +18,8 @@ mod decode;
 mod header;
 mod imapstr;
 mod params;
-mod structure;
 pub mod sort;
+mod structure;
 pub mod text;
 mod tree;
 

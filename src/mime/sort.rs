@@ -83,7 +83,8 @@ pub fn keys(message: &[u8]) -> SortKeys {
         cc: casemap(&cc.local),
         display_from: casemap(&from.display),
         display_to: casemap(&to.display),
-        message_id: header::first(head, "Message-ID").and_then(|v| message_ids(v).into_iter().next()),
+        message_id: header::first(head, "Message-ID")
+            .and_then(|v| message_ids(v).into_iter().next()),
         references,
     }
 }
@@ -165,7 +166,11 @@ pub fn base_subject(decoded: &str) -> (String, bool) {
     // (1) Tabs and line breaks become spaces, runs of spaces one space.
     let mut s = String::with_capacity(decoded.len().min(MAX_KEY));
     for c in decoded.chars() {
-        let c = if matches!(c, '\t' | '\r' | '\n') { ' ' } else { c };
+        let c = if matches!(c, '\t' | '\r' | '\n') {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && s.ends_with(' ') {
             continue;
         }
@@ -248,9 +253,8 @@ fn refwd_leader(s: &str) -> Option<usize> {
     while let Some(n) = blob(s, at) {
         at += n;
     }
-    let word = |w: &str| {
-        b.len() >= at + w.len() && b[at..at + w.len()].eq_ignore_ascii_case(w.as_bytes())
-    };
+    let word =
+        |w: &str| b.len() >= at + w.len() && b[at..at + w.len()].eq_ignore_ascii_case(w.as_bytes());
     if word("re") {
         at += 2;
     } else if word("fwd") {

@@ -27,6 +27,13 @@ const COMMON: &[&str] = &[
     "COMPRESS=DEFLATE",
     // RFC 4731: SEARCH RETURN (MIN MAX COUNT ALL) answered with `* ESEARCH` (command/search.rs).
     "ESEARCH",
+    // RFC 5256 SORT and THREAD, RFC 5957 DISPLAYFROM/DISPLAYTO, RFC 5267 ESORT (command/sort.rs,
+    // command/thread.rs).
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

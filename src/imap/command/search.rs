@@ -56,33 +56,105 @@ pub fn run(
     charset: Option<&AString>,
     key: &SearchKey,
 ) -> Completion {
+    if let Err(c) = refuse_save(ret) {
+        return c;
+    }
+    let found = match matching(ctx, "SEARCH", charset, key) {
+        Ok(found) => found,
+        Err(c) => return c,
+    };
+    let Some(view) = ctx.view() else {
+        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+    };
+    let entries = view.entries();
+    let hits: Vec<u32> = found
+        .iter()
+        .map(|&i| answer_number(addressing, i, &entries[i]))
+        .collect();
+    let modseq = modseq_answer(ctx, key, &found);
+    match ret {
+        None => {
+            let mut line = String::from("* SEARCH");
+            for h in &hits {
+                line.push(' ');
+                line.push_str(&h.to_string());
+            }
+            if let Some(m) = modseq {
+                line.push_str(&format!(" (MODSEQ {m})"));
+            }
+            line.push_str("\r\n");
+            out.text(&line);
+        }
+        Some(options) => write_esearch(out, tag, addressing, options, &hits, modseq),
+    }
+    Completion::ok("SEARCH completed")
+}
+
+/// `RETURN (SAVE)` (SEARCHRES, RFC 5182) is not offered: BAD, for SEARCH and SORT alike.
+pub(super) fn refuse_save(ret: Option<&[SearchReturnOption]>) -> Result<(), Completion> {
+    if ret.is_some_and(|r| r.contains(&SearchReturnOption::Save)) {
+        return Err(Completion::bad(
+            ResponseCode::ClientBug,
+            "SEARCHRES (RETURN SAVE) is not offered",
+        ));
+    }
+    Ok(())
+}
+
+/// The number a command answers for the message at 0-based `index` of the view: its sequence
+/// number or its UID.
+pub(super) fn answer_number(addressing: Addressing, index: usize, entry: &ViewEntry) -> u32 {
+    match addressing {
+        Addressing::Sequence => index as u32 + 1,
+        Addressing::Uid => entry.uid,
+    }
+}
+
+/// RFC 7162 §3.1.5: a search program with MODSEQ enables CONDSTORE, and the answer (of SEARCH
+/// and SORT) reports the highest mod-sequence of the messages found, when any are.
+pub(super) fn modseq_answer(ctx: &mut Ctx<'_>, key: &SearchKey, found: &[usize]) -> Option<u64> {
+    if !any_key(key, |k| matches!(k, SearchKey::ModSeq { .. })) {
+        return None;
+    }
+    ctx.session.enabled.condstore = true;
+    let entries = ctx.view()?.entries();
+    found
+        .iter()
+        .filter_map(|&i| entries.get(i))
+        .map(|e| e.modseq)
+        .max()
+}
+
+/// The 0-based indices, ascending, of the selected mailbox's messages that the search program
+/// `key` matches, with the strings in `charset` (US-ASCII when None): the evaluation SEARCH,
+/// SORT and THREAD share. `what` names the command in failures. Errors are the completion to
+/// answer: unknown charset, RFC 8474 keys, no mailbox, index failure, time budget spent.
+pub(super) fn matching(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    charset: Option<&AString>,
+    key: &SearchKey,
+) -> Result<Vec<usize>, Completion> {
     // RFC 3501 §6.4.4: without CHARSET the strings are US-ASCII; clients send UTF-8 anyway,
     // which `decode_charset` reads for "us-ascii" when the bytes are valid UTF-8.
     let charset: &[u8] = match charset {
         None => b"us-ascii",
         Some(cs) if text::known_charset(cs.as_bytes()) => cs.as_bytes(),
         Some(_) => {
-            return Completion::no(
+            return Err(Completion::no(
                 ResponseCode::BadCharset(CHARSETS.iter().map(|s| s.to_string()).collect()),
                 "Charset not supported",
-            );
+            ));
         }
     };
     if any_key(key, is_object_id_key) {
-        return Completion::no(
+        return Err(Completion::no(
             ResponseCode::Cannot,
             "EMAILID and THREADID (RFC 8474) are not offered by this server",
-        );
+        ));
     }
-    if ret.is_some_and(|r| r.contains(&SearchReturnOption::Save)) {
-        return Completion::bad(
-            ResponseCode::ClientBug,
-            "SEARCHRES (RETURN SAVE) is not offered",
-        );
-    }
-    let Some(view) = ctx.view() else {
-        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
-    };
+    let no_mailbox = || Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+    let view = ctx.view().ok_or_else(no_mailbox)?;
     let largest_seq = view.len();
     let largest_uid = view.largest_uid();
     let metas: Vec<MessageFacts> = if any_key(key, is_meta_key) {
@@ -91,7 +163,7 @@ pub fn run(
         for chunk in ids.chunks(1024) {
             match ctx.index.message_facts(chunk) {
                 Ok(m) => all.extend(m),
-                Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+                Err(e) => return Err(super::index_failure(ctx, what, &e)),
             }
         }
         all
@@ -99,90 +171,56 @@ pub fn run(
         Vec::new()
     };
     let texts = if any_key(key, is_text_key) {
-        let Some(view) = ctx.view() else {
-            return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
-        };
+        let view = ctx.view().ok_or_else(no_mailbox)?;
         let deadline = Instant::now() + SEARCH_BUDGET;
         match ctx.index.content_backfill_pending() {
             Ok(false) => {}
-            Ok(true) => return Completion::no(
+            Ok(true) => return Err(Completion::no(
                 ResponseCode::Unavailable,
                 "Text search needs the content index, which is not built yet (imapvault reindex)",
-            ),
-            Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+            )),
+            Err(e) => return Err(super::index_failure(ctx, what, &e)),
         }
         match text_sets(ctx.index, view.entries(), key, charset, deadline) {
             Ok(t) => t,
-            Err(IndexError::Deadline) => {
-                log::info!(
-                    "{}: SEARCH stopped after {:?}",
-                    ctx.session.peer,
-                    SEARCH_BUDGET
-                );
-                return Completion::no(
-                    ResponseCode::Limit,
-                    "Search took too long; narrow it down (longer strings find faster)",
-                );
-            }
-            Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+            Err(IndexError::Deadline) => return Err(out_of_time(ctx, what)),
+            Err(e) => return Err(super::index_failure(ctx, what, &e)),
         }
     } else {
         TextSets::default()
     };
-    let Some(view) = ctx.view() else {
-        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
-    };
+    let view = ctx.view().ok_or_else(no_mailbox)?;
     let limits = Bounds {
         largest_seq,
         largest_uid,
     };
-    let mut hits: Vec<u32> = Vec::new();
-    let mut highest_modseq = 0;
-    for (i, entry) in view.entries().iter().enumerate() {
-        let seq = i as u32 + 1;
-        if matches(key, seq, entry, metas.get(i), &limits, &texts) {
-            highest_modseq = highest_modseq.max(entry.modseq);
-            hits.push(match addressing {
-                Addressing::Sequence => seq,
-                Addressing::Uid => entry.uid,
-            });
-        }
-    }
-    // RFC 7162 §3.1.5: a search with MODSEQ enables CONDSTORE and reports the highest
-    // mod-sequence of the messages found.
-    let uses_modseq = any_key(key, |k| matches!(k, SearchKey::ModSeq { .. }));
-    let modseq = uses_modseq && !hits.is_empty();
-    if uses_modseq {
-        ctx.session.enabled.condstore = true;
-    }
-    match ret {
-        None => {
-            let mut line = String::from("* SEARCH");
-            for h in &hits {
-                line.push(' ');
-                line.push_str(&h.to_string());
-            }
-            if modseq {
-                line.push_str(&format!(" (MODSEQ {highest_modseq})"));
-            }
-            line.push_str("\r\n");
-            out.text(&line);
-        }
-        Some(options) => write_esearch(
-            out,
-            tag,
-            addressing,
-            options,
-            &hits,
-            modseq.then_some(highest_modseq),
-        ),
-    }
-    Completion::ok("SEARCH completed")
+    Ok(view
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|&(i, entry)| matches(key, i as u32 + 1, entry, metas.get(i), &limits, &texts))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// The answer when a command has spent [`SEARCH_BUDGET`]: `NO [LIMIT]`, logged.
+pub(super) fn out_of_time(ctx: &Ctx<'_>, what: &str) -> Completion {
+    log::info!(
+        "{}: {what} stopped after {:?}",
+        ctx.session.peer,
+        SEARCH_BUDGET
+    );
+    Completion::no(
+        ResponseCode::Limit,
+        "Search took too long; narrow it down (longer strings find faster)",
+    )
 }
 
 /// `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set` (RFC 4731 §3.1); an empty RETURN
-/// list means ALL.
-fn write_esearch(
+/// list means ALL. `hits` in the order they are answered: ascending for SEARCH, sorted for
+/// ESORT, where MIN and MAX are the first and last in sort order and ALL keeps that order
+/// (RFC 5267 §3.2).
+pub(super) fn write_esearch(
     out: &mut Out<'_>,
     tag: &str,
     addressing: Addressing,
