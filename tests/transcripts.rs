@@ -87,6 +87,8 @@ transcripts!(
     close,
     fetch,
     search,
+    sort,
+    thread,
     store,
     refused,
     starttls,
@@ -162,16 +164,19 @@ fn fixture() -> (tempfile::TempDir, Archive) {
     let mut archive = Archive::open(&dir.path().join("archive")).unwrap();
     archive.index_mut().add_user("alice", hash).unwrap();
     archive.index_mut().add_user("bob", hash).unwrap();
+    archive.index_mut().add_user("carol", hash).unwrap();
     let mail = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/mail");
-    for (file, folder) in [
-        ("inbox.mbox", "INBOX"),
-        ("sent.mbox", "Sent"),
-        ("archive2019.mbox", "Archive/2019"),
-        ("archive2019.mbox", "Entwürfe"),
+    for (user, file, folder) in [
+        ("alice", "inbox.mbox", "INBOX"),
+        ("alice", "sent.mbox", "Sent"),
+        ("alice", "archive2019.mbox", "Archive/2019"),
+        ("alice", "archive2019.mbox", "Entwürfe"),
+        // SORT and THREAD: replies, charsets, missing and duplicate ids, a cycle.
+        ("carol", "threads.mbox", "INBOX"),
     ] {
         let summary = import::run(
             &mut archive,
-            "alice",
+            user,
             Target::Folder(folder.into()),
             &[mail.join(file)],
             &mut |_| {},
