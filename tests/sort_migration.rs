@@ -42,10 +42,34 @@ fn stored_keys(s: &MemSession) -> i64 {
 fn keys_come_from_the_blobs_until_reindex_stores_them() {
     let inbox = vec![
         mail("Mon, 1 Jan 2024 10:00:00 +0000", "Plans", "a@x", "", "one"),
-        mail("Tue, 2 Jan 2024 10:00:00 +0000", "Re: Plans", "b@x", "<a@x>", "two two"),
-        mail("Wed, 3 Jan 2024 10:00:00 +0000", "=?koi8-r?b?8NLJ18XU?=", "c@x", "<gone@x>", "3"),
-        mail("Thu, 4 Jan 2024 10:00:00 +0000", "Fwd: Plans", "d@x", "<b@x>", "four"),
-        mail("Fri, 5 Jan 2024 10:00:00 +0000", "Re: Привет", "e@x", "<gone@x>", "five!"),
+        mail(
+            "Tue, 2 Jan 2024 10:00:00 +0000",
+            "Re: Plans",
+            "b@x",
+            "<a@x>",
+            "two two",
+        ),
+        mail(
+            "Wed, 3 Jan 2024 10:00:00 +0000",
+            "=?koi8-r?b?8NLJ18XU?=",
+            "c@x",
+            "<gone@x>",
+            "3",
+        ),
+        mail(
+            "Thu, 4 Jan 2024 10:00:00 +0000",
+            "Fwd: Plans",
+            "d@x",
+            "<b@x>",
+            "four",
+        ),
+        mail(
+            "Fri, 5 Jan 2024 10:00:00 +0000",
+            "Re: Привет",
+            "e@x",
+            "<gone@x>",
+            "five!",
+        ),
     ];
     let mut s = MemSession::with_mail(&[("INBOX", &inbox)]);
     let before = answers(&s);

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Transaction};
 
-use super::messages::ids_json;
+use super::messages::{ids_json, in_order_of};
 use super::{Index, IndexError, MessageId};
 use crate::mime::sort::SortKeys;
 use crate::store::BlobRef;
@@ -41,7 +41,7 @@ impl Index {
                FROM messages m LEFT JOIN message_sort_keys k ON k.id = m.id
               WHERE m.id IN (SELECT value FROM json_each(?1))",
         )?;
-        let mut found: HashMap<i64, SortFacts> = stmt
+        let found: HashMap<i64, SortFacts> = stmt
             .query_map(params![json], |r| {
                 let has_keys: Option<i64> = r.get(6)?;
                 let keys = match has_keys {
@@ -77,9 +77,7 @@ impl Index {
             })?
             .map(|f| f.map(|f| (f.id.0, f)))
             .collect::<Result<_, _>>()?;
-        ids.iter()
-            .map(|id| found.remove(&id.0).ok_or(IndexError::UnknownMessage(id.0)))
-            .collect()
+        in_order_of(ids, found)
     }
 }
 

@@ -72,10 +72,27 @@ pub fn run(
         .map(|&i| answer_number(addressing, i, &entries[i]))
         .collect();
     let modseq = modseq_answer(ctx, key, &found);
+    write_answer(out, "SEARCH", tag, addressing, ret, &hits, modseq);
+    Completion::ok("SEARCH completed")
+}
+
+/// The answer of SEARCH or SORT (`name`): `* NAME n n n` with `(MODSEQ m)` (RFC 7162 §3.1.5),
+/// or with RETURN options the ESEARCH form (RFC 4731, RFC 5267). `hits` in answer order.
+pub(super) fn write_answer(
+    out: &mut Out<'_>,
+    name: &str,
+    tag: &str,
+    addressing: Addressing,
+    ret: Option<&[SearchReturnOption]>,
+    hits: &[u32],
+    modseq: Option<u64>,
+) {
     match ret {
         None => {
-            let mut line = String::from("* SEARCH");
-            for h in &hits {
+            let mut line = String::with_capacity(10 + hits.len() * 6);
+            line.push_str("* ");
+            line.push_str(name);
+            for h in hits {
                 line.push(' ');
                 line.push_str(&h.to_string());
             }
@@ -85,9 +102,8 @@ pub fn run(
             line.push_str("\r\n");
             out.text(&line);
         }
-        Some(options) => write_esearch(out, tag, addressing, options, &hits, modseq),
+        Some(options) => write_esearch(out, tag, addressing, options, hits, modseq),
     }
-    Completion::ok("SEARCH completed")
 }
 
 /// `RETURN (SAVE)` (SEARCHRES, RFC 5182) is not offered: BAD, for SEARCH and SORT alike.
@@ -220,7 +236,7 @@ pub(super) fn out_of_time(ctx: &Ctx<'_>, what: &str) -> Completion {
 /// list means ALL. `hits` in the order they are answered: ascending for SEARCH, sorted for
 /// ESORT, where MIN and MAX are the first and last in sort order and ALL keeps that order
 /// (RFC 5267 §3.2).
-pub(super) fn write_esearch(
+fn write_esearch(
     out: &mut Out<'_>,
     tag: &str,
     addressing: Addressing,

@@ -70,23 +70,8 @@ pub fn run(
     items.sort_by(|a, b| compare(a, b, criteria));
     let hits: Vec<u32> = items.iter().map(|s| s.number).collect();
     let modseq = search::modseq_answer(ctx, key, &found);
-    match ret {
-        None => {
-            let mut line = String::with_capacity(8 + hits.len() * 6);
-            line.push_str("* SORT");
-            for h in &hits {
-                line.push(' ');
-                line.push_str(&h.to_string());
-            }
-            if let Some(m) = modseq {
-                line.push_str(&format!(" (MODSEQ {m})"));
-            }
-            line.push_str("\r\n");
-            out.text(&line);
-        }
-        // RFC 5267 §3.2: with RETURN, the answer is ESEARCH in sort order.
-        Some(options) => search::write_esearch(out, tag, addressing, options, &hits, modseq),
-    }
+    // RFC 5267 §3.2: with RETURN, the answer is ESEARCH, in sort order.
+    search::write_answer(out, "SORT", tag, addressing, ret, &hits, modseq);
     Completion::ok("SORT completed")
 }
 
