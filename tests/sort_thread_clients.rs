@@ -19,6 +19,9 @@ use imapvault::import::{self, Target};
 
 const FOLDER: &str = "Threads";
 
+/// (sequence number, UID, RFC822.SIZE, INTERNALDATE as Unix seconds) of a message.
+type Facts = (u32, u32, u32, i64);
+
 /// Starts a demo server and imports the corpus into the demo user's [`FOLDER`].
 fn server_with_corpus(dir: &Path) -> Option<(common::TestServer, std::path::PathBuf)> {
     let mbox = dir.join("corpus.mbox");
@@ -90,11 +93,11 @@ fn imap_crate_sorts_by_size_and_arrival() {
         assert!(caps.has_str(c), "{c} not advertised");
     }
     s.examine(FOLDER).expect("EXAMINE");
-    // (seq, uid, size, internal date) of every message, from FETCH.
+    // Of every message, from FETCH.
     let fetched = s
         .fetch("1:*", "(UID RFC822.SIZE INTERNALDATE)")
         .expect("FETCH");
-    let mut facts: Vec<(u32, u32, u32, i64)> = fetched
+    let mut facts: Vec<Facts> = fetched
         .iter()
         .map(|f| {
             (
@@ -109,7 +112,7 @@ fn imap_crate_sorts_by_size_and_arrival() {
     assert!(facts.len() > 50, "{} messages", facts.len());
     // Ties by sequence number, ascending, also under REVERSE (RFC 5256 §3): a stable sort of
     // the sequence order.
-    let by = |key: &dyn Fn(&(u32, u32, u32, i64)) -> i64, reverse: bool| -> Vec<u32> {
+    let by = |key: &dyn Fn(&Facts) -> i64, reverse: bool| -> Vec<u32> {
         let mut v = facts.clone();
         v.sort_by(|a, b| {
             let o = key(a).cmp(&key(b));
@@ -121,8 +124,8 @@ fn imap_crate_sorts_by_size_and_arrival() {
         });
         v.iter().map(|f| f.0).collect()
     };
-    let size = |f: &(u32, u32, u32, i64)| i64::from(f.2);
-    let arrival = |f: &(u32, u32, u32, i64)| f.3;
+    let size = |f: &Facts| i64::from(f.2);
+    let arrival = |f: &Facts| f.3;
     assert_eq!(
         s.sort(&[SortCriterion::Size], SortCharset::Utf8, "ALL")
             .expect("SORT"),
