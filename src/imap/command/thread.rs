@@ -605,6 +605,66 @@ mod tests {
         assert_eq!(thread(&ms, "REFERENCES"), "(2 1 3)(4)(5)(6)");
     }
 
+    /// Random mailboxes (references to any id, earlier or later, missing or duplicated ids,
+    /// cycles of every length): every message appears exactly once, and the lists balance.
+    #[test]
+    fn random_reference_graphs_give_well_formed_threads() {
+        let mut seed: u64 = 5256;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let subjects = ["", "a", "b", "c"];
+        for round in 0..200 {
+            let n = 1 + next(40) as usize;
+            let ids: Vec<String> = (0..n)
+                .map(|_| format!("{}@x", next(n as u64 + 5)))
+                .collect();
+            let refs: Vec<Vec<String>> = (0..n)
+                .map(|_| {
+                    (0..next(4))
+                        .map(|_| format!("{}@x", next(n as u64 + 5)))
+                        .collect()
+                })
+                .collect();
+            let msgs: Vec<ThreadMsg<'_>> = (0..n)
+                .map(|i| ThreadMsg {
+                    sent: next(10) as i64,
+                    subject: subjects[next(4) as usize],
+                    reply: next(2) == 0,
+                    message_id: (next(8) != 0).then_some(ids[i].as_str()),
+                    references: &refs[i],
+                })
+                .collect();
+            let numbers: Vec<u32> = (1..=n as u32).collect();
+            let far = Instant::now() + std::time::Duration::from_secs(60);
+            for f in [references(&msgs, far).unwrap(), ordered_subject(&msgs)] {
+                let mut line = String::new();
+                write_threads(&mut line, &f, &numbers);
+                let mut depth = 0i32;
+                for c in line.chars() {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    assert!(depth >= 0, "round {round}: {line}");
+                }
+                assert_eq!(depth, 0, "round {round}: {line}");
+                assert!(!line.contains("()"), "round {round}: {line}");
+                let mut seen: Vec<u32> = line
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.parse().unwrap())
+                    .collect();
+                seen.sort_unstable();
+                assert_eq!(seen, numbers, "round {round}: {line}");
+            }
+        }
+    }
+
     #[test]
     fn deep_chains_need_no_recursion() {
         let n = 21_000;
