@@ -33,6 +33,7 @@ use std::hint::black_box;
 use std::io::{self, Cursor};
 use std::time::{Duration, Instant};
 
+use imapvault::imap::command::thread::{self, ThreadMsg};
 use imapvault::imap::flags::{AttachmentKeyword, Flags};
 use imapvault::imap::framing::{read_command, Joined};
 use imapvault::imap::limits::FrameLimits;
@@ -771,6 +772,77 @@ fn bench_search(r: &mut Runner) {
     }
 }
 
+fn bench_sort(r: &mut Runner) {
+    // The keys SORT and THREAD store per message, computed at ingest (`mime::sort::keys`).
+    let messages = [message_plain(), message_forward()];
+    for (name, m) in ["plain", "nested_forward"].iter().zip(&messages) {
+        let k = mime::sort::keys(m);
+        assert!(!k.subject.is_empty() && !k.from.is_empty(), "{name}: {k:?}");
+        r.bench(
+            &format!("sort.keys.{name}"),
+            "message",
+            1,
+            m.len() as u64,
+            || mime::sort::keys(black_box(m)),
+        );
+    }
+    let decorated = "[list] Re: Fwd: Re[2]: [fwd: Quarterly R\u{e9}port des Gesch\u{e4}fts (fwd)]";
+    assert_eq!(
+        mime::sort::base_subject(decorated).0,
+        "Quarterly R\u{e9}port des Gesch\u{e4}fts"
+    );
+    r.bench("sort.base_subject.decorated", "subject", 1, 0, || {
+        mime::sort::base_subject(black_box(decorated))
+    });
+    r.bench("sort.casemap.latin", "subject", 1, 0, || {
+        mime::sort::casemap(black_box("Quarterly R\u{e9}port des Gesch\u{e4}fts"))
+    });
+
+    // THREAD=REFERENCES over 10,000 messages in threads of 1 to 8 (parents 1 to 3 back),
+    // a tenth of them referring to a message outside the set (a dummy).
+    let n = 10_000;
+    let ids: Vec<String> = (0..n).map(|i| format!("m{i}@example.org")).collect();
+    let subjects: Vec<String> = (0..n).map(|i| format!("topic {}", i / 8)).collect();
+    let refs: Vec<Vec<String>> = (0..n)
+        .map(|i| match i % 8 {
+            0 if i % 80 == 0 => vec![format!("gone{i}@example.org")],
+            0 => vec![],
+            k => vec![ids[i - 1 - (i * 7) % k.min(3)].clone()],
+        })
+        .collect();
+    let msgs: Vec<ThreadMsg<'_>> = (0..n)
+        .map(|i| ThreadMsg {
+            sent: 1_700_000_000 + (i as i64 * 37) % 100_000,
+            subject: &subjects[i],
+            reply: i % 8 != 0,
+            message_id: Some(&ids[i]),
+            references: &refs[i],
+        })
+        .collect();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let numbers: Vec<u32> = (1..=n as u32).collect();
+    let mut line = String::new();
+    thread::write_threads(
+        &mut line,
+        &thread::references(&msgs, far).expect("in time"),
+        &numbers,
+    );
+    assert_eq!(line.matches('(').count(), line.matches(')').count());
+    r.bench("thread.references.10k", "thread", 1, 0, || {
+        thread::references(black_box(&msgs), far).map(|f| {
+            let mut line = String::with_capacity(80_000);
+            thread::write_threads(&mut line, &f, &numbers);
+            line.len()
+        })
+    });
+    r.bench("thread.orderedsubject.10k", "thread", 1, 0, || {
+        let f = thread::ordered_subject(black_box(&msgs));
+        let mut line = String::with_capacity(80_000);
+        thread::write_threads(&mut line, &f, &numbers);
+        line.len()
+    });
+}
+
 fn main() {
     let mut r = Runner::from_args();
     let t = Instant::now();
@@ -785,6 +857,7 @@ fn main() {
     bench_mime(&mut r);
     bench_sequence(&mut r);
     bench_search(&mut r);
+    bench_sort(&mut r);
     println!(
         "# micro: {} benchmarks, {} run, {:.2} s",
         r.ran,

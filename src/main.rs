@@ -42,8 +42,8 @@ enum Command {
         /// A session id or a user name.
         target: String,
     },
-    /// Rebuild the content index (what SEARCH's text keys use), PREVIEW texts and the
-    /// $HasAttachment keyword from the stored messages.
+    /// Rebuild the content index (what SEARCH's text keys use), PREVIEW texts, the
+    /// $HasAttachment keyword and the SORT/THREAD keys from the stored messages.
     Reindex,
     /// Check the configuration, certificate, key and archive directory.
     ///

@@ -90,6 +90,8 @@ transcripts!(
     close,
     fetch,
     search,
+    sort,
+    thread,
     store,
     refused,
     starttls,
@@ -157,8 +159,10 @@ const PASSWORD: &[u8] = b"pw";
 /// - user `bob` (password `pw`): no mail at all;
 /// - user `carol` (password `pw`): no mail; alice has granted carol her archive (issue 5), so
 ///   carol sees it as `Other Users/alice/...`;
-/// - user `audit` (password `pw`): an auditor, no mail: sees alice's, bob's and carol's archives
-///   under `Other Users/`.
+/// - user `audit` (password `pw`): an auditor, no mail: sees alice's, bob's, carol's and dora's
+///   archives under `Other Users/`;
+/// - user `dora` (password `pw`): INBOX of 10 messages for SORT and THREAD (`threads.mbox`:
+///   replies, charsets, missing and duplicate ids, a cycle).
 ///
 /// INTERNALDATE comes from the mbox `From ` lines, so every date is fixed.
 fn fixture() -> (tempfile::TempDir, Archive) {
@@ -170,21 +174,24 @@ fn fixture() -> (tempfile::TempDir, Archive) {
     archive.index_mut().add_user("alice", hash).unwrap();
     archive.index_mut().add_user("bob", hash).unwrap();
     archive.index_mut().add_user("carol", hash).unwrap();
+    archive.index_mut().add_user("dora", hash).unwrap();
     let auditor = imapvault::index::Role::Auditor;
     archive
         .index_mut()
         .add_user_as("audit", hash, auditor)
         .unwrap();
     let mail = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts/mail");
-    for (file, folder) in [
-        ("inbox.mbox", "INBOX"),
-        ("sent.mbox", "Sent"),
-        ("archive2019.mbox", "Archive/2019"),
-        ("archive2019.mbox", "Entwürfe"),
+    for (user, file, folder) in [
+        ("alice", "inbox.mbox", "INBOX"),
+        ("alice", "sent.mbox", "Sent"),
+        ("alice", "archive2019.mbox", "Archive/2019"),
+        ("alice", "archive2019.mbox", "Entwürfe"),
+        // SORT and THREAD: replies, charsets, missing and duplicate ids, a cycle.
+        ("dora", "threads.mbox", "INBOX"),
     ] {
         let summary = import::run(
             &mut archive,
-            "alice",
+            user,
             Target::Folder(folder.into()),
             &[mail.join(file)],
             &mut |_| {},
@@ -199,7 +206,7 @@ fn fixture() -> (tempfile::TempDir, Archive) {
 
 /// The capabilities offered in every state, as `{CAPS}` expands in `S:` lines.
 const CAPS: &str = "IMAP4rev1 LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN SPECIAL-USE \
-                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC COMPRESS=DEFLATE ESEARCH ACL SEARCHRES WITHIN PREVIEW";
+                    LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY IDLE CONDSTORE QRESYNC COMPRESS=DEFLATE ESEARCH ACL SEARCHRES WITHIN PREVIEW SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
 // ---------------------------------------------------------------------------------------------
 // The in-memory transport.

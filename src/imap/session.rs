@@ -755,6 +755,28 @@ fn dispatch(
                 key: &criteria,
             },
         ),
+        C::Sort {
+            addressing,
+            ret,
+            criteria,
+            charset,
+            search,
+        } if selected => command::sort::run(
+            ctx,
+            out,
+            tag,
+            addressing,
+            ret.as_deref(),
+            &criteria,
+            &charset,
+            &search,
+        ),
+        C::Thread {
+            addressing,
+            algorithm,
+            charset,
+            search,
+        } if selected => command::thread::run(ctx, out, addressing, &algorithm, &charset, &search),
         C::Expunge | C::UidExpunge(_) | C::Copy { .. } | C::Move { .. } if selected => {
             command::refused::refuse(ctx, name)
         }
@@ -764,13 +786,15 @@ fn dispatch(
         | C::Fetch { .. }
         | C::Store { .. }
         | C::Search { .. }
+        | C::Sort { .. }
+        | C::Thread { .. }
         | C::Expunge
         | C::UidExpunge(_)
         | C::Copy { .. }
         | C::Move { .. } => Completion::bad(ResponseCode::ClientBug, "No mailbox selected"),
 
         // Parsed, but not offered by this server (not in CAPABILITY).
-        C::Sort { .. } | C::Thread { .. } | C::GetQuota(_) | C::GetQuotaRoot(_) => Completion::bad(
+        C::GetQuota(_) | C::GetQuotaRoot(_) => Completion::bad(
             ResponseCode::ClientBug,
             format!("{name} is not supported by this server (see CAPABILITY)"),
         ),

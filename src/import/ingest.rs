@@ -179,6 +179,7 @@ impl<'a> Ingester<'a> {
                                 has_attachment: p.analysis.has_attachment,
                                 preview,
                                 text,
+                                sort: mime::sort::keys(&p.bytes),
                             });
                             PlacementMessage::New(new.len() - 1)
                         }

@@ -1,11 +1,12 @@
 //! `imapvault reindex` (issue 3): rebuilds what the index derives from the blobs' text.
 //!
 //! Walks every stored message in id order, in batches of [`BATCH`]: reads its blob (checksum
-//! checked), extracts and folds its searchable text (`mime::text`), computes its PREVIEW text and
-//! whether it has an attachment (`$HasAttachment`), and replaces them, one transaction per batch. Readers keep searching meanwhile: each batch swaps whole rows.
-//! At the end, rows of messages that no longer exist are dropped and the archive is marked as
-//! fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0003 and 0005
-//! migrations).
+//! checked), extracts and folds its searchable text (`mime::text`), computes its PREVIEW text,
+//! whether it has an attachment (`$HasAttachment`) and its SORT/THREAD keys (`mime::sort`), and
+//! replaces them, one transaction per batch. Readers keep searching meanwhile: each batch swaps
+//! whole rows. At the end, rows of messages that no longer exist are dropped and the archive is
+//! marked as fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0003
+//! and 0005 migrations).
 //! A damaged blob is reported and skipped (its old row, if any, stays); it is never indexed
 //! from bytes that fail their checksum.
 
@@ -66,6 +67,7 @@ pub fn run(
                         text: text.folded(),
                         preview,
                         has_attachment: mime::has_attachment_of(&bytes),
+                        sort: mime::sort::keys(&bytes),
                     });
                 }
                 Err(error) => {

@@ -16,6 +16,7 @@ use std::time::Instant;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{Index, IndexError, MessageId};
+use crate::mime::sort::SortKeys;
 use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
@@ -195,12 +196,13 @@ impl Index {
     }
 
     /// Replaces what reindex recomputes of these messages, in one transaction: the content
-    /// rows (folded text), the PREVIEW text and the attachment fact.
+    /// rows (folded text), the PREVIEW text, the attachment fact and the SORT/THREAD keys.
     pub fn replace_content(&mut self, rows: &[Reindexed]) -> Result<(), IndexError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for r in rows {
+            super::sort::put_sort_keys(&tx, r.id, &r.sort)?;
             tx.prepare_cached("DELETE FROM message_text WHERE rowid = ?1")?
                 .execute(params![r.id.0])?;
             tx.prepare_cached("DELETE FROM message_text_store WHERE id = ?1")?
@@ -230,6 +232,7 @@ impl Index {
             "DELETE FROM message_text_store WHERE id NOT IN (SELECT id FROM messages)",
             [],
         )?;
+        super::sort::drop_orphans(&tx)?;
         tx.execute(
             "UPDATE content_state SET backfill_pending = 0, refold_pending = 0 WHERE id = 1",
             [],
@@ -249,6 +252,8 @@ pub struct Reindexed {
     pub preview: String,
     /// Whether the message has an attachment (the `$HasAttachment` keyword).
     pub has_attachment: bool,
+    /// The SORT and THREAD keys (`mime::sort`).
+    pub sort: SortKeys,
 }
 
 /// Inserts the content row of message `id` (text already folded).

@@ -1,6 +1,7 @@
 //! The index half of an ingest batch (DESIGN §3): one transaction, committed with
 //! `synchronous=FULL`, that inserts the batch's new messages and their mailbox memberships and
-//! advances UIDNEXT and HIGHESTMODSEQ, and writes each new message's content-index row. The
+//! advances UIDNEXT and HIGHESTMODSEQ, and writes each new message's content-index row and
+//! SORT/THREAD keys. The
 //! caller (`crate::import::ingest`) has already appended the new blobs and `fdatasync`'d them, under the store's writer lock, which it holds until
 //! this returns. A message is visible to readers only once this commit is done; a crash before
 //! it leaves unreferenced blob bytes (a torn tail) and no UID used.
@@ -12,6 +13,7 @@ use rusqlite::{params, Transaction, TransactionBehavior};
 use super::messages::{canonical_flags, encode_day, InternalDate};
 use super::{Index, IndexError, MailboxId, MessageId};
 use crate::mime::journal::Participant;
+use crate::mime::sort::SortKeys;
 use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
@@ -41,6 +43,8 @@ pub struct IngestMessage<'a> {
     /// The searchable text, folded (`mime::text::extract(..).folded()`): its content row is
     /// written in the same transaction (DESIGN §3: visible only once content indexed).
     pub text: SearchText,
+    /// The SORT and THREAD keys (`mime::sort::keys`), written in the same transaction.
+    pub sort: SortKeys,
 }
 
 /// Which message a [`Placement`] puts in a mailbox.
@@ -258,6 +262,7 @@ impl Index {
                 let id = if n == 1 {
                     let id = tx.last_insert_rowid();
                     super::content::insert_content(&tx, MessageId(id), &m.text)?;
+                    super::sort::put_sort_keys(&tx, MessageId(id), &m.sort)?;
                     id
                 } else {
                     existing.query_row(params![&m.sha256[..]], |r| r.get(0))?
@@ -309,6 +314,7 @@ pub(super) fn test_message(n: u8) -> IngestMessage<'static> {
         has_attachment: false,
         preview: String::new(),
         text: SearchText::default(),
+        sort: SortKeys::default(),
     }
 }
 

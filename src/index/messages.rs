@@ -146,7 +146,7 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
 
 /// `ids` as a JSON array, bound as one parameter and read with `json_each` (one statement for a
 /// whole batch, whatever its size).
-fn ids_json(ids: &[MessageId]) -> String {
+pub(super) fn ids_json(ids: &[MessageId]) -> String {
     let mut json = String::with_capacity(ids.len() * 8 + 2);
     json.push('[');
     for (n, id) in ids.iter().enumerate() {
@@ -157,6 +157,17 @@ fn ids_json(ids: &[MessageId]) -> String {
     }
     json.push(']');
     json
+}
+
+/// The rows of `found` (by message id) in the order of `ids`, each moved out once (a mailbox
+/// holds a message once, so no id is asked for twice); an id without a row is an error.
+pub(super) fn in_order_of<T>(
+    ids: &[MessageId],
+    mut found: HashMap<i64, T>,
+) -> Result<Vec<T>, IndexError> {
+    ids.iter()
+        .map(|id| found.remove(&id.0).ok_or(IndexError::UnknownMessage(id.0)))
+        .collect()
 }
 
 impl Index {
@@ -185,15 +196,12 @@ impl Index {
         let mut stmt = self.conn.prepare_cached(&format!(
             "{META_SELECT} WHERE id IN (SELECT value FROM json_each(?1))"
         ))?;
-        let mut found: HashMap<i64, MessageMeta> = stmt
+        let found: HashMap<i64, MessageMeta> = stmt
             .query_map(params![json], meta_from_row)?
             .map(|m| m.map(|m| (m.id.0, m)))
             .collect::<Result<_, _>>()?;
-        // Moved out, not cloned: ENVELOPE and BODYSTRUCTURE are most of a row. A mailbox holds
-        // a message once, so no id is asked for twice.
-        ids.iter()
-            .map(|id| found.remove(&id.0).ok_or(IndexError::UnknownMessage(id.0)))
-            .collect()
+        // Moved out, not cloned: ENVELOPE and BODYSTRUCTURE are most of a row.
+        in_order_of(ids, found)
     }
 
     /// What SEARCH's date and size keys need of each message, without the cached ENVELOPE and
@@ -204,7 +212,7 @@ impl Index {
             "SELECT id, len, internal_date, internal_tz, sent_day FROM messages
               WHERE id IN (SELECT value FROM json_each(?1))",
         )?;
-        let mut found: HashMap<i64, MessageFacts> = stmt
+        let found: HashMap<i64, MessageFacts> = stmt
             .query_map(params![json], |r| {
                 let tz: i64 = r.get(3)?;
                 let day: Option<i64> = r.get(4)?;
@@ -220,9 +228,7 @@ impl Index {
             })?
             .map(|f| f.map(|f| (f.id.0, f)))
             .collect::<Result<_, _>>()?;
-        ids.iter()
-            .map(|id| found.remove(&id.0).ok_or(IndexError::UnknownMessage(id.0)))
-            .collect()
+        in_order_of(ids, found)
     }
 
     /// Replaces the flags of one entry with `flags` (canonicalised: see [`canonical_flags`]) and

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
+    include_str!("../../sql/0004_sort_keys.sql"),
     include_str!("../../sql/0005_preview.sql"),
     include_str!("../../sql/0007_access.sql"),
     include_str!("../../sql/0009_journal.sql"),

@@ -1,5 +1,6 @@
 //! The SQLite index of an archive (DESIGN §3): users and their addresses, mailboxes,
-//! subscriptions, messages, mailbox membership, the journal and the content index for SEARCH.
+//! subscriptions, messages, mailbox membership, the journal, the content index for SEARCH and
+//! the keys of SORT and THREAD.
 //!
 //! Owns every SQL statement of the crate (with `sql/`, the migrations). Callers see typed ids,
 //! plain structs and [`IndexError`]; `rusqlite` stays inside. User text is always bound as a
@@ -21,6 +22,7 @@ mod mailboxes;
 mod messages;
 mod migrate;
 mod reader_flags;
+mod sort;
 pub use migrate::latest_version as latest_schema_version;
 mod users;
 
@@ -38,6 +40,7 @@ pub use ingest::{
 pub use journal::{AddressAdded, JournalItem, JOURNAL_FOLDER};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
+pub use sort::SortFacts;
 pub use users::UserSummary;
 
 /// How long a statement waits for another connection's write lock before failing.

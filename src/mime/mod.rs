@@ -21,6 +21,7 @@ mod header;
 mod imapstr;
 pub mod journal;
 mod params;
+pub mod sort;
 mod structure;
 pub mod text;
 mod tree;

@@ -35,6 +35,13 @@ const COMMON: &[&str] = &[
     "WITHIN",
     // RFC 8970: FETCH PREVIEW, computed at ingest (mime::text::preview).
     "PREVIEW",
+    // RFC 5256 SORT and THREAD, RFC 5957 DISPLAYFROM/DISPLAYTO, RFC 5267 ESORT (command/sort.rs,
+    // command/thread.rs).
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 ];
 
 /// The capability list for `session`'s current state, space-separated.

@@ -15,9 +15,11 @@ pub mod namespace;
 pub mod refused;
 pub mod search;
 pub mod select;
+pub mod sort;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod thread;
 
 use crate::imap::encode::ResponseCode;
 use crate::imap::response::Completion;

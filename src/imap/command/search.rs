@@ -59,18 +59,7 @@ pub struct SearchCommand<'a> {
 
 /// Runs SEARCH / UID SEARCH.
 pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> Completion {
-    let done = search(ctx, out, command);
-    // RFC 5182 §2.1: a SEARCH RETURN (SAVE) that fails leaves the saved result empty, so a
-    // pipelined `FETCH $` acts on no message rather than on an older result.
-    let saves = command
-        .ret
-        .is_some_and(|r| r.contains(&SearchReturnOption::Save));
-    if saves && done.status != Status::Ok {
-        if let Some(view) = ctx.view_mut() {
-            view.save_result(&[]);
-        }
-    }
-    done
+    saving(ctx, command.ret, |ctx| search(ctx, out, command))
 }
 
 fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> Completion {
@@ -81,27 +70,140 @@ fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> 
         charset,
         key,
     } = command;
+    let found = match matching(ctx, "SEARCH", charset, key) {
+        Ok(found) => found,
+        Err(c) => return c,
+    };
+    let Some(view) = ctx.view() else {
+        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+    };
+    let entries = view.entries();
+    let hits: Vec<u32> = found
+        .iter()
+        .map(|&i| answer_number(addressing, i, &entries[i]))
+        .collect();
+    let uids: Vec<u32> = found.iter().map(|&i| entries[i].uid).collect();
+    save_result(ctx, ret, &uids);
+    let modseq = modseq_answer(ctx, key, &found);
+    write_answer(out, "SEARCH", tag, addressing, ret, &hits, modseq);
+    Completion::ok("SEARCH completed")
+}
+
+/// The answer of SEARCH or SORT (`name`): `* NAME n n n` with `(MODSEQ m)` (RFC 7162 §3.1.5),
+/// or with RETURN options the ESEARCH form (RFC 4731, RFC 5267). `hits` in answer order.
+pub(super) fn write_answer(
+    out: &mut Out<'_>,
+    name: &str,
+    tag: &str,
+    addressing: Addressing,
+    ret: Option<&[SearchReturnOption]>,
+    hits: &[u32],
+    modseq: Option<u64>,
+) {
+    match ret {
+        None => {
+            let mut line = String::with_capacity(10 + hits.len() * 6);
+            line.push_str("* ");
+            line.push_str(name);
+            for h in hits {
+                line.push(' ');
+                line.push_str(&h.to_string());
+            }
+            if let Some(m) = modseq {
+                line.push_str(&format!(" (MODSEQ {m})"));
+            }
+            line.push_str("\r\n");
+            out.text(&line);
+        }
+        // RFC 5182 §2.1: SAVE alone sends no ESEARCH; with other options they are answered.
+        Some([SearchReturnOption::Save]) => {}
+        Some(options) => write_esearch(out, tag, addressing, options, hits, modseq),
+    }
+}
+
+/// Runs `command`, a SEARCH or SORT with `ret` options, so that RFC 5182 §2.1 holds: one with
+/// RETURN (SAVE) that fails leaves the saved result empty, so a pipelined `FETCH $` acts on no
+/// message rather than on an older result.
+pub(super) fn saving(
+    ctx: &mut Ctx<'_>,
+    ret: Option<&[SearchReturnOption]>,
+    command: impl FnOnce(&mut Ctx<'_>) -> Completion,
+) -> Completion {
+    let done = command(ctx);
+    if ret.is_some_and(|r| r.contains(&SearchReturnOption::Save)) && done.status != Status::Ok {
+        if let Some(view) = ctx.view_mut() {
+            view.save_result(&[]);
+        }
+    }
+    done
+}
+
+/// Keeps the messages a SEARCH or SORT found as the saved result (`$`, RFC 5182) when `ret`
+/// asks for it; `uids` in answer order (MIN and MAX are the first and last of it).
+pub(super) fn save_result(ctx: &mut Ctx<'_>, ret: Option<&[SearchReturnOption]>, uids: &[u32]) {
+    if let Some(options) = ret.filter(|r| r.contains(&SearchReturnOption::Save)) {
+        let mut saved = saved_part(options, uids);
+        saved.sort_unstable();
+        if let Some(view) = ctx.view_mut() {
+            view.save_result(&saved);
+        }
+    }
+}
+
+/// The number a command answers for the message at 0-based `index` of the view: its sequence
+/// number or its UID.
+pub(super) fn answer_number(addressing: Addressing, index: usize, entry: &ViewEntry) -> u32 {
+    match addressing {
+        Addressing::Sequence => index as u32 + 1,
+        Addressing::Uid => entry.uid,
+    }
+}
+
+/// RFC 7162 §3.1.5: a search program with MODSEQ enables CONDSTORE, and the answer (of SEARCH
+/// and SORT) reports the highest mod-sequence of the messages found, when any are.
+pub(super) fn modseq_answer(ctx: &mut Ctx<'_>, key: &SearchKey, found: &[usize]) -> Option<u64> {
+    if !any_key(key, |k| matches!(k, SearchKey::ModSeq { .. })) {
+        return None;
+    }
+    ctx.session.enabled.condstore = true;
+    let entries = ctx.view()?.entries();
+    found
+        .iter()
+        .filter_map(|&i| entries.get(i))
+        .map(|e| e.modseq)
+        .max()
+}
+
+/// The 0-based indices, ascending, of the selected mailbox's messages that the search program
+/// `key` matches, with the strings in `charset` (US-ASCII when None): the evaluation SEARCH,
+/// SORT and THREAD share. `what` names the command in failures. Errors are the completion to
+/// answer: unknown charset, RFC 8474 keys, no mailbox, index failure, time budget spent.
+pub(super) fn matching(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    charset: Option<&AString>,
+    key: &SearchKey,
+) -> Result<Vec<usize>, Completion> {
     // RFC 3501 §6.4.4: without CHARSET the strings are US-ASCII; clients send UTF-8 anyway,
     // which `decode_charset` reads for "us-ascii" when the bytes are valid UTF-8.
     let charset: &[u8] = match charset {
         None => b"us-ascii",
         Some(cs) if text::known_charset(cs.as_bytes()) => cs.as_bytes(),
         Some(_) => {
-            return Completion::no(
+            return Err(Completion::no(
                 ResponseCode::BadCharset(CHARSETS.iter().map(|s| s.to_string()).collect()),
                 "Charset not supported",
-            );
+            ));
         }
     };
     if any_key(key, is_object_id_key) {
-        return Completion::no(
+        return Err(Completion::no(
             ResponseCode::Cannot,
             "EMAILID and THREADID (RFC 8474) are not offered by this server",
-        );
+        ));
     }
-    let Some(view) = ctx.view() else {
-        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
-    };
+    let no_mailbox = || Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
+    let view = ctx.view().ok_or_else(no_mailbox)?;
     let largest_seq = view.len();
     let largest_uid = view.largest_uid();
     let metas: Vec<MessageFacts> = if any_key(key, is_meta_key) {
@@ -110,7 +212,7 @@ fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> 
         for chunk in ids.chunks(1024) {
             match ctx.index.message_facts(chunk) {
                 Ok(m) => all.extend(m),
-                Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+                Err(e) => return Err(super::index_failure(ctx, what, &e)),
             }
         }
         all
@@ -118,39 +220,25 @@ fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> 
         Vec::new()
     };
     let texts = if any_key(key, is_text_key) {
-        let Some(view) = ctx.view() else {
-            return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
-        };
+        let view = ctx.view().ok_or_else(no_mailbox)?;
         let deadline = Instant::now() + SEARCH_BUDGET;
         match ctx.index.content_backfill_pending() {
             Ok(false) => {}
-            Ok(true) => return Completion::no(
+            Ok(true) => return Err(Completion::no(
                 ResponseCode::Unavailable,
                 "Text search needs the content index, which is not built yet (imapvault reindex)",
-            ),
-            Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+            )),
+            Err(e) => return Err(super::index_failure(ctx, what, &e)),
         }
         match text_sets(ctx.index, view.entries(), key, charset, deadline) {
             Ok(t) => t,
-            Err(IndexError::Deadline) => {
-                log::info!(
-                    "{}: SEARCH stopped after {:?}",
-                    ctx.session.peer,
-                    SEARCH_BUDGET
-                );
-                return Completion::no(
-                    ResponseCode::Limit,
-                    "Search took too long; narrow it down (longer strings find faster)",
-                );
-            }
-            Err(e) => return super::index_failure(ctx, "SEARCH", &e),
+            Err(IndexError::Deadline) => return Err(out_of_time(ctx, what)),
+            Err(e) => return Err(super::index_failure(ctx, what, &e)),
         }
     } else {
         TextSets::default()
     };
-    let Some(view) = ctx.view() else {
-        return Completion::bad(ResponseCode::ClientBug, "No mailbox selected");
-    };
+    let view = ctx.view().ok_or_else(no_mailbox)?;
     let limits = Bounds {
         largest_seq,
         largest_uid,
@@ -159,58 +247,26 @@ fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> 
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),
     };
-    let mut hits: Vec<u32> = Vec::new();
-    let mut hit_uids: Vec<u32> = Vec::new();
-    let mut highest_modseq = 0;
-    for (i, entry) in view.entries().iter().enumerate() {
-        let seq = i as u32 + 1;
-        if matches(key, seq, entry, metas.get(i), &limits, &texts) {
-            highest_modseq = highest_modseq.max(entry.modseq);
-            hit_uids.push(entry.uid);
-            hits.push(match addressing {
-                Addressing::Sequence => seq,
-                Addressing::Uid => entry.uid,
-            });
-        }
-    }
-    if let Some(options) = ret.filter(|r| r.contains(&SearchReturnOption::Save)) {
-        let saved = saved_part(options, &hit_uids);
-        if let Some(view) = ctx.view_mut() {
-            view.save_result(&saved);
-        }
-    }
-    // RFC 7162 §3.1.5: a search with MODSEQ enables CONDSTORE and reports the highest
-    // mod-sequence of the messages found.
-    let uses_modseq = any_key(key, |k| matches!(k, SearchKey::ModSeq { .. }));
-    let modseq = uses_modseq && !hits.is_empty();
-    if uses_modseq {
-        ctx.session.enabled.condstore = true;
-    }
-    match ret {
-        None => {
-            let mut line = String::from("* SEARCH");
-            for h in &hits {
-                line.push(' ');
-                line.push_str(&h.to_string());
-            }
-            if modseq {
-                line.push_str(&format!(" (MODSEQ {highest_modseq})"));
-            }
-            line.push_str("\r\n");
-            out.text(&line);
-        }
-        // RFC 5182 §2.1: SAVE alone sends no ESEARCH; with other options they are answered.
-        Some([SearchReturnOption::Save]) => {}
-        Some(options) => write_esearch(
-            out,
-            tag,
-            addressing,
-            options,
-            &hits,
-            modseq.then_some(highest_modseq),
-        ),
-    }
-    Completion::ok("SEARCH completed")
+    Ok(view
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|&(i, entry)| matches(key, i as u32 + 1, entry, metas.get(i), &limits, &texts))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// The answer when a command has spent [`SEARCH_BUDGET`]: `NO [LIMIT]`, logged.
+pub(super) fn out_of_time(ctx: &Ctx<'_>, what: &str) -> Completion {
+    log::info!(
+        "{}: {what} stopped after {:?}",
+        ctx.session.peer,
+        SEARCH_BUDGET
+    );
+    Completion::no(
+        ResponseCode::Limit,
+        "Search took too long; narrow it down (longer strings find faster)",
+    )
 }
 
 /// What `RETURN (SAVE ...)` keeps of the hits (RFC 5182 §2.1): everything, unless MIN and/or
@@ -235,7 +291,9 @@ fn saved_part(options: &[SearchReturnOption], uids: &[u32]) -> Vec<u32> {
 }
 
 /// `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set` (RFC 4731 §3.1); an empty RETURN
-/// list means ALL.
+/// list means ALL. `hits` in the order they are answered: ascending for SEARCH, sorted for
+/// ESORT, where MIN and MAX are the first and last in sort order and ALL keeps that order
+/// (RFC 5267 §3.2).
 fn write_esearch(
     out: &mut Out<'_>,
     tag: &str,
