@@ -470,6 +470,7 @@ fn view(n: u32) -> MailboxView {
                 message: MessageId(i64::from(uid)),
                 flags: Flags::default(),
                 modseq: 1,
+                internal_date: 0,
             }
         })
         .collect();

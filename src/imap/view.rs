@@ -26,6 +26,16 @@ pub struct ViewEntry {
     pub flags: Flags,
     /// The entry's MODSEQ (RFC 7162), raised by every flag change.
     pub modseq: u64,
+    /// The message's INTERNALDATE, Unix seconds: when it leaves the sync window.
+    pub internal_date: i64,
+}
+
+/// A message that left the view (the sync window passed it): the sequence number it had when
+/// it left, counting the departures before it, and its UID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Departure {
+    pub seq: u32,
+    pub uid: u32,
 }
 
 /// Why a sequence set cannot be resolved.
@@ -45,6 +55,9 @@ pub struct MailboxView {
     /// otherwise, there is news to send (see [`crate::imap::updates`]).
     pub known_uidnext: u64,
     pub known_modseq: u64,
+    /// The oldest internal date among the entries (`i64::MAX` when empty), so that "did the
+    /// window edge pass anything?" costs one comparison per command.
+    oldest: i64,
 }
 
 impl MailboxView {
@@ -54,10 +67,43 @@ impl MailboxView {
         MailboxView {
             known_uidnext: info.uidnext,
             known_modseq: info.highestmodseq,
+            oldest: oldest_of(&entries),
             info,
             access,
             entries,
         }
+    }
+
+    /// The oldest internal date in the view, if it holds anything.
+    pub fn oldest_date(&self) -> Option<i64> {
+        (!self.entries.is_empty()).then_some(self.oldest)
+    }
+
+    /// Removes the entries with an internal date before `edge` (they left the sync window) and
+    /// returns them in ascending order, each with its sequence number at the moment of its own
+    /// EXPUNGE when they are announced in that order (RFC 3501 §7.4.1: each EXPUNGE renumbers
+    /// the messages after it, so the k-th departure, 0-based, had `index + 1 - k`).
+    pub fn depart_before(&mut self, edge: i64) -> Vec<Departure> {
+        if self.oldest >= edge {
+            return Vec::new();
+        }
+        let mut gone = Vec::new();
+        let mut index = 0u32;
+        self.entries.retain(|e| {
+            index += 1;
+            if e.internal_date < edge {
+                // `gone.len()` departures came before this one, each lowering its number.
+                gone.push(Departure {
+                    seq: index - gone.len() as u32,
+                    uid: e.uid,
+                });
+                false
+            } else {
+                true
+            }
+        });
+        self.oldest = oldest_of(&self.entries);
+        gone
     }
 
     /// Adds a message that arrived after SELECT; UIDs only ascend (DESIGN §3), so it goes last.
@@ -66,6 +112,7 @@ impl MailboxView {
         if entry.uid <= self.largest_uid() {
             return false;
         }
+        self.oldest = self.oldest.min(entry.internal_date);
         self.entries.push(entry);
         true
     }
@@ -178,6 +225,15 @@ impl MailboxView {
     }
 }
 
+/// The oldest internal date of `entries`, `i64::MAX` for none.
+fn oldest_of(entries: &[ViewEntry]) -> i64 {
+    entries
+        .iter()
+        .map(|e| e.internal_date)
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,9 +259,43 @@ mod tests {
                 message: MessageId(i64::from(uid)),
                 flags: Flags::default(),
                 modseq: 1,
+                // Older UIDs are older mail here, one day apart.
+                internal_date: i64::from(uid) * 86_400,
             })
             .collect();
         MailboxView::new(info, Access::ReadOnly, entries)
+    }
+
+    #[test]
+    fn departures_are_numbered_as_their_expunges_renumber() {
+        let mut v = view(&[2, 3, 7, 9]);
+        // Edge after UID 3's date: UIDs 2 and 3 leave, both announced as `* 1 EXPUNGE`.
+        let gone = v.depart_before(4 * 86_400);
+        assert_eq!(
+            gone,
+            vec![Departure { seq: 1, uid: 2 }, Departure { seq: 1, uid: 3 }]
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v.oldest_date(), Some(7 * 86_400));
+        assert!(v.depart_before(4 * 86_400).is_empty(), "nothing twice");
+        assert_eq!(v.depart_before(i64::MAX), vec![Departure { seq: 1, uid: 7 }, Departure { seq: 1, uid: 9 }]);
+        assert_eq!(v.oldest_date(), None);
+    }
+
+    #[test]
+    fn departures_out_of_uid_order_keep_the_numbers_right() {
+        // Mail imported late: UID 5 is older than UIDs 2 and 3.
+        let mut v = view(&[2, 3, 5]);
+        v.entry_mut(2).unwrap().internal_date = 0;
+        v.oldest = 0;
+        v.entry_mut(0).unwrap().internal_date = 1;
+        let gone = v.depart_before(2);
+        // Sequence 1 (UID 2) goes first; UID 5 was sequence 3, then 2.
+        assert_eq!(
+            gone,
+            vec![Departure { seq: 1, uid: 2 }, Departure { seq: 2, uid: 5 }]
+        );
+        assert_eq!(v.entries()[0].uid, 3);
     }
 
     #[test]

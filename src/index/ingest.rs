@@ -153,8 +153,9 @@ impl Index {
             let mut read_counters =
                 tx.prepare_cached("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq,
+                                               internal_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT internal_date FROM messages WHERE id = ?3))
                  ON CONFLICT (mailbox_id, message_id) DO NOTHING",
             )?;
             for p in placements {

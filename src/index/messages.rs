@@ -28,6 +28,19 @@ pub struct Entry {
     pub flags: String,
     /// The entry's MODSEQ (RFC 7162).
     pub modseq: u64,
+    /// The message's INTERNALDATE, Unix seconds: what the sync window compares.
+    pub internal_date: i64,
+}
+
+/// The counts STATUS gives for the visible part of a mailbox (the sync window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisibleCounts {
+    /// MESSAGES.
+    pub messages: u64,
+    /// UNSEEN.
+    pub unseen: u64,
+    /// SIZE (RFC 8438).
+    pub size: u64,
 }
 
 /// What FETCH needs about a stored message without reading its blob.
@@ -122,13 +135,15 @@ fn decode_day(v: i64) -> (i32, u32, u32) {
     )
 }
 
-/// An [`Entry`] from the columns `uid, message_id, flags, modseq`, in that order.
+/// An [`Entry`] from the columns `uid, message_id, flags, modseq, internal_date`, in that order.
 pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         uid: r.get(0)?,
         message: MessageId(r.get(1)?),
         flags: r.get(2)?,
         modseq: r.get(3)?,
+        // Filled by the ingest or by the trigger of sql/0008 for every row.
+        internal_date: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
     })
 }
 
@@ -150,12 +165,111 @@ fn ids_json(ids: &[MessageId]) -> String {
 impl Index {
     /// The mailbox's messages by ascending UID: the SELECT snapshot (one query).
     pub fn mailbox_entries(&self, mailbox: MailboxId) -> Result<Vec<Entry>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT uid, message_id, flags, modseq FROM mailbox_messages
-              WHERE mailbox_id = ?1 ORDER BY uid",
-        )?;
-        let rows = stmt.query_map(params![mailbox.0], entry_from_row)?;
+        self.mailbox_entries_since(mailbox, None)
+    }
+
+    /// The mailbox's messages with an internal date at or after `edge` (all of them for
+    /// `None`), by ascending UID: the SELECT snapshot under a sync window. With a window the
+    /// date index is walked over the window alone, then the few rows are sorted by UID.
+    pub fn mailbox_entries_since(
+        &self,
+        mailbox: MailboxId,
+        edge: Option<i64>,
+    ) -> Result<Vec<Entry>, IndexError> {
+        let sql = match edge {
+            None => {
+                "SELECT uid, message_id, flags, modseq, internal_date FROM mailbox_messages
+                  WHERE mailbox_id = ?1 ORDER BY uid"
+            }
+            Some(_) => {
+                "SELECT uid, message_id, flags, modseq, internal_date
+                   FROM mailbox_messages INDEXED BY mailbox_messages_by_date
+                  WHERE mailbox_id = ?1 AND internal_date >= ?2 ORDER BY uid"
+            }
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = match edge {
+            None => stmt.query_map(params![mailbox.0], entry_from_row)?,
+            Some(edge) => stmt.query_map(params![mailbox.0, edge], entry_from_row)?,
+        };
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// MESSAGES, UNSEEN and SIZE of the messages of `mailbox` with an internal date at or
+    /// after `edge`: STATUS under a sync window. The trigger-kept counters of sql/0002 cover the
+    /// whole mailbox, so this counts the window itself, over the date index (its cost grows
+    /// with the window, not with the archive).
+    pub fn visible_counts(
+        &self,
+        mailbox: MailboxId,
+        edge: i64,
+    ) -> Result<VisibleCounts, IndexError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*),
+                        coalesce(sum(instr(' ' || mm.flags || ' ', ' \\Seen ') = 0), 0),
+                        coalesce(sum(m.len), 0)
+                   FROM mailbox_messages mm INDEXED BY mailbox_messages_by_date
+                   JOIN messages m ON m.id = mm.message_id
+                  WHERE mm.mailbox_id = ?1 AND mm.internal_date >= ?2",
+            )?
+            .query_row(params![mailbox.0, edge], |r| {
+                Ok(VisibleCounts {
+                    messages: r.get(0)?,
+                    unseen: r.get(1)?,
+                    size: r.get(2)?,
+                })
+            })?)
+    }
+
+    /// Gives the departure of messages from the sync window a mod-sequence: when messages of
+    /// `mailbox` with an internal date at or above the last noted edge fall below `edge`, the
+    /// mailbox's HIGHESTMODSEQ goes up by one and the noted edge becomes `edge` (sql/0008).
+    /// So a client that cached HIGHESTMODSEQ learns that something changed, and its QRESYNC
+    /// SELECT then reports the departed UIDs as vanished (RFC 7162 §3.2.5.1, §3.1.2.1: every
+    /// expunge raises HIGHESTMODSEQ).
+    ///
+    /// Returns the mailbox's HIGHESTMODSEQ, raised or not. The check is a read on the date
+    /// index; only a real departure takes the write lock, once per mailbox and edge move, and
+    /// the UPDATE repeats the check, so sessions racing on one departure bump it once.
+    pub fn note_departures(&self, mailbox: MailboxId, edge: i64) -> Result<u64, IndexError> {
+        const DEPARTED: &str = "EXISTS (SELECT 1 FROM mailbox_messages mm
+                                  INDEXED BY mailbox_messages_by_date
+                                 WHERE mm.mailbox_id = mailboxes.id
+                                   AND mm.internal_date >= coalesce(mailboxes.window_edge, ?3)
+                                   AND mm.internal_date < ?2)";
+        let (departed, highest): (bool, u64) = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT coalesce(window_edge, ?3) < ?2 AND {DEPARTED}, highestmodseq
+                   FROM mailboxes WHERE id = ?1"
+            ))?
+            .query_row(params![mailbox.0, edge, i64::MIN], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| IndexError::NoSuchMailbox(format!("id {}", mailbox.0)))?;
+        if !departed {
+            return Ok(highest);
+        }
+        let raised: Option<u64> = self
+            .conn
+            .prepare_cached(&format!(
+                "UPDATE mailboxes SET highestmodseq = highestmodseq + 1, window_edge = ?2
+                  WHERE id = ?1 AND coalesce(window_edge, ?3) < ?2 AND {DEPARTED}
+                 RETURNING highestmodseq"
+            ))?
+            .query_row(params![mailbox.0, edge, i64::MIN], |r| r.get(0))
+            .optional()?;
+        match raised {
+            Some(h) => Ok(h),
+            // Another session noted it first: read what it made.
+            None => Ok(self
+                .conn
+                .prepare_cached("SELECT highestmodseq FROM mailboxes WHERE id = ?1")?
+                .query_row(params![mailbox.0], |r| r.get(0))?),
+        }
     }
 
     /// The cached data of one message.

@@ -30,7 +30,9 @@ pub use changes::MailboxVersion;
 pub use content::{fts_query, ContentColumn};
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
-pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
+pub use messages::{
+    canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta, VisibleCounts,
+};
 pub use users::UserSummary;
 
 /// How long a statement waits for another connection's write lock before failing.

@@ -8,7 +8,7 @@
 //! ```text
 //!  reactor: mio Poll ── accept ──► bounded queue ──► N workers (fixed) ── IDLE ──┐
 //!     ▲  listeners, Waker          full? ──► refuser: * BYE [UNAVAILABLE]       │
-//!     │  parked sockets readable / changed / keepalive ──► resume queue ──► workers
+//!     │  parked sockets readable / changed / keepalive / window edge ──► resume queue ──► workers
 //!     └──────────────── park (socket registered with the reactor) ◄───────────────┘
 //!  watcher: SQLite data_version ──► changed mailboxes ──► reactor wakes their idlers
 //! ```
@@ -339,7 +339,7 @@ impl Server {
                 .map_err(ServerError::Spawn)?
         };
 
-        let result = self.reactor(&jobs, &refusals, &resumes, &changed);
+        let result = self.reactor(&context, &jobs, &refusals, &resumes, &changed);
         // Stopping: every parked session is woken to say BYE, then no more work is queued.
         for parked in self.parking.take(|_, _| true) {
             let _ = resumes.send((parked, Wake::Shutdown));
@@ -357,6 +357,7 @@ impl Server {
     /// The event loop: accepts, resumes parked connections, runs the idle timers.
     fn reactor(
         &mut self,
+        context: &SessionContext,
         jobs: &Sender<Job>,
         refusals: &Sender<Job>,
         resumes: &Sender<Resume>,
@@ -414,6 +415,16 @@ impl Server {
                         Wake::Keepalive
                     };
                     let _ = resumes.send((parked, wake));
+                }
+                // Sync window (issue 5): a message of an idler's mailbox reached the window's
+                // edge, so the idler must hear its EXPUNGE now, not at its next command. The
+                // edge is read from the sessions' clock, which tests move by days.
+                let clock = context.now();
+                let leaving = self.parking.take(|_, p| {
+                    p.session.next_departure().is_some_and(|at| at <= clock)
+                });
+                for parked in leaving {
+                    let _ = resumes.send((parked, Wake::Changed));
                 }
             }
         }
@@ -677,7 +688,9 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
 
     let archive = crate::archive::Archive::open(&config.archive.dir)?;
     let context = Arc::new(
-        SessionContext::new(&archive, config.archive.flags).stopped_by(server.stop_flag()),
+        SessionContext::new(&archive, config.archive.flags)
+            .with_window(config.archive.sync_window)
+            .stopped_by(server.stop_flag()),
     );
     let spool = match &config.spool_dir {
         Some(dir) => {

@@ -28,12 +28,25 @@ pub struct TestServer {
 impl TestServer {
     /// Prepares the demo archive and starts serving it on loopback.
     pub fn start() -> TestServer {
+        TestServer::start_with(|_| {}, |context| context)
+    }
+
+    /// Prepares the demo archive, lets `add_mail` add to it (given the archive's directory)
+    /// and starts serving it with the session context passed through `configure`.
+    pub fn start_with(
+        add_mail: impl FnOnce(&std::path::Path),
+        configure: impl FnOnce(
+            imapvault::imap::SessionContext,
+        ) -> imapvault::imap::SessionContext,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        add_mail(&dir.path().join("archive"));
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (server, context) = imapvault::demo::bind(
+        let (server, context) = imapvault::demo::bind_with(
             &demo,
             vec![(any, Security::ImplicitTls), (any, Security::StartTls)],
+            configure,
         )
         .expect("bind");
         let addrs = server.local_addrs();

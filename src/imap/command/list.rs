@@ -120,7 +120,9 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
         out.text("\r\n");
         // RFC 5819 §2: STATUS follows the LIST line of each selectable mailbox returned.
         if let (Some(items), true) = (&status_items, direct) {
-            super::status::write(ctx, out, info, items);
+            if let Err(e) = super::status::write(ctx, out, info, items) {
+                return super::index_failure(ctx, "LIST", &e);
+            }
         }
     }
 

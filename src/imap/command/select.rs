@@ -47,12 +47,22 @@ pub fn run(
     }
     ctx.session.state = State::Authenticated(user.clone());
 
-    let info = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
+    let mut info = match super::lookup_mailbox(ctx, mailbox, "SELECT") {
         Ok((_, _, Some(info))) => info,
         Ok((_, _, None)) => return super::no_such_mailbox(),
         Err(c) => return c,
     };
-    let entries = match ctx.index.mailbox_entries(info.id) {
+    // Under a sync window only the messages of the window are in the view; departures not yet
+    // given a mod-sequence get one first, so HIGHESTMODSEQ tells a returning client that
+    // something left (see `updates`).
+    let edge = ctx.session.context.window_edge();
+    if let Some(edge) = edge {
+        match ctx.index.note_departures(info.id, edge) {
+            Ok(highest) => info.highestmodseq = highest,
+            Err(e) => return super::index_failure(ctx, "SELECT", &e),
+        }
+    }
+    let entries = match ctx.index.mailbox_entries_since(info.id, edge) {
         Ok(e) => e,
         Err(e) => return super::index_failure(ctx, "SELECT", &e),
     };
@@ -67,6 +77,7 @@ pub fn run(
             message: e.message,
             flags: Flags::from_stored(&e.flags),
             modseq: e.modseq,
+            internal_date: e.internal_date,
         })
         .collect();
 
@@ -128,6 +139,11 @@ pub fn run(
 
 /// RFC 7162 §3.2.5.1: for a client that knew this mailbox (same UIDVALIDITY), the UIDs it knew
 /// that are gone (`VANISHED (EARLIER)`) and the messages changed since its mod-sequence.
+///
+/// Gone means not in the view: with a sync window, every UID the client may know (its list,
+/// else every UID ever assigned) that is outside the window is reported, whatever its
+/// mod-sequence: no expunge history is kept, and §3.2.5.1 allows reporting UIDs the client
+/// never saw.
 fn write_resync(out: &mut Out<'_>, view: &MailboxView, q: &QResync) {
     if q.uid_validity.get() != view.info.uidvalidity {
         return;
