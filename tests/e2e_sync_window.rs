@@ -119,7 +119,11 @@ fn only_the_window_is_visible_and_departures_reach_every_session() {
     assert_eq!(status_value(&status[0], "UNSEEN"), 2, "{status:?}");
     let visible_size = (message(2, 5).len() + message(3, 1).len()) as u64;
     assert_eq!(status_value(&status[0], "SIZE"), visible_size, "{status:?}");
-    assert_eq!(status_value(&status[0], "UIDNEXT"), 4, "UIDs stay: {status:?}");
+    assert_eq!(
+        status_value(&status[0], "UIDNEXT"),
+        4,
+        "UIDs stay: {status:?}"
+    );
     let list = untagged(a.command(&format!(
         "LIST \"\" {FOLDER} RETURN (STATUS (MESSAGES UNSEEN))"
     )));
@@ -143,7 +147,10 @@ fn only_the_window_is_visible_and_departures_reach_every_session() {
         vec!["* ESEARCH (TAG \"t7\") UID MIN 2 COUNT 2"]
     );
     // RFC 3501 §6.4.8: a UID that is not in the mailbox gets no data, and no error.
-    assert_eq!(untagged(a.command("UID FETCH 1 (UID FLAGS)")), Vec::<String>::new());
+    assert_eq!(
+        untagged(a.command("UID FETCH 1 (UID FLAGS)")),
+        Vec::<String>::new()
+    );
     assert_eq!(
         untagged(a.command("UID FETCH 1:* (UID)")),
         vec!["* 1 FETCH (UID 2)", "* 2 FETCH (UID 3)"]
@@ -152,7 +159,10 @@ fn only_the_window_is_visible_and_departures_reach_every_session() {
 
     // A QRESYNC session, whose news are VANISHED, and its state for a later reconnect.
     let mut q = server.raw_logged_in();
-    assert_eq!(untagged(q.command("ENABLE QRESYNC")), vec!["* ENABLED QRESYNC"]);
+    assert_eq!(
+        untagged(q.command("ENABLE QRESYNC")),
+        vec!["* ENABLED QRESYNC"]
+    );
     let q_select = q.command(&format!("SELECT {FOLDER}"));
     let uidvalidity = code(&q_select, "UIDVALIDITY");
     let modseq_before = code(&q_select, "HIGHESTMODSEQ");
@@ -170,7 +180,10 @@ fn only_the_window_is_visible_and_departures_reach_every_session() {
     assert_eq!(idler.read_line(), "* 1 EXPUNGE");
     idler.send(b"DONE\r\n");
     assert_eq!(idler.read_line(), "i1 OK IDLE terminated");
-    assert_eq!(untagged(idler.command("UID SEARCH ALL")), vec!["* SEARCH 3"]);
+    assert_eq!(
+        untagged(idler.command("UID SEARCH ALL")),
+        vec!["* SEARCH 3"]
+    );
 
     // RFC 9051 §7.5.1: not while answering FETCH or SEARCH; the client's numbers still hold.
     assert_eq!(
@@ -185,7 +198,10 @@ fn only_the_window_is_visible_and_departures_reach_every_session() {
         untagged(a.command("FETCH 1 (UID)")),
         vec!["* 1 FETCH (UID 3)"]
     );
-    assert_eq!(untagged(a.command("UID FETCH 2 (UID)")), Vec::<String>::new());
+    assert_eq!(
+        untagged(a.command("UID FETCH 2 (UID)")),
+        Vec::<String>::new()
+    );
 
     // QRESYNC: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10).
     assert_eq!(untagged(q.command("NOOP")), vec!["* VANISHED 2"]);
@@ -198,7 +214,10 @@ fn only_the_window_is_visible_and_departures_reach_every_session() {
     assert_eq!(status_value(&status[0], "UNSEEN"), 1, "{status:?}");
     assert_eq!(status_value(&status[0], "UIDNEXT"), 4, "{status:?}");
     let modseq_after = status_value(&status[0], "HIGHESTMODSEQ");
-    assert!(modseq_after > modseq_before, "{modseq_before} -> {status:?}");
+    assert!(
+        modseq_after > modseq_before,
+        "{modseq_before} -> {status:?}"
+    );
 
     // A client that reconnects with what it knew hears that UID 2 vanished (RFC 7162 §3.2.5.1).
     let mut back = server.raw_logged_in();
@@ -242,7 +261,9 @@ fn departures_held_back_by_fetch_go_out_with_uid_commands_in_sequence_order() {
     let status = untagged(c.command(&format!("STATUS {FOLDER} (MESSAGES UNSEEN SIZE)")));
     assert_eq!(
         status,
-        vec![format!("* STATUS \"{FOLDER}\" (MESSAGES 0 UNSEEN 0 SIZE 0)")]
+        vec![format!(
+            "* STATUS \"{FOLDER}\" (MESSAGES 0 UNSEEN 0 SIZE 0)"
+        )]
     );
 }
 
@@ -254,7 +275,10 @@ fn sync_days_zero_shows_everything_whatever_the_clock() {
     assert_eq!(c.select_exists(FOLDER), 3);
     clock.advance(10_000 * DAY);
     assert_eq!(untagged(c.command("NOOP")), Vec::<String>::new());
-    assert_eq!(untagged(c.command("UID SEARCH ALL")), vec!["* SEARCH 1 2 3"]);
+    assert_eq!(
+        untagged(c.command("UID SEARCH ALL")),
+        vec!["* SEARCH 1 2 3"]
+    );
     let status = untagged(c.command(&format!("STATUS {FOLDER} (MESSAGES)")));
     assert_eq!(status, vec![format!("* STATUS \"{FOLDER}\" (MESSAGES 3)")]);
 }
@@ -308,6 +332,9 @@ fn imaplib_sees_the_window_and_the_departure() {
         "sync_window_check.py failed ({status}):\n{stderr}\nstdout: {rest}"
     );
     for key in ["before", "expunge_on_noop", "after"] {
-        assert!(rest.contains(&format!("\"{key}\"")), "{key} missing: {rest}");
+        assert!(
+            rest.contains(&format!("\"{key}\"")),
+            "{key} missing: {rest}"
+        );
     }
 }

@@ -278,7 +278,10 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v.oldest_date(), Some(7 * 86_400));
         assert!(v.depart_before(4 * 86_400).is_empty(), "nothing twice");
-        assert_eq!(v.depart_before(i64::MAX), vec![Departure { seq: 1, uid: 7 }, Departure { seq: 1, uid: 9 }]);
+        assert_eq!(
+            v.depart_before(i64::MAX),
+            vec![Departure { seq: 1, uid: 7 }, Departure { seq: 1, uid: 9 }]
+        );
         assert_eq!(v.oldest_date(), None);
     }
 

@@ -420,9 +420,9 @@ impl Server {
                 // edge, so the idler must hear its EXPUNGE now, not at its next command. The
                 // edge is read from the sessions' clock, which tests move by days.
                 let clock = context.now();
-                let leaving = self.parking.take(|_, p| {
-                    p.session.next_departure().is_some_and(|at| at <= clock)
-                });
+                let leaving = self
+                    .parking
+                    .take(|_, p| p.session.next_departure().is_some_and(|at| at <= clock));
                 for parked in leaving {
                     let _ = resumes.send((parked, Wake::Changed));
                 }

@@ -35,9 +35,7 @@ impl TestServer {
     /// and starts serving it with the session context passed through `configure`.
     pub fn start_with(
         add_mail: impl FnOnce(&std::path::Path),
-        configure: impl FnOnce(
-            imapvault::imap::SessionContext,
-        ) -> imapvault::imap::SessionContext,
+        configure: impl FnOnce(imapvault::imap::SessionContext) -> imapvault::imap::SessionContext,
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
