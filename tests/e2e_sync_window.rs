@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use common::TestServer;
+use common::{response_code as code, TestServer};
 use imapvault::archive::Archive;
 use imapvault::imap::window::{ManualClock, SyncWindow, DAY};
 use imapvault::import::ingest::Ingester;
@@ -67,17 +67,6 @@ fn server(days: u32, clock: &Arc<ManualClock>) -> TestServer {
             .with_window(SyncWindow::from_days(days))
             .with_clock(clock)
     })
-}
-
-/// The number in `* OK [NAME n]` among `lines`.
-fn code(lines: &[String], name: &str) -> u64 {
-    let prefix = format!("* OK [{name} ");
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix).and_then(|r| r.split(']').next()))
-        .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
-        .parse()
-        .unwrap()
 }
 
 /// The untagged lines of a command's answer (the tagged line, which must be OK, left out).

@@ -464,6 +464,18 @@ pub fn require_tool(name: &str) -> bool {
     true
 }
 
+/// The number in a `* OK [NAME n]` response code among `lines` (UIDVALIDITY, HIGHESTMODSEQ,
+/// UIDNEXT of a SELECT answer).
+pub fn response_code(lines: &[String], name: &str) -> u64 {
+    let prefix = format!("* OK [{name} ");
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix).and_then(|r| r.split(']').next()))
+        .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
+        .parse()
+        .unwrap()
+}
+
 /// The EXISTS count in a SELECT or EXAMINE answer.
 pub fn exists_of(lines: &[String]) -> usize {
     lines
