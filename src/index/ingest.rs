@@ -297,8 +297,15 @@ mod tests {
             &[place(0, ""), place(1, "\\Seen"), place(2, "")],
         )
         .unwrap();
+        // Both ways of counting: the window (the smaller side) and the whole minus the rest.
         let counts = ix.visible_counts(mb, 150).unwrap();
         assert_eq!((counts.messages, counts.unseen, counts.size), (2, 1, 20));
+        let counts = ix.visible_counts(mb, 250).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (1, 1, 10));
+        let counts = ix.visible_counts(mb, 50).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (3, 2, 30));
+        let counts = ix.visible_counts(mb, 1000).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (0, 0, 0));
         let entries = ix.mailbox_entries_since(mb, Some(150)).unwrap();
         let seen: Vec<(u32, i64)> = entries.iter().map(|e| (e.uid, e.internal_date)).collect();
         assert_eq!(seen, vec![(2, 200), (3, 300)]);
