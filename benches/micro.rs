@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the hot paths (issue 7, last point), so that a regression shows as a
 //! number: command framing and parsing, ENVELOPE/BODYSTRUCTURE analysis and section extraction,
 //! sequence-set parsing and resolution against a 100,000-message view, and the parts of SEARCH
-//! reachable through the public API (command parsing, needle preparation, the FTS5 query).
+//! reachable through the public API (command parsing, needle preparation, the FTS5 query), and
+//! the sync window's index queries (issue 5) on a mailbox of ten years of mail.
 //!
 //! Owns: its own timing loop (no criterion: no new dependency) and the `BENCH` lines.
 //! Does not own: anything it measures; it calls only the crate's public API.
@@ -472,6 +473,7 @@ fn view(n: u32) -> MailboxView {
                 flags: Flags::default(),
                 modseq: 1,
                 attachment: AttachmentKeyword::HasNoAttachment,
+                internal_date: 0,
             }
         })
         .collect();
@@ -843,6 +845,97 @@ fn bench_sort(r: &mut Runner) {
     });
 }
 
+/// The sync window's queries (issue 5) on one mailbox holding `n` messages spread evenly over
+/// ten years, 7-day window: STATUS counts over the window (`visible_counts`), the SELECT
+/// snapshot of the window against the whole mailbox's, and the per-command departure check
+/// when nothing left (`note_departures`). STATUS counts the smaller side of the edge, so its
+/// worst case is an edge in the middle of the mailbox (`half_mailbox`); a window as wide as the
+/// mailbox (`whole_mailbox`) costs about what a phone's week does.
+fn bench_window(r: &mut Runner) {
+    use imapvault::imap::window::DAY;
+    use imapvault::import::ingest::Ingester;
+    use imapvault::index::InternalDate;
+
+    // Enough mail for the full run to mean something; few in the smoke run (debug build).
+    let n: i64 = if r.full { 50_000 } else { 300 };
+    let now: i64 = 2_000_000_000;
+    let span = 10 * 365 * DAY;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut archive = imapvault::archive::Archive::open(&dir.path().join("a")).expect("archive");
+    let (index, store) = archive.parts_mut();
+    let user = index.add_user("u", "x").expect("user");
+    let mut ingester = Ingester::new(index, store);
+    let mailbox = ingester
+        .index()
+        .ensure_mailbox(user, "INBOX")
+        .expect("mailbox");
+    let t = Instant::now();
+    for i in 0..n {
+        let date = now - span + span * i / n;
+        let raw = crlf(&format!(
+            "From: a{i}@example.org\nTo: u@example.org\nSubject: message {i}\n\nBody {i}.\n"
+        ));
+        let internal = InternalDate {
+            unix: date,
+            tz_minutes: 0,
+        };
+        ingester
+            .add(&raw, mailbox, String::new(), Some(internal))
+            .expect("ingest");
+    }
+    ingester.flush().expect("flush");
+    println!(
+        "# window: {n} messages over 10 years imported in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let index = archive.open_index().expect("index");
+    let edge = now - 7 * DAY;
+    let in_window = index
+        .visible_counts(mailbox, edge)
+        .expect("counts")
+        .messages;
+    // 7 days of 10 years, give or take one message at each end.
+    let expected = n * 7 / 3650;
+    assert!(
+        (in_window as i64 - expected).abs() <= 1,
+        "{in_window} visible, about {expected} expected"
+    );
+    let all = index.visible_counts(mailbox, i64::MIN).expect("counts");
+    assert_eq!(all.messages as i64, n);
+    r.bench("window.status_counts.7_days", "status", 1, 0, || {
+        index
+            .visible_counts(mailbox, black_box(edge))
+            .map(|c| c.messages)
+    });
+    // The worst case: the edge halves the mailbox, so either side is n / 2 messages.
+    let half = now - span / 2;
+    r.bench("window.status_counts.half_mailbox", "status", 1, 0, || {
+        index
+            .visible_counts(mailbox, black_box(half))
+            .map(|c| c.messages)
+    });
+    r.bench("window.status_counts.whole_mailbox", "status", 1, 0, || {
+        index
+            .visible_counts(mailbox, black_box(i64::MIN))
+            .map(|c| c.messages)
+    });
+    r.bench("window.select_entries.7_days", "select", 1, 0, || {
+        index
+            .mailbox_entries_since(mailbox, black_box(Some(edge)))
+            .map(|e| e.len())
+    });
+    r.bench("window.select_entries.no_window", "select", 1, 0, || {
+        index
+            .mailbox_entries_since(mailbox, black_box(None))
+            .map(|e| e.len())
+    });
+    // The first call notes the departures of ten years; the rest find nothing new.
+    index.note_departures(mailbox, edge).expect("note");
+    r.bench("window.note_departures.nothing_left", "check", 1, 0, || {
+        index.note_departures(mailbox, black_box(edge))
+    });
+}
+
 fn main() {
     let mut r = Runner::from_args();
     let t = Instant::now();
@@ -858,6 +951,7 @@ fn main() {
     bench_sequence(&mut r);
     bench_search(&mut r);
     bench_sort(&mut r);
+    bench_window(&mut r);
     println!(
         "# micro: {} benchmarks, {} run, {:.2} s",
         r.ran,

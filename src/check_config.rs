@@ -503,6 +503,7 @@ fn effective_toml(config: &Config) -> String {
          dir = {}\n\
          mode = {}\n\
          flags = {}\n\
+         sync_days = {}\n\
          \n\
          [spool]\n\
          {spool}\
@@ -521,6 +522,7 @@ fn effective_toml(config: &Config) -> String {
         path(&config.archive.dir),
         string(mode),
         string(flags),
+        config.archive.sync_window.days(),
         string(&level),
         config.limits.to_toml(),
     )
@@ -543,7 +545,7 @@ mod tests {
     fn effective_configuration_parses_back_to_the_same() {
         let path = Path::new("/etc/imapvault/imapvault.toml");
         let c = Config::parse(
-            "[server]\nlisten_starttls = []\n[log]\nlevel = \"debug\"\n",
+            "[server]\nlisten_starttls = []\n[archive]\nsync_days = 7\n[log]\nlevel = \"debug\"\n",
             path,
         )
         .unwrap();
@@ -552,5 +554,6 @@ mod tests {
         assert_eq!(effective_toml(&again), text);
         assert!(text.contains("listen_starttls = []\n"), "{text}");
         assert!(text.contains("level = \"debug\"\n"), "{text}");
+        assert!(text.contains("sync_days = 7\n"), "{text}");
     }
 }

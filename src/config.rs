@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::imap::window::SyncWindow;
 use crate::limits::Limits;
+
+/// The largest `sync_days`: a century. More is a typo, and N days in seconds must not overflow.
+pub const MAX_SYNC_DAYS: u32 = 36_500;
 
 /// Where the configuration lives unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/imapvault/imapvault.toml";
@@ -259,6 +263,8 @@ struct RawArchive {
     mode: String,
     #[serde(default = "default_flags")]
     flags: String,
+    #[serde(default)]
+    sync_days: u32,
 }
 
 impl Default for RawArchive {
@@ -267,6 +273,7 @@ impl Default for RawArchive {
             dir: default_dir(),
             mode: default_mode(),
             flags: default_flags(),
+            sync_days: 0,
         }
     }
 }
@@ -342,6 +349,8 @@ pub struct ArchiveConfig {
     pub dir: PathBuf,
     pub mode: ArchiveMode,
     pub flags: FlagPolicy,
+    /// `sync_days`: clients see only the messages of the last N days (issue 5).
+    pub sync_window: SyncWindow,
 }
 
 /// How the archive is organised (DESIGN §1); one archive is never both.
@@ -430,6 +439,16 @@ impl Config {
                 ))
             }
         };
+        if archive.sync_days > MAX_SYNC_DAYS {
+            return Err(invalid(
+                "archive.sync_days",
+                format!(
+                    "{} is more than {MAX_SYNC_DAYS} (a century); 0 shows all mail",
+                    archive.sync_days
+                ),
+            ));
+        }
+        let sync_window = SyncWindow::from_days(archive.sync_days);
         let log_level = raw.log.level.parse::<log::LevelFilter>().map_err(|_| {
             invalid(
                 "log.level",
@@ -462,6 +481,7 @@ impl Config {
                 dir: base.join(archive.dir),
                 mode,
                 flags,
+                sync_window,
             },
             spool_dir: raw.spool.dir.map(|d| base.join(d)),
             log_level,
@@ -496,6 +516,7 @@ mod tests {
         assert_eq!(c.server.listen_tls, vec!["0.0.0.0:993".parse().unwrap()]);
         assert_eq!(c.archive.mode, ArchiveMode::Mailbox);
         assert_eq!(c.archive.flags, FlagPolicy::PerUser);
+        assert_eq!(c.archive.sync_window, SyncWindow::All);
         assert_eq!(c.tls.cert, Path::new("/etc/imapvault/fullchain.pem"));
     }
 
@@ -512,6 +533,7 @@ mod tests {
         assert_eq!(c.archive.dir, d.archive.dir);
         assert_eq!(c.archive.mode, d.archive.mode);
         assert_eq!(c.archive.flags, d.archive.flags);
+        assert_eq!(c.archive.sync_window, d.archive.sync_window);
         assert_eq!(c.log_level, d.log_level);
         assert_eq!(c.spool_dir, d.spool_dir);
         assert_eq!(c.limits, d.limits);
@@ -558,6 +580,12 @@ mod tests {
         assert!(e.to_string().contains("server.listen_tls"), "{e}");
         let e = parse("[log]\nlevel = \"loud\"\n[archive]\ndir = \"/x\"\n").unwrap_err();
         assert!(e.to_string().contains("log.level"), "{e}");
+        let e = parse("[archive]\nsync_days = 99999\n").unwrap_err();
+        assert!(e.to_string().contains("archive.sync_days"), "{e}");
+        let e = parse("[archive]\nsync_days = -1\n").unwrap_err();
+        assert!(e.to_string().contains("sync_days"), "{e}");
+        let c = parse("[archive]\nsync_days = 30\n").unwrap();
+        assert_eq!(c.archive.sync_window, SyncWindow::Days(30));
     }
 
     #[test]

@@ -3,17 +3,7 @@
 
 mod common;
 
-use common::TestServer;
-
-fn code(lines: &[String], name: &str) -> u64 {
-    let prefix = format!("* OK [{name} ");
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix).and_then(|r| r.split(']').next()))
-        .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
-        .parse()
-        .unwrap()
-}
+use common::{response_code as code, TestServer};
 
 #[test]
 fn reconnect_with_qresync_gets_only_what_changed() {

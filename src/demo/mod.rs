@@ -103,6 +103,16 @@ pub fn bind(
     demo: &Demo,
     listeners: Vec<(SocketAddr, Security)>,
 ) -> Result<(Server, Arc<SessionContext>), DemoError> {
+    bind_with(demo, listeners, |context| context)
+}
+
+/// [`bind`], with the session context passed through `configure` first (tests set a sync
+/// window and a clock they move).
+pub fn bind_with(
+    demo: &Demo,
+    listeners: Vec<(SocketAddr, Security)>,
+    configure: impl FnOnce(SessionContext) -> SessionContext,
+) -> Result<(Server, Arc<SessionContext>), DemoError> {
     let tls =
         server::tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())?;
     let server = Server::bind(ServerSettings {
@@ -112,8 +122,8 @@ pub fn bind(
         tls: Arc::new(RwLock::new(tls)),
     })?;
     let archive = Archive::open(&demo.dir.join("archive"))?;
-    let context =
-        Arc::new(SessionContext::new(&archive, FlagPolicy::PerUser).stopped_by(server.stop_flag()));
+    let context = configure(SessionContext::new(&archive, FlagPolicy::PerUser));
+    let context = Arc::new(context.stopped_by(server.stop_flag()));
     Ok((server, context))
 }
 

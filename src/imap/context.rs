@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::archive::Archive;
 use crate::auth::LoginFailures;
 use crate::config::FlagPolicy;
+use crate::imap::window::{Clock, SyncWindow, SystemClock};
 use crate::index::{Index, IndexError};
 use crate::limits::Limits;
 use crate::store::BlobStore;
@@ -102,6 +103,10 @@ pub struct SessionContext {
     pub(crate) archive_dir: PathBuf,
     pub(crate) store: Arc<BlobStore>,
     pub(crate) flags: FlagPolicy,
+    /// `[archive] sync_days`: which messages clients see.
+    pub(crate) window: SyncWindow,
+    /// What time it is, for the window (a [`crate::imap::window::ManualClock`] in tests).
+    pub(crate) clock: Arc<dyn Clock>,
     /// Set when the server is stopping: a session that sees its input end says `* BYE`.
     pub stopping: Arc<AtomicBool>,
     /// The live sessions, for `imapvault sessions` and `kick`.
@@ -119,6 +124,8 @@ impl SessionContext {
             archive_dir: archive.dir().to_owned(),
             store: archive.store().clone(),
             flags,
+            window: SyncWindow::All,
+            clock: Arc::new(SystemClock),
             stopping: Arc::new(AtomicBool::new(false)),
             sessions: crate::imap::registry::Registry::default(),
             limits: Limits::DEFAULT,
@@ -137,6 +144,33 @@ impl SessionContext {
     pub fn stopped_by(mut self, flag: Arc<AtomicBool>) -> SessionContext {
         self.stopping = flag;
         self
+    }
+
+    /// Shows clients only the messages of `window` (`[archive] sync_days`).
+    pub fn with_window(mut self, window: SyncWindow) -> SessionContext {
+        self.window = window;
+        self
+    }
+
+    /// Reads "now" from `clock` instead of the system clock (tests move a manual clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> SessionContext {
+        self.clock = clock;
+        self
+    }
+
+    /// The sync window.
+    pub fn window(&self) -> SyncWindow {
+        self.window
+    }
+
+    /// Now, by this context's clock (Unix seconds).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The oldest internal date visible now, or `None` when every message is.
+    pub fn window_edge(&self) -> Option<i64> {
+        self.window.edge(self.clock.now())
     }
 
     /// Whether the server is stopping.

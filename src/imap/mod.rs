@@ -26,6 +26,7 @@ pub mod session;
 pub mod types;
 pub mod updates;
 pub mod view;
+pub mod window;
 
 pub use context::{
     ChannelSecurity, Exit, IdleStep, SessionContext, Transport, Wake, WorkerResources,

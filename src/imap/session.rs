@@ -19,6 +19,7 @@ use crate::imap::framing::{self, FrameError, Recovery};
 use crate::imap::parser::parse_command;
 use crate::imap::response::{Completion, Out};
 use crate::imap::types::{Command, CommandBody, InitialResponse, MailboxEncoding};
+use crate::imap::updates::Expunges;
 use crate::imap::view::MailboxView;
 use crate::index::{Index, Subscription, UserId};
 use crate::limits::{IDLE_INPUT_TIMEOUT, MAX_CONTINUATION_LINE};
@@ -341,6 +342,7 @@ impl Session {
         self.commands += 1;
         let tag = command.tag.as_str().to_owned();
         let name = command.body.name();
+        let expunges = expunges_after(&command.body);
 
         // Commands that need the stream itself (STARTTLS, AUTHENTICATE) or end the session.
         match &command.body {
@@ -402,7 +404,7 @@ impl Session {
         }
         let reply = dispatch(&mut ctx, &mut out, &tag, command.body, sasl);
         // News for the selected mailbox goes before the tagged response of every command.
-        if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
+        if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out, expunges) {
             log::warn!("{}: cannot check for changes: {e}", ctx.session.peer);
         }
         let is_bad = reply.status == crate::imap::response::Status::Bad;
@@ -469,7 +471,8 @@ impl Session {
                 }
             }
             Wake::Keepalive => {
-                if write_line(io, b"* OK Still here\r\n") {
+                // Also a second chance for news whose wake-up was missed (the clock jumped).
+                if self.send_news(io, resources) && write_line(io, b"* OK Still here\r\n") {
                     IdleStep::Park
                 } else {
                     IdleStep::Closed
@@ -543,7 +546,8 @@ impl Session {
         if say_bye_if_revoked(&mut ctx, &mut out) {
             return false;
         }
-        if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out) {
+        // RFC 2177: during IDLE the server may send EXPUNGE like any other update.
+        if let Err(e) = crate::imap::updates::send(&mut ctx, &mut out, Expunges::Allowed) {
             log::warn!("{}: cannot check for changes: {e}", ctx.session.peer);
         }
         out.finish().is_ok()
@@ -553,6 +557,18 @@ impl Session {
     pub fn selected_mailbox(&self) -> Option<crate::index::MailboxId> {
         match &self.state {
             State::Selected(_, v) => Some(v.info.id),
+            _ => None,
+        }
+    }
+
+    /// When the next message of the selected mailbox leaves the sync window (Unix seconds by
+    /// the context's clock): a parked IDLE session is woken then to announce it. `None` when
+    /// nothing is selected, the mailbox is empty or there is no window.
+    pub fn next_departure(&self) -> Option<i64> {
+        match &self.state {
+            State::Selected(_, v) => v
+                .oldest_date()
+                .and_then(|d| self.context.window().departure(d)),
             _ => None,
         }
     }
@@ -655,6 +671,22 @@ fn read_sasl_response<T: Transport>(io: &mut BufReader<T>) -> Result<ClientRespo
         Ok(line) if line == b"=" => Ok(ClientResponse::Empty),
         Ok(line) => Ok(ClientResponse::Base64(line)),
         Err(_) => Err(Exit::Closed),
+    }
+}
+
+/// Whether the news after `body` may include EXPUNGE: RFC 9051 §7.5.1 forbids it while
+/// answering FETCH, STORE or SEARCH, and allows it during their UID forms.
+fn expunges_after(body: &CommandBody) -> Expunges {
+    use crate::imap::types::Addressing;
+    match body {
+        CommandBody::Fetch { addressing, .. }
+        | CommandBody::Store { addressing, .. }
+        | CommandBody::Search { addressing, .. }
+            if *addressing == Addressing::Sequence =>
+        {
+            Expunges::HeldBack
+        }
+        _ => Expunges::Allowed,
     }
 }
 

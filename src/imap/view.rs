@@ -32,6 +32,8 @@ pub struct ViewEntry {
     pub modseq: u64,
     /// The archive keyword of the message (not a per-user flag, see `flags.rs`).
     pub attachment: AttachmentKeyword,
+    /// The message's INTERNALDATE, Unix seconds: when it leaves the sync window.
+    pub internal_date: i64,
 }
 
 impl ViewEntry {
@@ -50,6 +52,14 @@ impl ViewEntry {
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.contains(flag) || self.attachment.as_str().eq_ignore_ascii_case(flag)
     }
+}
+
+/// A message that left the view (the sync window passed it): the sequence number it had when
+/// it left, counting the departures before it, and its UID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Departure {
+    pub seq: u32,
+    pub uid: u32,
 }
 
 /// Why a sequence set cannot be resolved.
@@ -76,6 +86,9 @@ pub struct MailboxView {
     /// that it names the same messages whether it was saved by SEARCH or UID SEARCH and
     /// whichever form uses it (RFC 5182 §2.1).
     saved: Vec<RangeInclusive<u32>>,
+    /// The oldest internal date among the entries (`i64::MAX` when empty), so that "did the
+    /// window edge pass anything?" costs one comparison per command.
+    oldest: i64,
 }
 
 impl MailboxView {
@@ -85,6 +98,7 @@ impl MailboxView {
         MailboxView {
             known_uidnext: info.uidnext,
             known_modseq: info.highestmodseq,
+            oldest: oldest_of(&entries),
             info,
             access,
             other_owner: None,
@@ -134,12 +148,45 @@ impl MailboxView {
         out
     }
 
+    /// The oldest internal date in the view, if it holds anything.
+    pub fn oldest_date(&self) -> Option<i64> {
+        (!self.entries.is_empty()).then_some(self.oldest)
+    }
+
+    /// Removes the entries with an internal date before `edge` (they left the sync window) and
+    /// returns them in ascending order, each with its sequence number at the moment of its own
+    /// EXPUNGE when they are announced in that order (RFC 3501 §7.4.1: each EXPUNGE renumbers
+    /// the messages after it, so the k-th departure, 0-based, had `index + 1 - k`).
+    pub fn depart_before(&mut self, edge: i64) -> Vec<Departure> {
+        if self.oldest >= edge {
+            return Vec::new();
+        }
+        let mut gone = Vec::new();
+        let mut index = 0u32;
+        self.entries.retain(|e| {
+            index += 1;
+            if e.internal_date < edge {
+                // `gone.len()` departures came before this one, each lowering its number.
+                gone.push(Departure {
+                    seq: index - gone.len() as u32,
+                    uid: e.uid,
+                });
+                false
+            } else {
+                true
+            }
+        });
+        self.oldest = oldest_of(&self.entries);
+        gone
+    }
+
     /// Adds a message that arrived after SELECT; UIDs only ascend (DESIGN §3), so it goes last.
     /// Returns false (and adds nothing) for a UID not above every known one.
     pub fn append(&mut self, entry: ViewEntry) -> bool {
         if entry.uid <= self.largest_uid() {
             return false;
         }
+        self.oldest = self.oldest.min(entry.internal_date);
         self.entries.push(entry);
         true
     }
@@ -242,6 +289,15 @@ impl MailboxView {
     }
 }
 
+/// The oldest internal date of `entries`, `i64::MAX` for none.
+fn oldest_of(entries: &[ViewEntry]) -> i64 {
+    entries
+        .iter()
+        .map(|e| e.internal_date)
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,9 +324,46 @@ mod tests {
                 flags: Flags::default(),
                 modseq: 1,
                 attachment: AttachmentKeyword::HasNoAttachment,
+                // Older UIDs are older mail here, one day apart.
+                internal_date: i64::from(uid) * 86_400,
             })
             .collect();
         MailboxView::new(info, Access::ReadOnly, entries)
+    }
+
+    #[test]
+    fn departures_are_numbered_as_their_expunges_renumber() {
+        let mut v = view(&[2, 3, 7, 9]);
+        // Edge after UID 3's date: UIDs 2 and 3 leave, both announced as `* 1 EXPUNGE`.
+        let gone = v.depart_before(4 * 86_400);
+        assert_eq!(
+            gone,
+            vec![Departure { seq: 1, uid: 2 }, Departure { seq: 1, uid: 3 }]
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v.oldest_date(), Some(7 * 86_400));
+        assert!(v.depart_before(4 * 86_400).is_empty(), "nothing twice");
+        assert_eq!(
+            v.depart_before(i64::MAX),
+            vec![Departure { seq: 1, uid: 7 }, Departure { seq: 1, uid: 9 }]
+        );
+        assert_eq!(v.oldest_date(), None);
+    }
+
+    #[test]
+    fn departures_out_of_uid_order_keep_the_numbers_right() {
+        // Mail imported late: UID 5 is older than UIDs 2 and 3.
+        let mut v = view(&[2, 3, 5]);
+        v.entry_mut(2).unwrap().internal_date = 0;
+        v.oldest = 0;
+        v.entry_mut(0).unwrap().internal_date = 1;
+        let gone = v.depart_before(2);
+        // Sequence 1 (UID 2) goes first; UID 5 was sequence 3, then 2.
+        assert_eq!(
+            gone,
+            vec![Departure { seq: 1, uid: 2 }, Departure { seq: 2, uid: 5 }]
+        );
+        assert_eq!(v.entries()[0].uid, 3);
     }
 
     #[test]

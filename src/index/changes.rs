@@ -38,21 +38,24 @@ impl Index {
     }
 
     /// The entries of `mailbox` that a session knowing UIDs up to `after_uid` and changes up to
-    /// `since_modseq` has not seen: new messages, and older ones whose flags changed. Ascending
-    /// UID order.
+    /// `since_modseq` has not seen: new messages, and older ones whose flags changed, leaving
+    /// out those with an internal date before the sync window's `edge` (`None`: no window).
+    /// Ascending UID order.
     pub fn mailbox_changes(
         &self,
         mailbox: MailboxId,
         after_uid: u32,
         since_modseq: u64,
+        edge: Option<i64>,
     ) -> Result<Vec<Entry>, IndexError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {} WHERE mm.mailbox_id = ?1 AND (mm.uid > ?2 OR mm.modseq > ?3)
+                AND (?4 IS NULL OR mm.internal_date >= ?4)
               ORDER BY mm.uid",
             super::messages::ENTRY_COLUMNS
         ))?;
         let rows = stmt.query_map(
-            params![mailbox.0, after_uid, since_modseq],
+            params![mailbox.0, after_uid, since_modseq, edge],
             super::messages::entry_from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -160,8 +160,9 @@ impl Placer {
         let uid = u32::try_from(c.uidnext).map_err(|_| IndexError::UidsExhausted(mailbox.0))?;
         let n = tx
             .prepare_cached(
-                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq,
+                                               internal_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT internal_date FROM messages WHERE id = ?3))
                  ON CONFLICT (mailbox_id, message_id) DO NOTHING",
             )?
             .execute(params![
@@ -360,5 +361,85 @@ mod tests {
         assert_eq!(st.highestmodseq, 3);
         let meta = ix.messages_meta(&[MessageId(1)]).unwrap();
         assert_eq!(meta[0].sent_day, Some((2024, 2, 29)));
+    }
+
+    /// The sync window's queries (issue 5): what is at or after an edge is visible and counted;
+    /// a departure raises HIGHESTMODSEQ once per edge move that passes a message, never for an
+    /// edge that passes nothing, and never twice for the same departure.
+    #[test]
+    fn window_counts_entries_and_departures() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let u = ix.add_user("u", "h").unwrap();
+        let mb = ix.ensure_mailbox(u, "INBOX").unwrap();
+        let dated = |n: u8, unix: i64| IngestMessage {
+            internal_date: InternalDate {
+                unix,
+                tz_minutes: 0,
+            },
+            ..message(n)
+        };
+        let place = |i, flags: &str| Placement {
+            mailbox: mb,
+            message: PlacementMessage::New(i),
+            flags: flags.into(),
+        };
+        ix.commit_ingest(
+            &[dated(1, 100), dated(2, 200), dated(3, 300)],
+            &[place(0, ""), place(1, "\\Seen"), place(2, "")],
+            &[],
+        )
+        .unwrap();
+        // Both ways of counting: the window (the smaller side) and the whole minus the rest.
+        let counts = ix.visible_counts(mb, 150).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (2, 1, 20));
+        let counts = ix.visible_counts(mb, 250).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (1, 1, 10));
+        let counts = ix.visible_counts(mb, 50).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (3, 2, 30));
+        let counts = ix.visible_counts(mb, 1000).unwrap();
+        assert_eq!((counts.messages, counts.unseen, counts.size), (0, 0, 0));
+        let entries = ix.mailbox_entries_since(mb, Some(150)).unwrap();
+        let seen: Vec<(u32, i64)> = entries.iter().map(|e| (e.uid, e.internal_date)).collect();
+        assert_eq!(seen, vec![(2, 200), (3, 300)]);
+        assert_eq!(ix.mailbox_entries_since(mb, None).unwrap().len(), 3);
+        let changes = ix.mailbox_changes(mb, 0, 0, Some(250)).unwrap();
+        assert_eq!(changes.iter().map(|e| e.uid).collect::<Vec<_>>(), vec![3]);
+
+        let start = ix.mailbox_state(mb).unwrap().highestmodseq;
+        assert_eq!(
+            ix.note_departures(mb, 150).unwrap(),
+            start + 1,
+            "UID 1 left"
+        );
+        assert_eq!(ix.note_departures(mb, 150).unwrap(), start + 1, "not twice");
+        assert_eq!(
+            ix.note_departures(mb, 180).unwrap(),
+            start + 1,
+            "nothing passed"
+        );
+        assert_eq!(
+            ix.note_departures(mb, 250).unwrap(),
+            start + 2,
+            "UID 2 left"
+        );
+        assert_eq!(
+            ix.note_departures(mb, 120).unwrap(),
+            start + 2,
+            "edge back: nothing"
+        );
+        assert_eq!(ix.mailbox_state(mb).unwrap().highestmodseq, start + 2);
+
+        // A membership written without its date (by any other writer) gets it by trigger.
+        ix.commit_ingest(&[dated(4, 400)], &[], &[]).unwrap();
+        ix.conn
+            .execute(
+                "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq)
+                 VALUES (?1, 9, 4, 1)",
+                [mb.0],
+            )
+            .unwrap();
+        let last = ix.mailbox_entries(mb).unwrap().pop().unwrap();
+        assert_eq!((last.uid, last.internal_date), (9, 400));
     }
 }

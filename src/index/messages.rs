@@ -30,6 +30,19 @@ pub struct Entry {
     pub modseq: u64,
     /// Whether the message has an attachment (`messages.has_attachment`, an archive fact).
     pub has_attachment: bool,
+    /// The message's INTERNALDATE, Unix seconds: what the sync window compares.
+    pub internal_date: i64,
+}
+
+/// The counts STATUS gives for the visible part of a mailbox (the sync window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisibleCounts {
+    /// MESSAGES.
+    pub messages: u64,
+    /// UNSEEN.
+    pub unseen: u64,
+    /// SIZE (RFC 8438).
+    pub size: u64,
 }
 
 /// What FETCH needs about a stored message without reading its blob.
@@ -130,7 +143,7 @@ fn decode_day(v: i64) -> (i32, u32, u32) {
 
 /// The columns [`entry_from_row`] reads, from `mailbox_messages mm JOIN messages m`.
 pub(super) const ENTRY_COLUMNS: &str =
-    "mm.uid, mm.message_id, mm.flags, mm.modseq, m.has_attachment
+    "mm.uid, mm.message_id, mm.flags, mm.modseq, m.has_attachment, mm.internal_date
       FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id";
 
 /// An [`Entry`] from the columns [`ENTRY_COLUMNS`], in that order.
@@ -141,6 +154,8 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
         flags: r.get(2)?,
         modseq: r.get(3)?,
         has_attachment: r.get(4)?,
+        // Filled by the ingest or by the trigger of sql/0008 for every row.
+        internal_date: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
     })
 }
 
@@ -173,11 +188,146 @@ pub(super) fn in_order_of<T>(
 impl Index {
     /// The mailbox's messages by ascending UID: the SELECT snapshot (one query).
     pub fn mailbox_entries(&self, mailbox: MailboxId) -> Result<Vec<Entry>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {ENTRY_COLUMNS} WHERE mm.mailbox_id = ?1 ORDER BY mm.uid"
-        ))?;
-        let rows = stmt.query_map(params![mailbox.0], entry_from_row)?;
+        self.mailbox_entries_since(mailbox, None)
+    }
+
+    /// The mailbox's messages with an internal date at or after `edge` (all of them for
+    /// `None`), by ascending UID: the SELECT snapshot under a sync window. With a window the
+    /// date index is walked over the window alone, then the few rows are sorted by UID.
+    pub fn mailbox_entries_since(
+        &self,
+        mailbox: MailboxId,
+        edge: Option<i64>,
+    ) -> Result<Vec<Entry>, IndexError> {
+        let sql = match edge {
+            None => format!("SELECT {ENTRY_COLUMNS} WHERE mm.mailbox_id = ?1 ORDER BY mm.uid"),
+            Some(_) => format!(
+                "SELECT {} WHERE mm.mailbox_id = ?1 AND mm.internal_date >= ?2 ORDER BY mm.uid",
+                ENTRY_COLUMNS.replace(
+                    "FROM mailbox_messages mm",
+                    "FROM mailbox_messages mm INDEXED BY mailbox_messages_by_date"
+                )
+            ),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = match edge {
+            None => stmt.query_map(params![mailbox.0], entry_from_row)?,
+            Some(edge) => stmt.query_map(params![mailbox.0, edge], entry_from_row)?,
+        };
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// MESSAGES, UNSEEN and SIZE of the messages of `mailbox` with an internal date at or
+    /// after `edge`: STATUS under a sync window. The trigger-kept counters of sql/0002 cover the
+    /// whole mailbox; so this counts, over the date index, whichever side of the edge is
+    /// smaller: the window itself (a phone's week of a decade), or, for a window wider than half
+    /// the mailbox, the messages before it, taken from the counters. Its cost grows with the
+    /// smaller side, never with the whole mailbox (benches/micro.rs `window.*`). One read
+    /// transaction, so the counters and the rows are of the same commit.
+    pub fn visible_counts(
+        &self,
+        mailbox: MailboxId,
+        edge: i64,
+    ) -> Result<VisibleCounts, IndexError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let (total, visible): (VisibleCounts, u64) = tx
+            .prepare_cached(
+                "SELECT message_count, unseen_count, total_size,
+                        (SELECT count(*) FROM mailbox_messages INDEXED BY mailbox_messages_by_date
+                          WHERE mailbox_id = ?1 AND internal_date >= ?2)
+                   FROM mailboxes WHERE id = ?1",
+            )?
+            .query_row(params![mailbox.0, edge], |r| {
+                Ok((
+                    VisibleCounts {
+                        messages: r.get(0)?,
+                        unseen: r.get(1)?,
+                        size: r.get(2)?,
+                    },
+                    r.get(3)?,
+                ))
+            })
+            .optional()?
+            .ok_or_else(|| IndexError::NoSuchMailbox(format!("id {}", mailbox.0)))?;
+        let side = |condition: &str| -> Result<VisibleCounts, IndexError> {
+            Ok(tx
+                .prepare_cached(&format!(
+                    "SELECT count(*),
+                            coalesce(sum(instr(' ' || mm.flags || ' ', ' \\Seen ') = 0), 0),
+                            coalesce(sum(m.len), 0)
+                       FROM mailbox_messages mm INDEXED BY mailbox_messages_by_date
+                       JOIN messages m ON m.id = mm.message_id
+                      WHERE mm.mailbox_id = ?1 AND {condition}"
+                ))?
+                .query_row(params![mailbox.0, edge], |r| {
+                    Ok(VisibleCounts {
+                        messages: r.get(0)?,
+                        unseen: r.get(1)?,
+                        size: r.get(2)?,
+                    })
+                })?)
+        };
+        let counts = if visible <= total.messages / 2 {
+            side("mm.internal_date >= ?2")?
+        } else {
+            let hidden = side("mm.internal_date < ?2")?;
+            VisibleCounts {
+                messages: total.messages.saturating_sub(hidden.messages),
+                unseen: total.unseen.saturating_sub(hidden.unseen),
+                size: total.size.saturating_sub(hidden.size),
+            }
+        };
+        tx.finish()?;
+        Ok(counts)
+    }
+
+    /// Gives the departure of messages from the sync window a mod-sequence: when messages of
+    /// `mailbox` with an internal date at or above the last noted edge fall below `edge`, the
+    /// mailbox's HIGHESTMODSEQ goes up by one and the noted edge becomes `edge` (sql/0008).
+    /// So a client that cached HIGHESTMODSEQ learns that something changed, and its QRESYNC
+    /// SELECT then reports the departed UIDs as vanished (RFC 7162 §3.2.5.1, §3.1.2.1: every
+    /// expunge raises HIGHESTMODSEQ).
+    ///
+    /// Returns the mailbox's HIGHESTMODSEQ, raised or not. The check is a read on the date
+    /// index; only a real departure takes the write lock, once per mailbox and edge move, and
+    /// the UPDATE repeats the check, so sessions racing on one departure bump it once.
+    pub fn note_departures(&self, mailbox: MailboxId, edge: i64) -> Result<u64, IndexError> {
+        const DEPARTED: &str = "EXISTS (SELECT 1 FROM mailbox_messages mm
+                                  INDEXED BY mailbox_messages_by_date
+                                 WHERE mm.mailbox_id = mailboxes.id
+                                   AND mm.internal_date >= coalesce(mailboxes.window_edge, ?3)
+                                   AND mm.internal_date < ?2)";
+        let (departed, highest): (bool, u64) = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT coalesce(window_edge, ?3) < ?2 AND {DEPARTED}, highestmodseq
+                   FROM mailboxes WHERE id = ?1"
+            ))?
+            .query_row(params![mailbox.0, edge, i64::MIN], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| IndexError::NoSuchMailbox(format!("id {}", mailbox.0)))?;
+        if !departed {
+            return Ok(highest);
+        }
+        let raised: Option<u64> = self
+            .conn
+            .prepare_cached(&format!(
+                "UPDATE mailboxes SET highestmodseq = highestmodseq + 1, window_edge = ?2
+                  WHERE id = ?1 AND coalesce(window_edge, ?3) < ?2 AND {DEPARTED}
+                 RETURNING highestmodseq"
+            ))?
+            .query_row(params![mailbox.0, edge, i64::MIN], |r| r.get(0))
+            .optional()?;
+        match raised {
+            Some(h) => Ok(h),
+            // Another session noted it first: read what it made.
+            None => Ok(self
+                .conn
+                .prepare_cached("SELECT highestmodseq FROM mailboxes WHERE id = ?1")?
+                .query_row(params![mailbox.0], |r| r.get(0))?),
+        }
     }
 
     /// The cached data of one message.

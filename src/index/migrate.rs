@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0004_sort_keys.sql"),
     include_str!("../../sql/0005_preview.sql"),
     include_str!("../../sql/0007_access.sql"),
+    include_str!("../../sql/0008_sync_window.sql"),
     include_str!("../../sql/0009_journal.sql"),
 ];
 
@@ -92,5 +93,41 @@ mod tests {
             assert_eq!(refold, with_message);
             assert_eq!(previews, None);
         }
+    }
+
+    /// sql/0008 on an archive made before it: every membership gets its message's internal
+    /// date, so the sync window sees existing mail.
+    #[test]
+    fn sync_window_migration_fills_the_dates_of_existing_mail() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // The schema as it was before 0008.
+        let before_0008 = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("migration 0008"))
+            .expect("0008 is listed");
+        for sql in &MIGRATIONS[..before_0008] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {before_0008}"))
+            .unwrap();
+        conn.execute_batch(
+            "
+             INSERT INTO users (id, name, password_hash, created) VALUES (1, 'u', 'h', 0);
+             INSERT INTO mailboxes (id, user_id, name, uidvalidity, created)
+                  VALUES (1, 1, 'INBOX', 1, 0);
+             INSERT INTO messages (id, sha256, segment, offset, len, internal_date, internal_tz,
+                                   envelope, body_structure, body, has_attachment)
+                  VALUES (7, zeroblob(32), 1, 16, 10, 1234, 0, x'', x'', x'', 0);
+             INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq)
+                  VALUES (1, 1, 7, 1);",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let date: i64 = conn
+            .query_row("SELECT internal_date FROM mailbox_messages", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(date, 1234);
     }
 }

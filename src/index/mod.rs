@@ -39,7 +39,9 @@ pub use ingest::{
 };
 pub use journal::{AddressAdded, JournalItem, JOURNAL_FOLDER};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
-pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
+pub use messages::{
+    canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta, VisibleCounts,
+};
 pub use sort::SortFacts;
 pub use users::UserSummary;
 

@@ -15,45 +15,53 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::messages::{entry_from_row, write_flags_each};
 use super::{Entry, Index, IndexError, MailboxId, UserId};
 
-/// The entry columns, `uid, message_id, flags, modseq, has_attachment`, with the reader's flags in place of the
+/// The entry columns (as `messages::ENTRY_COLUMNS`), with the reader's flags in place of the
 /// owner's (bound: ?1 reader); `WHERE` follows.
 const READER_ENTRY: &str = "
     SELECT mm.uid, mm.message_id, coalesce(rf.flags, ''), max(mm.modseq, coalesce(rf.modseq, 0)),
-           m.has_attachment
+           m.has_attachment, mm.internal_date
       FROM mailbox_messages mm
       JOIN messages m ON m.id = mm.message_id
       LEFT JOIN reader_flags rf
         ON rf.user_id = ?1 AND rf.mailbox_id = mm.mailbox_id AND rf.uid = mm.uid";
 
 impl Index {
-    /// As [`Index::mailbox_entries`], with `reader`'s own flags.
-    pub fn reader_entries(
+    /// As [`Index::mailbox_entries_since`], with `reader`'s own flags.
+    pub fn reader_entries_since(
         &self,
         reader: UserId,
         mailbox: MailboxId,
+        edge: Option<i64>,
     ) -> Result<Vec<Entry>, IndexError> {
-        let sql = format!("{READER_ENTRY} WHERE mm.mailbox_id = ?2 ORDER BY mm.uid");
+        let sql = format!(
+            "{READER_ENTRY} WHERE mm.mailbox_id = ?2 AND (?3 IS NULL OR mm.internal_date >= ?3)
+              ORDER BY mm.uid"
+        );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![reader.0, mailbox.0], entry_from_row)?;
+        let rows = stmt.query_map(params![reader.0, mailbox.0, edge], entry_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// As [`Index::mailbox_changes`], with `reader`'s own flags: new messages, and those whose
-    /// MODSEQ (the owner's or the reader's) passed `since_modseq`.
+    /// MODSEQ (the owner's or the reader's) passed `since_modseq`, none before the sync
+    /// window's `edge`.
     pub fn reader_changes(
         &self,
         reader: UserId,
         mailbox: MailboxId,
         after_uid: u32,
         since_modseq: u64,
+        edge: Option<i64>,
     ) -> Result<Vec<Entry>, IndexError> {
         let sql = format!(
             "{READER_ENTRY} WHERE mm.mailbox_id = ?2
-                AND (mm.uid > ?3 OR mm.modseq > ?4 OR rf.modseq > ?4) ORDER BY mm.uid"
+                AND (mm.uid > ?3 OR mm.modseq > ?4 OR rf.modseq > ?4)
+                AND (?5 IS NULL OR mm.internal_date >= ?5)
+              ORDER BY mm.uid"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![reader.0, mailbox.0, after_uid, since_modseq],
+            params![reader.0, mailbox.0, after_uid, since_modseq, edge],
             entry_from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -117,5 +125,26 @@ impl Index {
             Ok((MailboxId(r.get(0)?), r.get::<_, i64>(1)?.max(0) as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many messages of `mailbox` with an internal date at or after `edge` (the sync
+    /// window) `reader` has marked `\Seen`: a reader's STATUS UNSEEN under a window.
+    pub fn reader_seen_since(
+        &self,
+        reader: UserId,
+        mailbox: MailboxId,
+        edge: i64,
+    ) -> Result<u64, IndexError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*)
+               FROM reader_flags rf
+               JOIN mailbox_messages mm ON mm.mailbox_id = rf.mailbox_id AND mm.uid = rf.uid
+              WHERE rf.user_id = ?1 AND rf.mailbox_id = ?2 AND mm.internal_date >= ?3
+                AND instr(' ' || rf.flags || ' ', ' \\Seen ') > 0",
+            )?
+            .query_row(params![reader.0, mailbox.0, edge], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
     }
 }

@@ -8,7 +8,7 @@
 //! ```text
 //!  reactor: mio Poll ── accept ──► bounded queue ──► N workers (fixed) ── IDLE ──┐
 //!     ▲  listeners, Waker          full? ──► refuser: * BYE [UNAVAILABLE]       │
-//!     │  parked sockets readable / changed / keepalive ──► resume queue ──► workers
+//!     │  parked sockets readable / changed / keepalive / window edge ──► resume queue ──► workers
 //!     └──────────────── park (socket registered with the reactor) ◄───────────────┘
 //!  watcher: SQLite data_version ──► changed mailboxes ──► reactor wakes their idlers
 //! ```
@@ -396,8 +396,7 @@ impl Server {
                 .map_err(ServerError::Spawn)?
         };
 
-        let limits = context.limits;
-        let result = self.reactor(&limits, &jobs, &refusals, &resumes, &changed);
+        let result = self.reactor(&context, &jobs, &refusals, &resumes, &changed);
         // Stopping: every parked session is woken to say BYE, then no more work is queued.
         for parked in self.parking.take(|_, _| true) {
             let _ = resumes.send((parked, Wake::Shutdown));
@@ -415,12 +414,13 @@ impl Server {
     /// The event loop: accepts, resumes parked connections, runs the idle timers.
     fn reactor(
         &mut self,
-        limits: &Limits,
+        context: &SessionContext,
         jobs: &Sender<Job>,
         refusals: &Sender<Refusal>,
         resumes: &Sender<Resume>,
         changed: &Receiver<Vec<MailboxId>>,
     ) -> Result<(), ServerError> {
+        let limits = &context.limits;
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TIMER_TICK;
         loop {
@@ -481,6 +481,16 @@ impl Server {
                         Waiting::Idle => Wake::Keepalive,
                     };
                     let _ = resumes.send((parked, wake));
+                }
+                // Sync window (issue 5): a message of an idler's mailbox reached the window's
+                // edge, so the idler must hear its EXPUNGE now, not at its next command. The
+                // edge is read from the sessions' clock, which tests move by days.
+                let clock = context.now();
+                let leaving = self
+                    .parking
+                    .take(|_, p| p.session.next_departure().is_some_and(|at| at <= clock));
+                for parked in leaving {
+                    let _ = resumes.send((parked, Wake::Changed));
                 }
             }
         }
@@ -858,6 +868,7 @@ pub fn run_configured(config: &crate::config::Config) -> Result<(), StartError> 
     let context = Arc::new(
         SessionContext::new(&archive, config.archive.flags)
             .with_limits(config.limits)
+            .with_window(config.archive.sync_window)
             .stopped_by(server.stop_flag()),
     );
     let spool = match &config.spool_dir {

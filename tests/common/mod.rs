@@ -85,6 +85,18 @@ impl TestServer {
         TestServer::serve(dir, demo, workers, queue, limits)
     }
 
+    /// Prepares the demo archive, lets `add_mail` add to it (given the archive's directory)
+    /// and starts serving it with the session context passed through `configure`.
+    pub fn start_configured(
+        add_mail: impl FnOnce(&std::path::Path),
+        configure: impl FnOnce(imapvault::imap::SessionContext) -> imapvault::imap::SessionContext,
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = imapvault::demo::prepare(Some(dir.path())).expect("demo archive");
+        add_mail(&dir.path().join("archive"));
+        TestServer::serve_configured(dir, demo, 16, 64, test_limits(), configure)
+    }
+
     /// Starts a server on an archive that `setup` fills: it gets the archive directory and the
     /// password of user `demo` (the only user so far), e.g. to build a journal-mode archive.
     pub fn start_on(setup: impl FnOnce(&std::path::Path, &str)) -> TestServer {
@@ -101,6 +113,17 @@ impl TestServer {
         queue: usize,
         limits: imapvault::limits::Limits,
     ) -> TestServer {
+        TestServer::serve_configured(dir, demo, workers, queue, limits, |c| c)
+    }
+
+    fn serve_configured(
+        dir: tempfile::TempDir,
+        demo: imapvault::demo::Demo,
+        workers: usize,
+        queue: usize,
+        limits: imapvault::limits::Limits,
+        configure: impl FnOnce(imapvault::imap::SessionContext) -> imapvault::imap::SessionContext,
+    ) -> TestServer {
         use imapvault::server::{tls, Server, ServerSettings};
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let config = tls::server_config_from_pem(demo.cert_pem.as_bytes(), demo.key_pem.as_bytes())
@@ -114,11 +137,11 @@ impl TestServer {
         .expect("bind");
         let archive =
             imapvault::archive::Archive::open(&dir.path().join("archive")).expect("archive");
-        let context = Arc::new(
+        let context = Arc::new(configure(
             imapvault::imap::SessionContext::new(&archive, imapvault::config::FlagPolicy::PerUser)
                 .with_limits(limits)
                 .stopped_by(server.stop_flag()),
-        );
+        ));
         let addrs = server.local_addrs();
         let find = |s: Security| addrs.iter().find(|(_, k)| *k == s).expect("listener").0;
         let shutdown = server.shutdown_handle();
@@ -578,6 +601,18 @@ pub fn require_tool(name: &str) -> bool {
         panic!("{name} is not installed (tests/run.sh installs it; set IMAPVAULT_E2E_SKIP_MISSING_TOOLS=1 to skip)");
     }
     true
+}
+
+/// The number in a `* OK [NAME n]` response code among `lines` (UIDVALIDITY, HIGHESTMODSEQ,
+/// UIDNEXT of a SELECT answer).
+pub fn response_code(lines: &[String], name: &str) -> u64 {
+    let prefix = format!("* OK [{name} ");
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix).and_then(|r| r.split(']').next()))
+        .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
+        .parse()
+        .unwrap()
 }
 
 /// The EXISTS count in a SELECT or EXAMINE answer.

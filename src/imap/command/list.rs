@@ -141,7 +141,9 @@ pub fn run(ctx: &mut Ctx<'_>, out: &mut Out<'_>, cmd: &ListCommand) -> Completio
             if auditor {
                 crate::imap::access::log_audit_listed(&ctx.session.peer, &user, &info.name);
             }
-            super::status::write(ctx, out, info, items);
+            if let Err(e) = super::status::write(ctx, out, info, items) {
+                return super::index_failure(ctx, "LIST", &e);
+            }
         }
     }
 

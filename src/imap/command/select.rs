@@ -58,11 +58,21 @@ pub fn run(
     };
     crate::imap::access::log_audit(ctx.index, &ctx.session.peer, &user, command, &target);
     let other_owner = target.other_owner();
-    let info = target.info;
+    let mut info = target.info;
+    // Under a sync window only the messages of the window are in the view; departures not yet
+    // given a mod-sequence get one first, so HIGHESTMODSEQ tells a returning client that
+    // something left (see `updates`).
+    let edge = ctx.session.context.window_edge();
+    if let Some(edge) = edge {
+        match ctx.index.note_departures(info.id, edge) {
+            Ok(highest) => info.highestmodseq = highest,
+            Err(e) => return super::index_failure(ctx, "SELECT", &e),
+        }
+    }
     // In another user's mailbox, the reader's own flags (crate::imap::access).
     let entries = match other_owner {
-        None => ctx.index.mailbox_entries(info.id),
-        Some(_) => ctx.index.reader_entries(user.id, info.id),
+        None => ctx.index.mailbox_entries_since(info.id, edge),
+        Some(_) => ctx.index.reader_entries_since(user.id, info.id, edge),
     };
     let entries = match entries {
         Ok(e) => e,
@@ -80,6 +90,7 @@ pub fn run(
             flags: Flags::from_stored(&e.flags),
             modseq: e.modseq,
             attachment: AttachmentKeyword::of(e.has_attachment),
+            internal_date: e.internal_date,
         })
         .collect();
 
@@ -147,6 +158,11 @@ pub fn run(
 
 /// RFC 7162 §3.2.5.1: for a client that knew this mailbox (same UIDVALIDITY), the UIDs it knew
 /// that are gone (`VANISHED (EARLIER)`) and the messages changed since its mod-sequence.
+///
+/// Gone means not in the view: with a sync window, every UID the client may know (its list,
+/// else every UID ever assigned) that is outside the window is reported, whatever its
+/// mod-sequence: no expunge history is kept, and §3.2.5.1 allows reporting UIDs the client
+/// never saw.
 fn write_resync(out: &mut Out<'_>, view: &MailboxView, q: &QResync) {
     if q.uid_validity.get() != view.info.uidvalidity {
         return;
