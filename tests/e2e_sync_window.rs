@@ -327,3 +327,56 @@ fn imaplib_sees_the_window_and_the_departure() {
         );
     }
 }
+
+/// A delegate reading the demo user's `Window` (issue 5's delegates and the window together):
+/// the window applies to another user's mailbox as to one's own, UNSEEN counts the delegate's
+/// own `\Seen` within the window, and a departure reaches the delegate's selected session.
+#[test]
+fn a_delegate_sees_the_same_window_with_their_own_unseen() {
+    let clock = Arc::new(ManualClock::at(T0));
+    let shared: Arc<ManualClock> = clock.clone();
+    let server = TestServer::start_configured(
+        |dir| {
+            add_window_folder(dir);
+            let mut archive = Archive::open(dir).expect("archive");
+            let index = archive.index_mut();
+            let (_, hash) = index
+                .user_password_hash(imapvault::demo::USER)
+                .unwrap()
+                .unwrap();
+            index.add_user("dele", &hash).unwrap();
+            index.grant(imapvault::demo::USER, "dele").unwrap();
+        },
+        move |context| {
+            context
+                .with_window(SyncWindow::from_days(7))
+                .with_clock(shared)
+        },
+    );
+    let shared_name = format!("\"Other Users/{}/{FOLDER}\"", imapvault::demo::USER);
+    let mut d = server.raw();
+    let r = d.command(&format!("LOGIN dele {}", server.password));
+    assert!(r.last().unwrap().contains(" OK "), "{r:?}");
+    let status = |c: &mut common::RawClient<_>, name: &str| {
+        let s = untagged(c.command(&format!("STATUS {name} (MESSAGES UNSEEN)")));
+        (
+            status_value(&s[0], "MESSAGES"),
+            status_value(&s[0], "UNSEEN"),
+        )
+    };
+    assert_eq!(status(&mut d, &shared_name), (2, 2));
+    assert_eq!(d.select_exists(&shared_name), 2);
+    assert_eq!(untagged(d.command("UID SEARCH ALL")), vec!["* SEARCH 2 3"]);
+    // The delegate reads the newest message: their UNSEEN drops, the owner's does not.
+    d.command("FETCH 2 (BODY[])");
+    d.command("UNSELECT");
+    assert_eq!(status(&mut d, &shared_name), (2, 1));
+    let mut owner = server.raw_logged_in();
+    assert_eq!(status(&mut owner, FOLDER), (2, 2));
+
+    assert_eq!(d.select_exists(&shared_name), 2);
+    age_past_the_5_day_edge(&clock);
+    assert_eq!(untagged(d.command("NOOP")), vec!["* 1 EXPUNGE"]);
+    d.command("UNSELECT");
+    assert_eq!(status(&mut d, &shared_name), (1, 0));
+}
