@@ -73,6 +73,8 @@ struct Daemon {
     dir: tempfile::TempDir,
     child: std::process::Child,
     addr: SocketAddr,
+    /// The plain (STARTTLS) port: it greets at once, before any handshake.
+    plain_addr: SocketAddr,
     config: std::path::PathBuf,
     der_a: Vec<u8>,
     der_b: Vec<u8>,
@@ -81,6 +83,12 @@ struct Daemon {
 
 impl Daemon {
     fn start() -> Daemon {
+        Daemon::start_with("", None)
+    }
+
+    /// As [`Daemon::start`], with `extra` appended to the configuration and, with `nofile`,
+    /// that limit on open files (`ulimit -n`, so the binary runs as an admin would run it).
+    fn start_with(extra: &str, nofile: Option<u32>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let make = |name: &str| {
             let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -96,13 +104,14 @@ impl Daemon {
         let (pem_b, der_b) = make("b");
         std::fs::copy(dir.path().join("a.pem"), dir.path().join("cert.pem")).unwrap();
         std::fs::copy(dir.path().join("a.key"), dir.path().join("key.pem")).unwrap();
-        let port = free_port();
+        let (port, plain_port) = (free_port(), free_port());
         let config = dir.path().join("imapvault.toml");
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten_tls = [\"127.0.0.1:{port}\"]\nlisten_starttls = []\nworkers = 4\n\
-                 [tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[archive]\ndir = \"archive\"\n[log]\nlevel = \"info\"\n"
+                "[server]\nlisten_tls = [\"127.0.0.1:{port}\"]\n\
+                 listen_starttls = [\"127.0.0.1:{plain_port}\"]\nworkers = 4\n\
+                 [tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[archive]\ndir = \"archive\"\n[log]\nlevel = \"info\"\n{extra}"
             ),
         )
         .unwrap();
@@ -113,7 +122,20 @@ impl Daemon {
             .unwrap();
         add.stdin.take().unwrap().write_all(b"pw-of-ann\n").unwrap();
         assert!(add.wait().unwrap().success());
-        let child = admin(&config, &["serve"])
+        let mut serve = match nofile {
+            None => admin(&config, &["serve"]),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_imapvault"))
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("serve");
+                sh
+            }
+        };
+        let child = serve
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -128,6 +150,7 @@ impl Daemon {
             dir,
             child,
             addr,
+            plain_addr: SocketAddr::from(([127, 0, 0, 1], plain_port)),
             config,
             der_a,
             der_b,
@@ -327,4 +350,45 @@ fn sessions_lists_live_sessions_and_kick_ends_a_users() {
     let out = daemon.run(&["sessions"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is `imapvault serve` running"));
+}
+
+/// Issue 6: running out of file descriptors is survived and recovered from. The server runs
+/// with `ulimit -n 128`; clients connect to the plain port (which greets at once) until one
+/// gets no greeting: the server could not accept it and it waits in the kernel's queue. When
+/// the others hang up, that waiting connection is accepted and greeted without any new
+/// connection arriving to wake the listener (the reactor retries a listener whose accept
+/// failed), and the server goes on serving TLS logins.
+#[test]
+fn running_out_of_file_descriptors_is_survived_and_recovered_from() {
+    use std::io::{BufRead, BufReader};
+    let daemon = Daemon::start_with("[limits]\nconnections_per_ip = 10000\n", Some(128));
+    let greeted = |tcp: &TcpStream, wait: Duration| -> bool {
+        tcp.set_read_timeout(Some(wait)).unwrap();
+        let mut line = String::new();
+        match BufReader::new(tcp).read_line(&mut line) {
+            Ok(_) => line.starts_with("* OK"),
+            Err(_) => false,
+        }
+    };
+    let mut held = Vec::new();
+    let waiting = loop {
+        assert!(
+            held.len() < 300,
+            "300 connections and the server never ran out of descriptors"
+        );
+        let tcp = TcpStream::connect(daemon.plain_addr).unwrap();
+        if !greeted(&tcp, Duration::from_secs(3)) {
+            break tcp;
+        }
+        held.push(tcp);
+    };
+    assert!(held.len() > 10, "only {} connections fit", held.len());
+    drop(held);
+    assert!(
+        greeted(&waiting, Duration::from_secs(20)),
+        "the connection left waiting was never served"
+    );
+    let (mut client, _) = connect(daemon.addr, &daemon.roots);
+    let r = client.command("LOGIN ann pw-of-ann");
+    assert!(r.last().unwrap().contains(" OK "), "{r:?}");
 }

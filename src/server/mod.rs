@@ -423,6 +423,8 @@ impl Server {
         let limits = &context.limits;
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TIMER_TICK;
+        // Listeners whose last accept failed with connections still pending.
+        let mut stalled: HashSet<usize> = HashSet::new();
         loop {
             if self.shutdown.is_requested() {
                 return Ok(());
@@ -440,7 +442,11 @@ impl Server {
                     Token(t) if t >= PARK_BASE => {
                         readable.insert(t);
                     }
-                    Token(i) => self.accept(i, limits, jobs, refusals),
+                    Token(i) => {
+                        if !self.accept(i, limits, jobs, refusals) {
+                            stalled.insert(i);
+                        }
+                    }
                 }
             }
             if !readable.is_empty() {
@@ -463,6 +469,7 @@ impl Server {
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TIMER_TICK;
+                stalled.retain(|&i| !self.accept(i, limits, jobs, refusals));
                 // RFC 9051 §5.4: the same autologout as outside IDLE (clients re-issue IDLE
                 // every 29 minutes, RFC 2177 §3).
                 let autologout = limits.autologout;
@@ -496,10 +503,18 @@ impl Server {
         }
     }
 
-    /// Accepts everything pending on listener `i` (edge-triggered: until WouldBlock).
-    fn accept(&self, i: usize, limits: &Limits, jobs: &Sender<Job>, refusals: &Sender<Refusal>) {
+    /// Accepts everything pending on listener `i` (edge-triggered: until WouldBlock). Returns
+    /// false when accepting failed with connections left pending (EMFILE and friends): the
+    /// listener gets no new readiness event for them, so the reactor must try again.
+    fn accept(
+        &self,
+        i: usize,
+        limits: &Limits,
+        jobs: &Sender<Job>,
+        refusals: &Sender<Refusal>,
+    ) -> bool {
         let Some((listener, security)) = self.listeners.get(i) else {
-            return;
+            return true;
         };
         loop {
             match listener.accept() {
@@ -507,14 +522,14 @@ impl Server {
                     let slot = self.addresses.claim(peer.ip(), limits.connections_per_ip);
                     dispatch(stream, peer, slot, *security, jobs, refusals);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // EMFILE and friends: log, back off briefly so the loop does not spin, and
-                    // keep serving the sessions that exist.
-                    log::warn!("accept failed: {e}");
-                    thread::sleep(Duration::from_millis(50));
-                    return;
+                    // Out of file descriptors (or another transient failure): keep serving the
+                    // sessions that exist; the waiting connections are retried at each tick,
+                    // as sessions end and free descriptors (tests/e2e_daemon.rs).
+                    log::warn!("accept failed, retrying within {TIMER_TICK:?}: {e}");
+                    return false;
                 }
             }
         }
