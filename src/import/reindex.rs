@@ -9,7 +9,7 @@
 //! from bytes that fail their checksum.
 
 use crate::archive::Archive;
-use crate::index::MessageId;
+use crate::index::{ContentRow, MessageId};
 use crate::mime;
 use crate::store::StoreError;
 
@@ -58,7 +58,7 @@ pub fn run(
         let mut rows = Vec::with_capacity(batch.len());
         for (id, blob) in batch {
             match store.read(blob) {
-                Ok(bytes) => rows.push((id, mime::text::extract(&bytes).folded())),
+                Ok(bytes) => rows.push((id, ContentRow::new(mime::text::extract(&bytes).folded()))),
                 Err(error) => {
                     log::warn!("reindex: message {}: {error}", id.0);
                     p.damaged += 1;

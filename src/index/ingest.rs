@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, TransactionBehavior};
 
+use super::content::ContentRow;
 use super::messages::{canonical_flags, encode_day, InternalDate};
 use super::{Index, IndexError, MailboxId, MessageId};
-use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
 /// A message new to the archive, whose blob is already durable.
@@ -35,9 +35,9 @@ pub struct IngestMessage<'a> {
     pub sent_day: Option<(i32, u32, u32)>,
     /// Whether the message has an attachment.
     pub has_attachment: bool,
-    /// The searchable text, folded (`mime::text::extract(..).folded()`): its content row is
-    /// written in the same transaction (DESIGN §3: visible only once content indexed).
-    pub text: SearchText,
+    /// The content-index row (`ContentRow::new(mime::text::extract(..).folded())`): written in
+    /// the same transaction (DESIGN §3: visible only once content indexed).
+    pub content: ContentRow,
 }
 
 /// Which message a [`Placement`] puts in a mailbox.
@@ -139,7 +139,7 @@ impl Index {
                 // a known message anyway, keep the first copy (the new blob stays unreferenced).
                 let id = if n == 1 {
                     let id = tx.last_insert_rowid();
-                    super::content::insert_content(&tx, MessageId(id), &m.text)?;
+                    super::content::insert_content(&tx, MessageId(id), &m.content)?;
                     id
                 } else {
                     existing.query_row(params![&m.sha256[..]], |r| r.get(0))?
@@ -235,7 +235,7 @@ mod tests {
             sent_date: None,
             sent_day: Some((2024, 2, 29)),
             has_attachment: false,
-            text: SearchText::default(),
+            content: ContentRow::default(),
         }
     }
 

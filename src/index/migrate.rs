@@ -13,6 +13,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
+    // Numbered 0006 by the plan of issue 3 (0004, 0005 belong to parallel branches); its place
+    // in this list, not its file name, is its schema version.
+    include_str!("../../sql/0006_content_grams.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.

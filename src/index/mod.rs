@@ -27,7 +27,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use changes::MailboxVersion;
-pub use content::{fts_query, ContentColumn};
+pub use content::{fts_query, ContentColumn, ContentRow};
 pub use ingest::{IngestMessage, Placed, Placement, PlacementMessage};
 pub use mailboxes::{MailboxInfo, SpecialUse, Subscription};
 pub use messages::{canonical_flags, Entry, InternalDate, MailboxState, MessageFacts, MessageMeta};
