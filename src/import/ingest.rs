@@ -221,6 +221,9 @@ pub struct Ingester<'a> {
 impl<'a> Ingester<'a> {
     /// An ingester writing to this index and store.
     pub fn new(index: &'a mut Index, store: &'a BlobStore) -> Self {
+        if let Err(e) = index.use_bulk_cache() {
+            log::warn!("import: page cache left at its default: {e}");
+        }
         Ingester {
             index,
             store,

@@ -44,6 +44,7 @@ pub fn run(
     progress: &mut dyn FnMut(&ReindexProgress),
 ) -> Result<(ReindexProgress, Vec<Skipped>), ImportError> {
     let (index, store) = archive.parts_mut();
+    index.use_bulk_cache()?;
     let mut p = ReindexProgress {
         total: index.message_count()?,
         ..ReindexProgress::default()
