@@ -7,6 +7,7 @@
 # Env: COUNT (10000) SEED (1) FORMATS ("mbox maildir") CARGO_FLAGS ("--locked --offline")
 # CARGO_TARGET_DIR (target) MAX_SIZE (gen_corpus.py --max-size; its default when unset)
 # IMAPVAULT (a binary to measure instead of building one, e.g. an older build to compare)
+# CORPUS (a corpus directory to use as is, e.g. one search_bench.sh generated; COUNT must match)
 # Each format gets its own fresh archive (so neither counts duplicates of the other). The corpus
 # (benches/data/corpus-sSEED-nCOUNT, shared with compare.sh) is read once before timing so the
 # figure is the importer's, not the disk's. Target (DESIGN §8): >= 5,000 messages/s.
@@ -23,7 +24,7 @@ if [ -z "${IMAPVAULT:-}" ]; then
     cargo build --release $CARGO_FLAGS --bin imapvault >&2
     IMAPVAULT=${CARGO_TARGET_DIR:-$ROOT/target}/release/imapvault
 fi
-CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT${MAX_SIZE:+-m$MAX_SIZE}
+CORPUS=${CORPUS:-$ROOT/benches/data/corpus-s$SEED-n$COUNT${MAX_SIZE:+-m$MAX_SIZE}}
 if [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
     rm -rf "$CORPUS.tmp"
     python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --out "$CORPUS.tmp" \
