@@ -13,6 +13,7 @@ See benches/README.md for the size distribution and what the messages contain.
 """
 import argparse
 import base64
+import math
 import datetime
 import os
 import quopri
@@ -380,6 +381,9 @@ def make_attachment(rng, lang, room, text):
                 have += sum(len(x) + 1 for x in para)
             content, ctype, ext = "\n".join(lines), "text/plain", "txt"
         data = content.encode("utf-8")
+        if len(data) > raw_room:
+            # Sizes above count characters; Cyrillic or Japanese text is 2-3 bytes each.
+            data = data[:raw_room].decode("utf-8", "ignore").encode("utf-8")
         cte = pick(rng, [("base64", 5), ("quoted-printable", 3), ("8bit", 2)])
         if cte == "quoted-printable":
             body = quopri.encodestring(data)
@@ -403,12 +407,14 @@ def make_attachment(rng, lang, room, text):
 
 # ---------------------------------------------------------------------------- messages
 class Generator:
-    def __init__(self, seed, count, max_size, start):
+    def __init__(self, seed, count, max_size, start, body_median=2440, body_max=40_000):
         self.rng = random.Random(seed)
         self.seed = seed
         self.text = Text(self.rng)
         self.count = count
         self.max_size = max_size
+        self.body_mu = math.log(body_median)
+        self.body_max = body_max
         self.start = start
         # ~6 years of archive, in order, whatever the count.
         self.step = 6 * 365 * 86400 / max(count, 1)
@@ -476,7 +482,7 @@ class Generator:
             headers.append(f"Content-Language: {lang}")
 
         # Body text: log-normal length, median ~2.5 KB, within 200 B .. 40 KB.
-        target = int(min(40_000, max(200, rng.lognormvariate(7.8, 0.8))))
+        target = int(min(self.body_max, max(200, rng.lognormvariate(self.body_mu, 0.8))))
         if depth:
             target = min(target, 3000)
         quote = None
@@ -614,6 +620,10 @@ def main(argv=None):
     ap.add_argument("--start", default="2019-01-01",
                     help="date of the first message, YYYY-MM-DD; the corpus spans ~6 years")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    ap.add_argument("--body-median", type=int, default=2440,
+                    help="median body text length in characters (log-normal; default 2440)")
+    ap.add_argument("--body-max", type=int, default=40_000,
+                    help="longest body text in characters (default 40000)")
     args = ap.parse_args(argv)
     if args.max_size < 64 * 1024:
         ap.error("--max-size must be at least 65536")
@@ -622,7 +632,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     start = int(datetime.datetime.strptime(args.start, "%Y-%m-%d")
                 .replace(tzinfo=datetime.timezone.utc).timestamp())
-    gen = Generator(args.seed, args.count, args.max_size, start)
+    gen = Generator(args.seed, args.count, args.max_size, start, args.body_median, args.body_max)
     writers = []
     if args.format in ("mbox", "both"):
         writers.append(MboxWriter(out / "corpus.mbox"))

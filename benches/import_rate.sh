@@ -6,7 +6,9 @@
 #   MODE=journal FORMATS=mbox benches/import_rate.sh   # import --journal, six users' addresses
 #
 # Env: COUNT (10000) SEED (1) FORMATS ("mbox maildir") MODE (mailbox) CARGO_FLAGS ("--locked
-# --offline")
+# --offline") CARGO_TARGET_DIR (target) MAX_SIZE (gen_corpus.py --max-size; its default when
+# unset) IMAPVAULT (a binary to measure instead of building one, e.g. an older build to compare)
+# CORPUS (a corpus directory to use as is, e.g. one search_bench.sh generated; COUNT must match)
 # Each format gets its own fresh archive (so neither counts duplicates of the other). The corpus
 # (benches/data/corpus-sSEED-nCOUNT, shared with compare.sh) is read once before timing so the
 # figure is the importer's, not the disk's. Target (DESIGN §8): >= 5,000 messages/s.
@@ -19,14 +21,16 @@ CARGO_FLAGS=${CARGO_FLAGS:---locked --offline}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-# shellcheck disable=SC2086
-cargo build --release $CARGO_FLAGS --bin imapvault >&2
-IMAPVAULT=$ROOT/target/release/imapvault
-CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT
+if [ -z "${IMAPVAULT:-}" ]; then
+    # shellcheck disable=SC2086
+    cargo build --release $CARGO_FLAGS --bin imapvault >&2
+    IMAPVAULT=${CARGO_TARGET_DIR:-$ROOT/target}/release/imapvault
+fi
+CORPUS=${CORPUS:-$ROOT/benches/data/corpus-s$SEED-n$COUNT${MAX_SIZE:+-m$MAX_SIZE}}
 if [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
     rm -rf "$CORPUS.tmp"
     python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --out "$CORPUS.tmp" \
-        --format both --quiet
+        --format both --quiet ${MAX_SIZE:+--max-size "$MAX_SIZE"}
     mv "$CORPUS.tmp" "$CORPUS"
 fi
 
@@ -70,12 +74,18 @@ EOF
     fi
     BYTES=$(du -sb "$SRC" | cut -f1)
     t0=$(date +%s.%N)
-    "$IMAPVAULT" --config "$WORK/imapvault.toml" import "${FEED[@]}" "$SRC" >"$WORK/import.log" 2>&1
+    # CPU seconds too: on a shared machine they vary far less than the elapsed time.
+    /usr/bin/time -f "%U %S" -o "$WORK/cpu" \
+        "$IMAPVAULT" --config "$WORK/imapvault.toml" import "${FEED[@]}" "$SRC" >"$WORK/import.log" 2>&1
     t1=$(date +%s.%N)
     SUMMARY=$(tr '\r' '\n' <"$WORK/import.log" | { grep -a imported || true; } | tail -1)
+    INDEX_BYTES=$(du -cb "$WORK/data"/index.sqlite* | tail -1 | cut -f1)
     python3 -c "
 secs = $t1 - $t0
+user, sys = (float(x) for x in open('$WORK/cpu').read().split()[-2:])
 print(f'import $fmt ($MODE mode): $COUNT messages in {secs:.2f} s: {$COUNT / secs:,.0f} messages/s, '
-      f'{$BYTES / 1048576 / secs:.1f} MiB/s; archive {$(du -sb "$WORK/data" | cut -f1) / 1048576:.0f} MiB; '
+      f'CPU {user:.2f} s user + {sys:.2f} s sys ({$COUNT / (user + sys):,.0f} messages per CPU-second), '
+      f'{$BYTES / 1048576 / secs:.1f} MiB/s; archive {$(du -sb "$WORK/data" | cut -f1) / 1048576:.0f} MiB, '
+      f'index {$INDEX_BYTES / 1048576:.0f} MiB = {$INDEX_BYTES / $BYTES * 1024:.0f} MiB per GiB of mail; '
       f'importer says: $SUMMARY')"
 done

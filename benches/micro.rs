@@ -763,7 +763,7 @@ fn bench_search(r: &mut Runner) {
     };
     for (name, needle, cols) in needles {
         let q = prepare(needle, cols).unwrap_or_else(|| panic!("{name}: no FTS query"));
-        assert!(q.starts_with('{') && q.contains(" : ("), "{name}: {q}");
+        assert!(q.starts_with("(\"") && q.ends_with("\")"), "{name}: {q}");
         let folded = text::fold(&text::decode_charset(b"utf-8", needle));
         r.bench(&format!("search.fts_query.{name}"), "query", 1, 0, || {
             fts_query(black_box(cols), black_box(&folded))

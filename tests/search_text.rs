@@ -226,7 +226,7 @@ fn backfill_pending_answers_unavailable_until_reindex() {
     // What an archive migrated from schema 1 looks like: messages without content rows.
     let db = rusqlite::Connection::open(s.dir.path().join("archive/index.sqlite")).unwrap();
     db.execute_batch(
-        "DELETE FROM message_text; DELETE FROM message_text_store;
+        "DELETE FROM message_grams; DELETE FROM message_text_store;
          UPDATE content_state SET backfill_pending = 1;",
     )
     .unwrap();

@@ -1,6 +1,13 @@
-//! The ingest pipeline (DESIGN §3), in batches: canonicalise, hash, analyse; then per batch
-//! take the blob writer lock → append new blobs → `fdatasync` → one index transaction (message
-//! rows, content-index rows, UIDs) → unlock.
+//! The ingest pipeline (DESIGN §3), in batches: canonicalise, hash, analyse, extract the
+//! searchable text; then per batch take the blob writer lock → append new blobs → `fdatasync`
+//! → one index transaction (message rows, content-index rows, UIDs) → unlock.
+//!
+//! The first four steps are pure CPU work on one message at a time, so they run on
+//! [`prepare_threads`] worker threads while the caller's thread reads the next messages and
+//! writes batches (the SQLite transaction, which only one thread can do). Messages are dealt
+//! to the workers in turn and their results taken back in the same turn, so a batch holds
+//! them in input order and UIDs follow it. The order of DESIGN §3 is untouched: it is the
+//! caller's thread that appends, syncs and commits, one batch at a time.
 //!
 //! The blob is the message with CRLF line ends ([`mime::canonical_line_ends`]), exactly the
 //! bytes IMAP sends for `BODY[]`, so RFC822.SIZE is the blob's length and FETCH copies it
@@ -8,16 +15,19 @@
 //! stored once however many times or places it is imported, and the same message into the same
 //! mailbox twice is a duplicate (the index's `UNIQUE (mailbox, message)`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::thread::JoinHandle;
 
+use crossbeam_channel::{Receiver, Sender};
 use sha2::{Digest, Sha256};
 
 use super::ImportError;
 use crate::index::{
-    Index, IngestMessage, InternalDate, JournalEntry, JournalOutcome, MailboxId, Placed, Placement,
-    PlacementMessage,
+    ContentRow, Index, IngestMessage, InternalDate, JournalEntry, JournalOutcome, MailboxId,
+    Placed, Placement, PlacementMessage,
 };
 use crate::mime::journal::Participant;
+use crate::mime::sort::SortKeys;
 use crate::mime::{self, Analysis};
 use crate::store::{BatchWriter, BlobStore, SegmentEnd, WriterLock};
 
@@ -26,11 +36,37 @@ const BATCH_MESSAGES: usize = 1000;
 /// …or this many bytes of messages, whichever comes first.
 const BATCH_BYTES: usize = 64 << 20;
 
-/// A message waiting for its batch.
+/// Messages handed to the workers and not yet taken back, at most…
+const OUT_MESSAGES: usize = BATCH_MESSAGES;
+/// …and bytes of them: enough to keep the workers busy while the caller's thread commits a
+/// batch, bounded whatever the messages' sizes.
+const OUT_BYTES: usize = BATCH_BYTES;
+
+/// A message as the source gave it, for a worker.
+struct Job {
+    raw: Vec<u8>,
+    kind: JobKind,
+    internal_date: Option<InternalDate>,
+}
+
+/// What a job's message is.
+enum JobKind {
+    /// Mailbox mode: for this mailbox, with these flags.
+    Mailbox { mailbox: MailboxId, flags: String },
+    /// Journal mode: a journal message, perhaps a report to unwrap.
+    Journal,
+}
+
+/// A message waiting for its batch: what a worker made of a [`Job`]. What is derived from the
+/// text (content row, preview, sort keys) is computed for every message, though a duplicate
+/// of a stored message does not use it (only the index can tell, at the batch's commit).
 struct Pending {
     sha256: [u8; 32],
     bytes: Vec<u8>,
     analysis: Analysis,
+    content: ContentRow,
+    preview: String,
+    sort: SortKeys,
     internal_date: InternalDate,
     destination: Destination,
 }
@@ -43,6 +79,155 @@ enum Destination {
     Journal { participants: Vec<Participant> },
 }
 
+/// Everything done to a message before its batch (pure CPU work; runs on a worker).
+fn prepare(job: Job) -> Pending {
+    let canonical = mime::canonical_line_ends(&job.raw);
+    let (bytes, destination) = match job.kind {
+        JobKind::Mailbox { mailbox, flags } => (
+            canonical.into_owned(),
+            Destination::Mailbox { mailbox, flags },
+        ),
+        JobKind::Journal => {
+            let journaled = mime::journal::unwrap(&canonical);
+            let participants = journaled.participants;
+            (
+                journaled.message.into_owned(),
+                Destination::Journal { participants },
+            )
+        }
+    };
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    let analysis = mime::analyze(&bytes);
+    let (text, preview) = mime::text::extract_with_preview(&bytes);
+    let content = ContentRow::new(text.folded());
+    let sort = mime::sort::keys(&bytes);
+    let internal_date = job.internal_date.unwrap_or_else(|| InternalDate {
+        unix: analysis.sent_date.unwrap_or_else(now_unix),
+        tz_minutes: 0,
+    });
+    Pending {
+        sha256,
+        bytes,
+        analysis,
+        content,
+        preview,
+        sort,
+        internal_date,
+        destination,
+    }
+}
+
+/// Worker threads for [`prepare`]: one per CPU (the caller's thread mostly waits on SQLite and
+/// the disk meanwhile), at most 4.
+fn prepare_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// One worker: its job queue, its result queue, its thread.
+struct Worker {
+    jobs: Option<Sender<Job>>,
+    results: Receiver<Pending>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn start() -> std::io::Result<Worker> {
+        // Unbounded: `Workers` bounds what is out.
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
+        let (result_tx, results) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("ingest-prepare".into())
+            .spawn(move || {
+                for job in job_rx {
+                    if result_tx.send(prepare(job)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Worker {
+            jobs: Some(jobs),
+            results,
+            thread: Some(thread),
+        })
+    }
+
+    /// The next result, waiting for it. A worker only stops early by panicking (a bug): the
+    /// panic goes on in the caller's thread.
+    fn take(&mut self) -> Pending {
+        match self.results.recv() {
+            Ok(p) => p,
+            Err(_) => match self.thread.take().map(JoinHandle::join) {
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                _ => unreachable!("an ingest worker stopped without panicking"),
+            },
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the job queue ends the thread's loop.
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The workers, dealt jobs in turn.
+struct Workers {
+    workers: Vec<Worker>,
+    /// The worker and raw size of each message handed out and not yet taken back, oldest first.
+    out: VecDeque<(usize, usize)>,
+    out_bytes: usize,
+    next: usize,
+}
+
+impl Workers {
+    fn start(n: usize) -> std::io::Result<Workers> {
+        Ok(Workers {
+            workers: (0..n.max(1))
+                .map(|_| Worker::start())
+                .collect::<Result<_, _>>()?,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            next: 0,
+        })
+    }
+
+    /// Whether as much is out as may be.
+    fn full(&self) -> bool {
+        self.out.len() >= OUT_MESSAGES || self.out_bytes >= OUT_BYTES
+    }
+
+    /// Hands a job to the next worker.
+    fn give(&mut self, job: Job) {
+        let len = job.raw.len();
+        let w = &mut self.workers[self.next];
+        if let Some(Err(_)) = w.jobs.as_ref().map(|j| j.send(job)) {
+            // The thread is gone: `take` reports why.
+            let _ = w.take();
+        }
+        self.out.push_back((self.next, len));
+        self.out_bytes += len;
+        self.next = (self.next + 1) % self.workers.len();
+    }
+
+    /// The oldest message handed out, prepared: waiting for it if `wait`, else only if it is
+    /// ready. None when none is out (or, not waiting, the oldest is not ready).
+    fn take(&mut self, wait: bool) -> Option<Pending> {
+        let &(w, len) = self.out.front()?;
+        let p = if wait {
+            self.workers[w].take()
+        } else {
+            self.workers[w].results.try_recv().ok()?
+        };
+        self.out.pop_front();
+        self.out_bytes -= len;
+        Some(p)
+    }
+}
+
 /// What flushed batches did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Flushed {
@@ -52,10 +237,19 @@ pub struct Flushed {
     pub duplicates: u64,
 }
 
+impl Flushed {
+    fn add(&mut self, other: Flushed) {
+        self.imported += other.imported;
+        self.duplicates += other.duplicates;
+    }
+}
+
 /// Collects messages and writes them in batches.
 pub struct Ingester<'a> {
     index: &'a mut Index,
     store: &'a BlobStore,
+    /// Started at the first message.
+    workers: Option<Workers>,
     pending: Vec<Pending>,
     pending_bytes: usize,
 }
@@ -63,9 +257,13 @@ pub struct Ingester<'a> {
 impl<'a> Ingester<'a> {
     /// An ingester writing to this index and store.
     pub fn new(index: &'a mut Index, store: &'a BlobStore) -> Self {
+        if let Err(e) = index.use_bulk_cache() {
+            log::warn!("import: page cache left at its default: {e}");
+        }
         Ingester {
             index,
             store,
+            workers: None,
             pending: Vec::new(),
             pending_bytes: 0,
         }
@@ -78,7 +276,8 @@ impl<'a> Ingester<'a> {
 
     /// Queues one message (raw bytes as the source has them). `internal_date` `None` means the
     /// source has none: the `Date:` header is used, else the time of import. Returns what the
-    /// batch did if this message filled it.
+    /// batches written meanwhile did, if any were (a batch is written once its messages are
+    /// prepared, so it may end some messages before this one).
     pub fn add(
         &mut self,
         raw: &[u8],
@@ -86,12 +285,11 @@ impl<'a> Ingester<'a> {
         flags: String,
         internal_date: Option<InternalDate>,
     ) -> Result<Option<Flushed>, ImportError> {
-        let bytes = mime::canonical_line_ends(raw).into_owned();
-        self.queue(
-            bytes,
-            Destination::Mailbox { mailbox, flags },
+        self.queue(Job {
+            raw: raw.to_vec(),
+            kind: JobKind::Mailbox { mailbox, flags },
             internal_date,
-        )
+        })
     }
 
     /// Queues one journal message (journal mode): a journal report is unwrapped to the original
@@ -102,45 +300,60 @@ impl<'a> Ingester<'a> {
         raw: &[u8],
         internal_date: Option<InternalDate>,
     ) -> Result<Option<Flushed>, ImportError> {
-        let canonical = mime::canonical_line_ends(raw);
-        let journaled = mime::journal::unwrap(&canonical);
-        let participants = journaled.participants;
-        let bytes = journaled.message.into_owned();
-        self.queue(bytes, Destination::Journal { participants }, internal_date)
+        self.queue(Job {
+            raw: raw.to_vec(),
+            kind: JobKind::Journal,
+            internal_date,
+        })
     }
 
-    fn queue(
-        &mut self,
-        bytes: Vec<u8>,
-        destination: Destination,
-        internal_date: Option<InternalDate>,
-    ) -> Result<Option<Flushed>, ImportError> {
-        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-        let analysis = mime::analyze(&bytes);
-        let internal_date = internal_date.unwrap_or_else(|| InternalDate {
-            unix: analysis.sent_date.unwrap_or_else(now_unix),
-            tz_minutes: 0,
-        });
-        self.pending_bytes += bytes.len();
-        self.pending.push(Pending {
-            sha256,
-            bytes,
-            analysis,
-            internal_date,
-            destination,
-        });
+    /// Hands `job` to the workers, first taking back (and writing) what is ready.
+    fn queue(&mut self, job: Job) -> Result<Option<Flushed>, ImportError> {
+        if self.workers.is_none() {
+            let w = Workers::start(prepare_threads()).map_err(ImportError::Thread)?;
+            self.workers = Some(w);
+        }
+        let mut done: Option<Flushed> = None;
+        // Take back what is ready, and while too much is out, wait for the oldest.
+        while let Some(p) = self.workers.as_mut().and_then(|w| w.take(w.full())) {
+            if let Some(d) = self.push(p)? {
+                done.get_or_insert_with(Flushed::default).add(d);
+            }
+        }
+        if let Some(w) = self.workers.as_mut() {
+            w.give(job);
+        }
+        Ok(done)
+    }
+
+    /// Adds a prepared message to the batch, writing the batch if that fills it.
+    fn push(&mut self, p: Pending) -> Result<Option<Flushed>, ImportError> {
+        self.pending_bytes += p.bytes.len();
+        self.pending.push(p);
         if self.pending.len() >= BATCH_MESSAGES || self.pending_bytes >= BATCH_BYTES {
-            return self.flush().map(Some);
+            return self.write_batch().map(Some);
         }
         Ok(None)
     }
 
-    /// Writes the pending batch: blobs appended and synced, then one index commit.
+    /// Writes every message queued so far, in batches.
     pub fn flush(&mut self) -> Result<Flushed, ImportError> {
+        let mut done = Flushed::default();
+        while let Some(p) = self.workers.as_mut().and_then(|w| w.take(true)) {
+            if let Some(d) = self.push(p)? {
+                done.add(d);
+            }
+        }
+        done.add(self.write_batch()?);
+        Ok(done)
+    }
+
+    /// Writes the pending batch: blobs appended and synced, then one index commit.
+    fn write_batch(&mut self) -> Result<Flushed, ImportError> {
         if self.pending.is_empty() {
             return Ok(Flushed::default());
         }
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
 
         // Held until the index commit, so the next writer sees our committed end.
@@ -152,7 +365,7 @@ impl<'a> Ingester<'a> {
         let mut journal = Vec::new();
         // Within a batch, the same content is appended once.
         let mut in_batch: HashMap<[u8; 32], PlacementMessage> = HashMap::new();
-        for p in &pending {
+        for p in pending.iter_mut() {
             let message = match in_batch.get(&p.sha256) {
                 Some(&m) => m,
                 None => {
@@ -164,9 +377,6 @@ impl<'a> Ingester<'a> {
                                 None => writer.insert(open_writer(&lock, self.index)?),
                             };
                             let blob = w.append(&p.bytes)?;
-                            // Extracted only for messages new to the archive (not duplicates).
-                            let (text, preview) = mime::text::extract_with_preview(&p.bytes);
-                            let text = text.folded();
                             new.push(IngestMessage {
                                 sha256: p.sha256,
                                 blob,
@@ -177,9 +387,9 @@ impl<'a> Ingester<'a> {
                                 sent_date: p.analysis.sent_date,
                                 sent_day: p.analysis.sent_day,
                                 has_attachment: p.analysis.has_attachment,
-                                preview,
-                                text,
-                                sort: mime::sort::keys(&p.bytes),
+                                preview: std::mem::take(&mut p.preview),
+                                content: std::mem::take(&mut p.content),
+                                sort: std::mem::take(&mut p.sort),
                             });
                             PlacementMessage::New(new.len() - 1)
                         }

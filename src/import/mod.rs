@@ -166,6 +166,9 @@ pub enum ImportError {
     /// The blob store failed; the batch was not committed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The system would not start a worker thread (nothing was written).
+    #[error("starting an import worker thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// The refusal of a feed that does not fit an archive in `mode`.

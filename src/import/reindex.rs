@@ -11,7 +11,7 @@
 //! from bytes that fail their checksum.
 
 use crate::archive::Archive;
-use crate::index::{MessageId, Reindexed};
+use crate::index::{ContentRow, MessageId, Reindexed};
 use crate::mime;
 use crate::store::StoreError;
 
@@ -46,6 +46,7 @@ pub fn run(
     progress: &mut dyn FnMut(&ReindexProgress),
 ) -> Result<(ReindexProgress, Vec<Skipped>), ImportError> {
     let (index, store) = archive.parts_mut();
+    index.use_bulk_cache()?;
     let mut p = ReindexProgress {
         total: index.message_count()?,
         ..ReindexProgress::default()
@@ -64,7 +65,7 @@ pub fn run(
                     let (text, preview) = mime::text::extract_with_preview(&bytes);
                     rows.push(Reindexed {
                         id,
-                        text: text.folded(),
+                        content: ContentRow::new(text.folded()),
                         preview,
                         has_attachment: mime::has_attachment_of(&bytes),
                         sort: mime::sort::keys(&bytes),

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Transaction, TransactionBehavior};
 
+use super::content::ContentRow;
 use super::messages::{canonical_flags, encode_day, InternalDate};
 use super::{Index, IndexError, MailboxId, MessageId};
 use crate::mime::journal::Participant;
 use crate::mime::sort::SortKeys;
-use crate::mime::text::SearchText;
 use crate::store::BlobRef;
 
 /// A message new to the archive, whose blob is already durable.
@@ -40,9 +40,9 @@ pub struct IngestMessage<'a> {
     pub has_attachment: bool,
     /// The PREVIEW text (RFC 8970), `mime::text::preview`.
     pub preview: String,
-    /// The searchable text, folded (`mime::text::extract(..).folded()`): its content row is
-    /// written in the same transaction (DESIGN §3: visible only once content indexed).
-    pub text: SearchText,
+    /// The content-index row (`ContentRow::new(mime::text::extract(..).folded())`): written in
+    /// the same transaction (DESIGN §3: visible only once content indexed).
+    pub content: ContentRow,
     /// The SORT and THREAD keys (`mime::sort::keys`), written in the same transaction.
     pub sort: SortKeys,
 }
@@ -262,7 +262,7 @@ impl Index {
                 // a known message anyway, keep the first copy (the new blob stays unreferenced).
                 let id = if n == 1 {
                     let id = tx.last_insert_rowid();
-                    super::content::insert_content(&tx, MessageId(id), &m.text)?;
+                    super::content::insert_content(&tx, MessageId(id), &m.content)?;
                     super::sort::put_sort_keys(&tx, MessageId(id), &m.sort)?;
                     id
                 } else {
@@ -314,7 +314,7 @@ pub(super) fn test_message(n: u8) -> IngestMessage<'static> {
         sent_day: Some((2024, 2, 29)),
         has_attachment: false,
         preview: String::new(),
-        text: SearchText::default(),
+        content: ContentRow::default(),
         sort: SortKeys::default(),
     }
 }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0003_content.sql"),
     include_str!("../../sql/0004_sort_keys.sql"),
     include_str!("../../sql/0005_preview.sql"),
+    include_str!("../../sql/0006_content_grams.sql"),
     include_str!("../../sql/0007_access.sql"),
     include_str!("../../sql/0008_sync_window.sql"),
     include_str!("../../sql/0009_journal.sql"),

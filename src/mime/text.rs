@@ -480,8 +480,15 @@ pub fn decode_words(raw: &[u8]) -> String {
             flush(&mut out, &mut pending);
             out.push_str(&bytes_to_text(gap));
         }
+        // Adjacent words of one charset are decoded together, for mailers that split a
+        // multibyte character between them (RFC 2047 §5 forbids it, but it is seen). Not for
+        // ISO-2022 charsets: each of their words ends back in ASCII (RFC 1468), and joined, the
+        // escape sequence ending one word meets the one starting the next, which a WHATWG
+        // decoder reads as an error (U+FFFD inside "Киселёва" split over two words).
         match &mut pending {
-            Some((cs, acc)) if cs.eq_ignore_ascii_case(&charset) => acc.extend_from_slice(&bytes),
+            Some((cs, acc)) if cs.eq_ignore_ascii_case(&charset) && !is_iso_2022(&charset) => {
+                acc.extend_from_slice(&bytes)
+            }
             _ => {
                 flush(&mut out, &mut pending);
                 pending = Some((charset, bytes));
@@ -494,6 +501,11 @@ pub fn decode_words(raw: &[u8]) -> String {
     flush(&mut out, &mut pending);
     out.push_str(&bytes_to_text(&raw[plain_start..]));
     out
+}
+
+/// Whether `charset` is one of the stateful ISO-2022 encodings (ISO-2022-JP, -KR, -CN…).
+fn is_iso_2022(charset: &[u8]) -> bool {
+    charset.len() >= 8 && charset[..8].eq_ignore_ascii_case(b"iso-2022")
 }
 
 /// One encoded word at the start of `s`: (charset, decoded bytes, length in `s`). The charset
@@ -814,6 +826,23 @@ fn hex(c: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by benches/search_bench.sh: Dovecot found this Cc in SEARCH TEXT, imapvault did not.
+    #[test]
+    fn iso_2022_jp_words_are_decoded_one_by_one() {
+        assert_eq!(
+            decode_words(
+                b"=?ISO-2022-JP?B?GyRCJy8nUSdkJ1EnXSduJ3EbKEIgGyRCJywnWidjJ1YnXSdXJ1MbKEI=?=\r\n \
+                  =?ISO-2022-JP?B?GyRCJ1EbKEI=?="
+            ),
+            "\u{41d}\u{430}\u{442}\u{430}\u{43b}\u{44c}\u{44f} \u{41a}\u{438}\u{441}\u{435}\u{43b}\u{451}\u{432}\u{430}"
+        );
+        // UTF-8 split inside a character is still joined.
+        assert_eq!(
+            decode_words(b"=?utf-8?q?M=C3?= =?utf-8?q?=BCller?="),
+            "Müller"
+        );
+    }
 
     #[test]
     fn rfc2047_words_and_adjacent_whitespace() {

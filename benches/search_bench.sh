@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# SEARCH latency, index size and ingest rate: imapvault vs Dovecot (Debian's dovecot-imapd)
+# without FTS and with dovecot-fts-xapian, on the same generated archive, over TLS on 127.0.0.1
+# (issue 3, DESIGN §4/§8).
+#
+#   benches/search_bench.sh                      # COUNT=1000000 (needs ~90 GB of disk, hours)
+#   COUNT=100000 benches/search_bench.sh         # what fits a shared 2-core machine in an hour
+#   COUNT=2000 REPEATS=3 benches/search_bench.sh # quick check
+#
+# Env: COUNT (1000000) SEED (7) MAX_SIZE (262144) BODY_MEDIAN (1200) BODY_MAX (8000): the corpus,
+#        `gen_corpus.py` with smaller bodies than its defaults (mean ~25 KB, median ~7 KB);
+#      REPEATS (20) and QUERY_SECONDS (60): runs per query and server, and the time bound of
+#        each query's runs; XAPIAN (1: also Dovecot with fts-xapian; 0: without only)
+#      PORT_BASE (19940: 5 ports from there) RUN_DIR (fresh /tmp dir) KEEP (0) RESERVE_GB (15:
+#        free disk to leave) CARGO_TARGET_DIR (target) CARGO_FLAGS ("--locked --offline")
+# Steps: generate (or reuse) the corpus in benches/data; `imapvault import` the mbox (timed:
+# the ingest rate with indexing); give each Dovecot a hard-linked copy of the Maildir and
+# `doveadm index` it (timed; with fts-xapian this builds the Xapian index); then
+# benches/search_client.py runs every query against each server in turn. Needs dovecot-imapd,
+# dovecot-fts-xapian, openssl, python3.
+set -euo pipefail
+
+COUNT=${COUNT:-1000000}
+SEED=${SEED:-7}
+MAX_SIZE=${MAX_SIZE:-262144}
+BODY_MEDIAN=${BODY_MEDIAN:-1200}
+BODY_MAX=${BODY_MAX:-8000}
+REPEATS=${REPEATS:-20}
+QUERY_SECONDS=${QUERY_SECONDS:-60}
+XAPIAN=${XAPIAN:-1}
+PORT_BASE=${PORT_BASE:-19940}
+KEEP=${KEEP:-0}
+RESERVE_GB=${RESERVE_GB:-15}
+CARGO_FLAGS=${CARGO_FLAGS:---locked --offline}
+USER_NAME=bench
+USER_PASS=bench-password-1
+MAIL_UID=65534 # nobody: Dovecot's mail processes run as this uid
+MAIL_GID=65534
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+IV_TLS=$PORT_BASE
+DC_IMAPS=$((PORT_BASE + 1)) DC_IMAP=$((PORT_BASE + 2))
+DX_IMAPS=$((PORT_BASE + 3)) DX_IMAP=$((PORT_BASE + 4))
+
+log() { printf '== %s: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { printf 'search_bench.sh: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+
+for tool in python3 openssl dovecot doveadm cargo; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y dovecot-imapd dovecot-fts-xapian)"
+done
+if [ "$XAPIAN" = 1 ] && [ ! -e /usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so ]; then
+    die "dovecot-fts-xapian is not installed (apt-get install -y dovecot-fts-xapian, or XAPIAN=0)"
+fi
+for p in $IV_TLS $DC_IMAPS $DC_IMAP $DX_IMAPS $DX_IMAP; do
+    if ss -ltn "sport = :$p" | grep -q LISTEN; then die "port $p is in use (set PORT_BASE)"; fi
+done
+
+# Disk: the corpus twice (mbox, Maildir; the Dovecots hard-link the Maildir), imapvault's blobs
+# and index, Dovecot's indexes; ~25 KB per message each, so ~4 copies' worth, plus the reserve.
+CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT-m$MAX_SIZE-b$BODY_MEDIAN-$BODY_MAX
+NEED_GB=$((COUNT * 25 * 4 / 1000000 + RESERVE_GB))
+[ -d "$CORPUS" ] && NEED_GB=$((COUNT * 25 * 2 / 1000000 + RESERVE_GB))
+FREE_GB=$(df -BG --output=avail "$ROOT/benches" | tail -1 | tr -dc 0-9)
+[ "$FREE_GB" -ge "$NEED_GB" ] ||
+    die "COUNT=$COUNT needs ~$NEED_GB GB free (with $RESERVE_GB GB left over), $FREE_GB GB are: lower COUNT"
+
+RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/imapvault-search.XXXXXX)}
+mkdir -p "$RUN_DIR"
+chmod 755 "$RUN_DIR"
+IV_PID= DC_PID= DX_PID=
+cleanup() {
+    local rc=$?
+    for pid in $IV_PID $DC_PID $DX_PID; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
+    if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
+        log "run directory kept: $RUN_DIR"
+    else
+        rm -rf "$RUN_DIR"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building imapvault (release)"
+# shellcheck disable=SC2086
+cargo build --release $CARGO_FLAGS --bin imapvault >&2
+IMAPVAULT=${CARGO_TARGET_DIR:-$ROOT/target}/release/imapvault
+IV_VERSION="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql Cargo.toml Cargo.lock || echo +uncommitted)"
+
+if [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
+    log "generating $COUNT messages in $CORPUS"
+    rm -rf "$CORPUS.tmp"
+    python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --max-size "$MAX_SIZE" \
+        --body-median "$BODY_MEDIAN" --body-max "$BODY_MAX" --out "$CORPUS.tmp" --format both \
+        --quiet 2>"$RUN_DIR/gen.log"
+    mv "$CORPUS.tmp" "$CORPUS"
+else
+    log "reusing corpus $CORPUS"
+fi
+CORPUS_BYTES=$(stat -c %s "$CORPUS/corpus.mbox")
+MAIL_BYTES=$(du -sb "$CORPUS/Maildir/cur" | cut -f1)
+
+CERTS=$RUN_DIR/certs
+mkdir -p "$CERTS"
+(
+    cd "$CERTS"
+    openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=bench-ca -days 30 \
+        -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >leaf.ext
+    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+        -extfile leaf.ext -out leaf.pem 2>/dev/null
+    cat leaf.pem ca.pem >cert.pem
+    chmod 644 ./*.pem
+)
+wait_port() { # port pid name
+    for _ in $(seq 1 300); do
+        if ss -ltn "sport = :$1" | grep -q LISTEN; then return 0; fi
+        kill -0 "$2" 2>/dev/null || die "$3 exited during start-up (see $RUN_DIR)"
+        sleep 0.1
+    done
+    die "$3 did not listen on $1 within 30 s"
+}
+RESULTS=$RUN_DIR/results.txt
+: >"$RESULTS"
+
+# ------------------------------------------------------------------------------ imapvault
+IV=$RUN_DIR/imapvault
+mkdir -p "$IV/data"
+cat >"$IV/imapvault.toml" <<EOF
+[server]
+listen_tls = ["127.0.0.1:$IV_TLS"]
+listen_starttls = []
+workers = 16
+[tls]
+cert = "$CERTS/cert.pem"
+key = "$CERTS/key.pem"
+[archive]
+dir = "$IV/data"
+[log]
+level = "warn"
+EOF
+echo "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
+cat "$CORPUS/corpus.mbox" >/dev/null
+log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox), content index on"
+t0=$(now)
+/usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
+    --user "$USER_NAME" "$CORPUS/corpus.mbox" 2>"$IV/import.log" >&2 ||
+    { tail -5 "$IV/import.log" >&2; die "import failed"; }
+t1=$(now)
+read -r CPU_U CPU_S <"$IV/cpu"
+IV_INDEX=$(du -cb "$IV/data"/index.sqlite* | tail -1 | cut -f1)
+echo "RESULT label=imapvault workload=ingest secs=$(secs "$t0" "$t1") cpu_user=$CPU_U cpu_sys=$CPU_S index_bytes=$IV_INDEX" >>"$RESULTS"
+"$IMAPVAULT" --config "$IV/imapvault.toml" serve 2>"$IV/serve.log" &
+IV_PID=$!
+wait_port "$IV_TLS" "$IV_PID" imapvault
+
+# ------------------------------------------------------------------------------ Dovecot
+start_dovecot() { # dir imaps imap fts(0|1) -> sets DOVECOT_PID
+    local d=$1 imaps=$2 imap=$3 fts=$4
+    mkdir -p "$d/home/$USER_NAME"
+    printf '%s:{PLAIN}%s\n' "$USER_NAME" "$USER_PASS" >"$d/passwd"
+    chmod 644 "$d/passwd"
+    # A hard-linked copy: the same files, its own directory (Dovecot keeps uidlists there).
+    cp -al "$CORPUS/Maildir" "$d/home/$USER_NAME/Maildir"
+    chown -R "$MAIL_UID:$MAIL_GID" "$d/home"
+    local plugins="" plugin_conf=""
+    if [ "$fts" = 1 ]; then
+        plugins="mail_plugins = \$mail_plugins fts fts_xapian"
+        plugin_conf="plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20 verbose=0
+  fts_autoindex = yes
+  fts_enforced = yes
+}"
+    fi
+    cat >"$d/dovecot.conf" <<EOF
+# Written by benches/search_bench.sh: a private instance, not the system one.
+protocols = imap
+listen = 127.0.0.1
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+info_log_path = $d/dovecot.log
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+ssl = required
+ssl_cert = <$CERTS/cert.pem
+ssl_key = <$CERTS/key.pem
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+auth_mechanisms = plain
+passdb {
+  driver = passwd-file
+  args = $d/passwd
+}
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_GID home=$d/home/%u
+}
+mail_location = maildir:~/Maildir
+first_valid_uid = 100
+default_vsz_limit = 4G
+$plugins
+$plugin_conf
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $imap
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $imaps
+    ssl = yes
+  }
+}
+EOF
+    dovecot -c "$d/dovecot.conf" -F 2>"$d/master.stderr" &
+    DOVECOT_PID=$!
+}
+index_dovecot() { # label dir pid port
+    wait_port "$4" "$3" "$1"
+    log "$1: doveadm index of $COUNT messages"
+    local t0 t1
+    t0=$(now)
+    doveadm -c "$2/dovecot.conf" index -u "$USER_NAME" INBOX >&2
+    t1=$(now)
+    local idx
+    idx=$(find "$2/home/$USER_NAME/Maildir" -maxdepth 1 \( -name 'dovecot*' -o -name 'xapian-indexes' \) \
+        -exec du -cb {} + | tail -1 | cut -f1)
+    echo "RESULT label=$1 workload=ingest secs=$(secs "$t0" "$t1") index_bytes=$idx" >>"$RESULTS"
+}
+DC=$RUN_DIR/dovecot
+start_dovecot "$DC" "$DC_IMAPS" "$DC_IMAP" 0
+DC_PID=$DOVECOT_PID
+index_dovecot dovecot "$DC" "$DC_PID" "$DC_IMAPS"
+if [ "$XAPIAN" = 1 ]; then
+    DX=$RUN_DIR/dovecot-xapian
+    start_dovecot "$DX" "$DX_IMAPS" "$DX_IMAP" 1
+    DX_PID=$DOVECOT_PID
+    index_dovecot dovecot-xapian "$DX" "$DX_PID" "$DX_IMAPS"
+fi
+
+# ------------------------------------------------------------------------------ queries
+# Common strings occur in a large share of the messages, rare ones in a few (the hit counts
+# are printed). Each Message-ID holds the message's number: TEXT finds it in one message.
+RARE_ID=$(printf '.%07d.' $((COUNT / 3)))
+QUERIES=$RUN_DIR/queries.json
+cat >"$QUERIES" <<EOF
+[
+  {"name": "TEXT-common", "key": "TEXT", "string": "meeting"},
+  {"name": "TEXT-rare", "key": "TEXT", "string": "$RARE_ID"},
+  {"name": "TEXT-rare-utf8", "key": "TEXT", "string": "Киселёва"},
+  {"name": "BODY-common", "key": "BODY", "string": "please"},
+  {"name": "BODY-rare", "key": "BODY", "string": "warehouse approve sample"},
+  {"name": "BODY-absent", "key": "BODY", "string": "zyxwvut"},
+  {"name": "FROM-common", "key": "FROM", "string": "example.org"},
+  {"name": "FROM-rare", "key": "FROM", "string": "k.sato@corp"},
+  {"name": "SUBJECT-common", "key": "SUBJECT", "string": "re:"},
+  {"name": "SUBJECT-rare", "key": "SUBJECT", "string": "invoice urgent"}
+]
+EOF
+run_client() { # label port
+    log "queries on $1"
+    python3 benches/search_client.py --label "$1" --port "$2" --ca "$CERTS/ca.pem" \
+        --user "$USER_NAME" --password "$USER_PASS" --queries "$QUERIES" \
+        --repeats "$REPEATS" --seconds "$QUERY_SECONDS" | tee -a "$RESULTS" >&2
+}
+run_client imapvault "$IV_TLS"
+run_client dovecot "$DC_IMAPS"
+[ "$XAPIAN" = 1 ] && run_client dovecot-xapian "$DX_IMAPS"
+
+# ------------------------------------------------------------------------------ report
+export COUNT CORPUS_BYTES MAIL_BYTES REPEATS QUERY_SECONDS
+python3 - "$RESULTS" <<'EOF'
+import os, sys
+rows = {}
+for line in open(sys.argv[1]):
+    if line.startswith("RESULT "):
+        kv = dict(w.split("=", 1) for w in line.split()[1:])
+        rows[(kv["label"], kv.get("query") or kv["workload"])] = kv
+servers = [s for s in ("imapvault", "dovecot", "dovecot-xapian") if (s, "ingest") in rows]
+queries = []
+for (label, q) in rows:
+    if label == "imapvault" and q != "ingest":
+        queries.append(q)
+
+def cell(s, q, k):
+    r = rows.get((s, q), {})
+    if r.get("status") != "OK":
+        return r.get("status", "n/a")
+    return r.get(k, "n/a")
+
+def ratio(a, b):
+    try:
+        return f"{float(a) / float(b):.3f}×"
+    except (TypeError, ValueError, ZeroDivisionError):
+        return "n/a"
+
+hdr = ["query", "hits iv / dc / dx", "imapvault p50 / p99 ms"] + [f"{s} p50 / p99 ms" for s in servers[1:]] + \
+      [f"p50 ratio iv/{'dc' if s == 'dovecot' else 'dx'}" for s in servers[1:]]
+print("| " + " | ".join(hdr) + " |")
+print("|" + "|".join("---" for _ in hdr) + "|")
+for q in queries:
+    hits = " / ".join(rows.get((s, q), {}).get("hits", "n/a") for s in servers)
+    cols = [q, hits]
+    for s in servers:
+        cols.append(f"{cell(s, q, 'p50_ms')} / {cell(s, q, 'p99_ms')}")
+    for s in servers[1:]:
+        cols.append(ratio(cell("imapvault", q, "p50_ms"), cell(s, q, "p50_ms")))
+    print("| " + " | ".join(cols) + " |")
+print()
+count, mbox, mail = int(os.environ["COUNT"]), int(os.environ["CORPUS_BYTES"]), int(os.environ["MAIL_BYTES"])
+gib = mail / 2**30
+for s in servers:
+    r = rows[(s, "ingest")]
+    secs = float(r["secs"])
+    idx = int(r["index_bytes"])
+    what = "imapvault import (mbox, content index on)" if s == "imapvault" else f"{s}: doveadm index of the Maildir"
+    extra = ""
+    if "cpu_user" in r:
+        cpu = float(r["cpu_user"]) + float(r["cpu_sys"])
+        extra = f", CPU {cpu:.1f} s ({count / cpu:,.0f} messages per CPU-second)"
+    print(f"- {what}: {secs:.1f} s, {count / secs:,.0f} messages/s, {mail / 2**20 / secs:.1f} MiB/s{extra}; "
+          f"index {idx / 2**20:,.0f} MiB = {idx / 2**20 / gib:,.0f} MiB per GiB of mail")
+print(f"- corpus: {count:,} messages, {mail / 2**20:,.0f} MiB of messages (mean {mail / count / 1024:.1f} KiB); "
+      f"p50/p99 over up to {os.environ['REPEATS']} runs per query (p99 = slowest of them), each query's runs bounded to "
+      f"{os.environ['QUERY_SECONDS']} s; hit counts from the unmeasured first run")
+EOF
+echo
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "versions: imapvault $IV_VERSION (built at the start of the run), Dovecot $(dovecot --version), fts-xapian $(dpkg-query -W -f '${Version}' dovecot-fts-xapian 2>/dev/null || echo none)"
+echo "settings: COUNT=$COUNT SEED=$SEED MAX_SIZE=$MAX_SIZE BODY_MEDIAN=$BODY_MEDIAN BODY_MAX=$BODY_MAX REPEATS=$REPEATS QUERY_SECONDS=$QUERY_SECONDS"
