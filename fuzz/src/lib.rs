@@ -30,8 +30,8 @@ use imapvault::config::FlagPolicy;
 use imapvault::imap::framing::{read_command, read_line, Joined, Recovery, LITERAL_CONTINUATION};
 use imapvault::imap::limits::FrameLimits;
 use imapvault::imap::{
-    parse_command, ChannelSecurity, Exit, FrameError, IdleStep, Session, SessionContext,
-    Transport, Wake, WorkerResources,
+    parse_command, ChannelSecurity, Exit, FrameError, IdleStep, Session, SessionContext, Transport,
+    Wake, WorkerResources,
 };
 use imapvault::mime::{self, Section, SectionText};
 
@@ -153,10 +153,16 @@ fn check_message(message: &[u8]) {
     let a = mime::analyze(message);
     let shape = |bytes: &[u8], what: &str, check: &dyn Fn(&Value<'_>) -> Result<(), String>| {
         let v = strict::value(bytes).unwrap_or_else(|e| {
-            panic!("{what} is malformed: {e}\n{}", String::from_utf8_lossy(bytes))
+            panic!(
+                "{what} is malformed: {e}\n{}",
+                String::from_utf8_lossy(bytes)
+            )
         });
         if let Err(e) = check(&v) {
-            panic!("{what} has the wrong shape: {e}\n{}", String::from_utf8_lossy(bytes));
+            panic!(
+                "{what} has the wrong shape: {e}\n{}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     };
     shape(&a.envelope, "ENVELOPE", &strict::envelope);
@@ -202,7 +208,10 @@ fn check_message(message: &[u8]) {
             Some(SectionText::Header),
             Some(SectionText::Text),
             Some(SectionText::Mime),
-            Some(SectionText::HeaderFields(vec!["subject".into(), "from".into()])),
+            Some(SectionText::HeaderFields(vec![
+                "subject".into(),
+                "from".into(),
+            ])),
             Some(SectionText::HeaderFieldsNot(vec!["received".into()])),
         ] {
             let section = Section {
@@ -382,11 +391,7 @@ fn run_and_check(
         FlagPolicy::ReadOnly => &fixture.read_only,
     };
     let output = serve(context.clone(), channel, script);
-    let sent = |tag: &[u8]| {
-        script
-            .windows(tag.len())
-            .any(|w| w == tag)
-    };
+    let sent = |tag: &[u8]| script.windows(tag.len()).any(|w| w == tag);
     let summary = strict::check_stream(&output, &sent).unwrap_or_else(|e| {
         panic!(
             "malformed server output: {e}\n--- client ---\n{}\n--- server ---\n{}",

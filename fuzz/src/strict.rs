@@ -282,9 +282,9 @@ fn spaced(v: &Value<'_>) -> Result<(), String> {
 fn params(v: &Value<'_>) -> Result<(), String> {
     match v {
         Value::Nil => Ok(()),
-        Value::List(p, j) if !p.is_empty() && p.len() % 2 == 0 && j.is_empty() => {
-            p.iter().try_for_each(|s| string(s, "parameter").map(|_| ()))
-        }
+        Value::List(p, j) if !p.is_empty() && p.len() % 2 == 0 && j.is_empty() => p
+            .iter()
+            .try_for_each(|s| string(s, "parameter").map(|_| ())),
         other => Err(format!("body-fld-param is {other:?}")),
     }
 }
@@ -408,8 +408,10 @@ impl<'a> Reader<'a> {
                     self.expect(b" ")?;
                     let at = self.pos;
                     let v = self.value(0)?;
-                    self.msg_att(&v)
-                        .map_err(|why| Malformed { at, why: format!("FETCH: {why}") })?;
+                    self.msg_att(&v).map_err(|why| Malformed {
+                        at,
+                        why: format!("FETCH: {why}"),
+                    })?;
                 }
                 other => {
                     return Err(self.fail(format!(
@@ -523,7 +525,8 @@ impl<'a> Reader<'a> {
                         if self.eat(b")") {
                             break;
                         }
-                        if matches!(items.last(), Some(Value::List(..))) && self.peek() == Some(b'(')
+                        if matches!(items.last(), Some(Value::List(..)))
+                            && self.peek() == Some(b'(')
                         {
                             joined.push(items.len());
                         } else {
