@@ -718,6 +718,11 @@ mod tests {
             b NO [BADCHARSET (UTF-8 \"X\")] no\r\n";
         let s = check_stream(out, &|t| t == b"a" || t == b"b").unwrap();
         assert_eq!(s.tagged.len(), 2);
+        let juxtaposed =
+            b"* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) \
+            NIL NIL NIL NIL NIL NIL NIL) BODY ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)\
+            (\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) \"mixed\"))\r\n";
+        check_stream(juxtaposed, &|_| false).unwrap();
     }
 
     #[test]
@@ -730,6 +735,10 @@ mod tests {
             b"* 1 FETCH (BODY[] {5}\r\nab)\r\n",
             b"c OK done\r\n",
             b"* 1 FETCH (ENVELOPE (NIL))\r\n",
+            // RFC 3501 §9: `1*address` and `1*body` are juxtaposed, not separated by SP.
+            b"* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL \"a\" \"b\") (NIL NIL \"c\" \"d\")) NIL NIL NIL NIL NIL NIL NIL))\r\n",
+            b"* 1 FETCH (BODY ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) (\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) \"mixed\"))\r\n",
+            b"* FLAGS ((\\Seen)(\\Draft))\r\n",
         ] {
             assert!(
                 check_stream(bad, &|t| t == b"a").is_err(),
