@@ -663,8 +663,9 @@ impl<'a> Reader<'a> {
                 b"BODYSTRUCTURE" => body(value, BodyForm::Structure)?,
                 b"BODY" => body(value, BodyForm::Body)?,
                 b"FLAGS" => {
+                    // flag-keyword = atom, and an atom may be all digits (`1`).
                     for f in list(value, "FLAGS")? {
-                        if !matches!(f, Value::Atom(_)) {
+                        if !matches!(f, Value::Atom(_) | Value::Number(_)) {
                             return Err(format!("flag {f:?} is not an atom"));
                         }
                     }
@@ -712,7 +713,7 @@ mod tests {
     fn accepts_a_session() {
         let out = b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n\
             a OK [CAPABILITY IMAP4rev1] Logged in\r\n\
-            * 1 FETCH (UID 4 FLAGS (\\Seen) BODY[HEADER.FIELDS (FROM)]<0> {3}\r\nabc)\r\n\
+            * 1 FETCH (UID 4 FLAGS (\\Seen 1 +) BODY[HEADER.FIELDS (FROM)]<0> {3}\r\nabc)\r\n\
             * LIST (\\HasNoChildren) \"/\" INBOX\r\n\
             + Ready for literal data\r\n\
             b NO [BADCHARSET (UTF-8 \"X\")] no\r\n";
