@@ -7,8 +7,8 @@
 #
 # Uses cargo-fuzz (installed from crates.io if missing) with `-s none`: no sanitizer, so it
 # works on the stable toolchain (DESIGN §6); the code has no unsafe outside the mmap store, and
-# Rust's own checks (bounds, overflow in debug assertions, which cargo-fuzz turns on) catch
-# what a sanitizer would. New corpus entries go to fuzz/corpus/<target>/ (not in git); the seeds
+# Rust's own checks catch what a sanitizer would: bounds always, integer overflow and debug
+# assertions because of `-a` (cargo-fuzz leaves them off with `-O` otherwise). New corpus entries go to fuzz/corpus/<target>/ (not in git); the seeds
 # in fuzz/seeds/<target>/ are read only. Runs at nice 19: the machine is shared.
 set -u
 cd "$(dirname "$0")"
@@ -31,7 +31,7 @@ max_len() {
     esac
 }
 
-nice -n 19 cargo fuzz build -s none -O || exit 2
+nice -n 19 cargo fuzz build -s none -O -a || exit 2
 
 status=0
 for t in $TARGETS; do
@@ -40,7 +40,7 @@ for t in $TARGETS; do
     before=$(ls "artifacts/$t" | grep -c -E '^(crash|timeout|oom|leak)-')
     start=$(date +%s)
     # -timeout: a SEARCH may use its 20 s budget; anything far beyond it is a hang.
-    nice -n 19 cargo fuzz run -s none -O "$t" "corpus/$t" "seeds/$t" -- \
+    nice -n 19 cargo fuzz run -s none -O -a "$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=60 -rss_limit_mb=4096 \
         -max_len="$(max_len "$t")" -print_final_stats=1 >"$log" 2>&1
     rc=$?
