@@ -572,15 +572,7 @@ impl<'a> Reader<'a> {
         }
         while let Some(b) = self.peek() {
             if b == b'[' {
-                // section: anything printable but ']' up to the ']'
-                self.pos += 1;
-                while self
-                    .peek()
-                    .is_some_and(|b| b != b']' && (0x20..0x7f).contains(&b))
-                {
-                    self.pos += 1;
-                }
-                self.expect(b"]")?;
+                self.section()?;
                 if self.eat(b"<") {
                     self.number()?;
                     self.expect(b">")?;
@@ -597,6 +589,49 @@ impl<'a> Reader<'a> {
             return Err(self.fail("expected a value".into()));
         }
         Ok(w)
+    }
+
+    /// `section = "[" [section-spec] "]"`: part numbers and keywords, and a `header-list` whose
+    /// `header-fld-name`s are astrings, which may hold `]` (ASTRING-CHAR includes
+    /// resp-specials), so the section does not simply end at the first `]`.
+    fn section(&mut self) -> R<()> {
+        self.expect(b"[")?;
+        loop {
+            match self.peek() {
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'(') => {
+                    self.pos += 1;
+                    loop {
+                        match self.peek() {
+                            Some(b'"') => {
+                                self.quoted()?;
+                            }
+                            Some(b'{') => {
+                                self.literal(false)?;
+                            }
+                            _ => {
+                                let start = self.pos;
+                                while self.peek().is_some_and(is_astring_char) {
+                                    self.pos += 1;
+                                }
+                                if self.pos == start {
+                                    return Err(self.fail("expected a header field name".into()));
+                                }
+                            }
+                        }
+                        if self.eat(b")") {
+                            break;
+                        }
+                        self.expect(b" ")?;
+                    }
+                }
+                Some(b) if b.is_ascii_alphanumeric() || b == b'.' || b == b' ' => self.pos += 1,
+                _ => return Err(self.fail("unterminated or malformed section".into())),
+            }
+        }
     }
 
     /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, 7-bit.
@@ -716,7 +751,8 @@ mod tests {
             * 1 FETCH (UID 4 FLAGS (\\Seen 1 +) BODY[HEADER.FIELDS (FROM)]<0> {3}\r\nabc)\r\n\
             * LIST (\\HasNoChildren) \"/\" INBOX\r\n\
             + Ready for literal data\r\n\
-            b NO [BADCHARSET (UTF-8 \"X\")] no\r\n";
+            b NO [BADCHARSET (UTF-8 \"X\")] no\r\n\
+            * 2 FETCH (BODY[1.HEADER.FIELDS.NOT (DATE MESSAGE]-ID \"TO\")] {0}\r\n)\r\n";
         let s = check_stream(out, &|t| t == b"a" || t == b"b").unwrap();
         assert_eq!(s.tagged.len(), 2);
         let juxtaposed =
