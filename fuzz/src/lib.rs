@@ -19,22 +19,26 @@
 
 pub mod strict;
 
+// The main tests' in-memory transport (and their search-test archive helpers, unused here).
+#[path = "../../tests/common_session/mod.rs"]
+mod common_session;
+
 use std::cell::RefCell;
-use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
+use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use imapvault::config::FlagPolicy;
 use imapvault::imap::framing::{read_command, read_line, Joined, Recovery, LITERAL_CONTINUATION};
 use imapvault::imap::limits::FrameLimits;
 use imapvault::imap::{
-    parse_command, ChannelSecurity, Exit, FrameError, IdleStep, Session, SessionContext, Transport,
-    Wake, WorkerResources,
+    parse_command, ChannelSecurity, Exit, FrameError, IdleStep, Session, SessionContext, Wake,
+    WorkerResources,
 };
 use imapvault::mime::{self, Section, SectionText};
 
+use common_session::Mem;
 use strict::{BodyForm, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -411,37 +415,6 @@ fn run_and_check(
     summary
 }
 
-/// The session's transport: the client's whole script is on the wire from the start.
-struct Memory {
-    input: Cursor<Vec<u8>>,
-    output: Vec<u8>,
-}
-
-impl Read for Memory {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl Write for Memory {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport for Memory {
-    fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
-        Ok(())
-    }
-    fn has_buffered_input(&mut self) -> bool {
-        (self.input.position() as usize) < self.input.get_ref().len()
-    }
-}
-
 thread_local! {
     /// One index connection for every fuzzed session, as a server worker keeps one.
     static RESOURCES: RefCell<WorkerResources> = RefCell::new(WorkerResources::default());
@@ -450,10 +423,7 @@ thread_local! {
 /// Runs a session the way the server's worker does, handling each [`Exit`]; returns the output.
 fn serve(context: Arc<SessionContext>, channel: ChannelSecurity, script: &[u8]) -> Vec<u8> {
     let mut session = Session::new(context, "fuzz".into(), channel);
-    let mut io = BufReader::new(Memory {
-        input: Cursor::new(script.to_vec()),
-        output: session.greeting(),
-    });
+    let mut io = BufReader::new(Mem::new(script.to_vec(), session.greeting()));
     RESOURCES.with(|r| {
         let resources = &mut r.borrow_mut();
         // A session returns at most once per command, and each command consumes input.
