@@ -571,7 +571,10 @@ impl<'a> Reader<'a> {
             return Ok(&self.buf[start..self.pos]);
         }
         while let Some(b) = self.peek() {
-            if b == b'[' {
+            // `[` is an ATOM-CHAR (a keyword may be `[x`); it opens a section only after a FETCH
+            // item name that takes one.
+            let name = self.buf[start..self.pos].to_ascii_uppercase();
+            if b == b'[' && matches!(name.as_slice(), b"BODY" | b"BINARY" | b"BINARY.SIZE") {
                 self.section()?;
                 if self.eat(b"<") {
                     self.number()?;
@@ -752,6 +755,7 @@ mod tests {
             * LIST (\\HasNoChildren) \"/\" INBOX\r\n\
             + Ready for literal data\r\n\
             b NO [BADCHARSET (UTF-8 \"X\")] no\r\n\
+            * 3 FETCH (FLAGS ([x \\Seen BODY.x))\r\n\
             * 2 FETCH (BODY[1.HEADER.FIELDS.NOT (DATE MESSAGE]-ID \"TO\")] {0}\r\n)\r\n";
         let s = check_stream(out, &|t| t == b"a" || t == b"b").unwrap();
         assert_eq!(s.tagged.len(), 2);
