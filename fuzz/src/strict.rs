@@ -54,6 +54,8 @@ pub struct Summary {
     pub continuations: usize,
     /// Whether a `* BYE` was seen.
     pub bye: bool,
+    /// Whether the last response was a continuation request (the server waits for more).
+    pub ends_in_continuation: bool,
 }
 
 /// Checks a whole server output: every response well-formed, every tagged response's tag one
@@ -64,6 +66,7 @@ pub fn check_stream(out: &[u8], sent_tag: &dyn Fn(&[u8]) -> bool) -> R<Summary> 
     // Every response consumes at least one octet (its CRLF), so this loop is bounded by the
     // output's length.
     while !r.at_end() {
+        summary.ends_in_continuation = r.peek() == Some(b'+');
         if r.eat(b"+") {
             // continue-req = "+" SP (resp-text / base64) CRLF
             r.expect(b" ")?;
