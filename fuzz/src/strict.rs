@@ -54,8 +54,6 @@ pub struct Summary {
     pub continuations: usize,
     /// Whether a `* BYE` was seen.
     pub bye: bool,
-    /// Whether the last response was a continuation request (the server waits for more).
-    pub ends_in_continuation: bool,
 }
 
 /// Checks a whole server output: every response well-formed, every tagged response's tag one
@@ -66,7 +64,6 @@ pub fn check_stream(out: &[u8], sent_tag: &dyn Fn(&[u8]) -> bool) -> R<Summary> 
     // Every response consumes at least one octet (its CRLF), so this loop is bounded by the
     // output's length.
     while !r.at_end() {
-        summary.ends_in_continuation = r.peek() == Some(b'+');
         if r.eat(b"+") {
             // continue-req = "+" SP (resp-text / base64) CRLF
             r.expect(b" ")?;
@@ -541,19 +538,23 @@ impl<'a> Reader<'a> {
             }
             Some(b'"') => self.quoted().map(Value::Str),
             Some(b'{') => self.literal(false).map(Value::Str),
-            Some(b'~') => {
+            // `~` is an ATOM-CHAR too (a keyword may be `~x`): literal8 only before `{`.
+            Some(b'~') if self.buf.get(self.pos + 1) == Some(&b'{') => {
                 self.pos += 1;
                 self.literal(true).map(Value::Str)
             }
             Some(b) if b.is_ascii_digit() => {
                 let start = self.pos;
-                let n = self.number()?;
-                // A number is followed by SP, ')' or CRLF; anything else makes it an atom.
-                if self.peek().is_some_and(is_atom_char) {
-                    self.pos = start;
+                while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    self.pos += 1;
+                }
+                // Digits followed by other atom characters are an atom (a keyword `44x`).
+                let atom = self.peek().is_some_and(is_atom_char);
+                self.pos = start;
+                if atom {
                     return self.word().map(Value::Atom);
                 }
-                Ok(Value::Number(n))
+                self.number().map(Value::Number)
             }
             _ => {
                 let w = self.word()?;
@@ -758,7 +759,7 @@ mod tests {
             * LIST (\\HasNoChildren) \"/\" INBOX\r\n\
             + Ready for literal data\r\n\
             b NO [BADCHARSET (UTF-8 \"X\")] no\r\n\
-            * 3 FETCH (FLAGS ([x \\Seen BODY.x))\r\n\
+            * 3 FETCH (FLAGS ([x \\Seen BODY.x ~y 44444444444444444444444z))\r\n\
             * 2 FETCH (BODY[1.HEADER.FIELDS.NOT (DATE MESSAGE]-ID \"TO\")] {0}\r\n)\r\n";
         let s = check_stream(out, &|t| t == b"a" || t == b"b").unwrap();
         assert_eq!(s.tagged.len(), 2);
