@@ -574,8 +574,12 @@ pub fn html_to_text(html: &str) -> String {
                     rest = after.find("-->").map_or("", |i| &after[i + 3..]);
                     continue;
                 }
-                let end = rest.find('>').map_or(rest.len(), |i| i + 1);
-                let tag = &rest[1..end.saturating_sub(1).max(1)];
+                // An unterminated tag runs to the end of the text (which may end in a
+                // multi-byte character: slice at the '>' or the end, never one byte before it).
+                let (tag, end) = match rest.find('>') {
+                    Some(i) => (&rest[1..i], i + 1),
+                    None => (&rest[1..], rest.len()),
+                };
                 let name: String = tag
                     .trim_start_matches('/')
                     .chars()
@@ -897,6 +901,17 @@ mod tests {
             "ok &bogus; &"
         );
         assert_eq!(html_to_text("<unterminated"), "");
+    }
+
+    /// Found by the `mime` fuzz target: an unterminated tag whose last character is multi-byte
+    /// was sliced one byte before the end, inside that character, and panicked (at ingest, for
+    /// any HTML part ending that way).
+    #[test]
+    fn unterminated_tag_ending_in_a_multibyte_character_does_not_panic() {
+        assert_eq!(html_to_text("ok <ü"), "ok");
+        assert_eq!(html_to_text("<a href=\"x\">link</a> <b title=€"), "link");
+        let message = "Content-Type: text/html; charset=utf-8\r\n\r\nbody <p title=\"Grüße\"";
+        assert_eq!(extract(message.as_bytes()).body, "body");
     }
 
     #[test]

@@ -59,10 +59,7 @@ impl MemSession {
         let mut input = format!("a LOGIN {USER} {PASSWORD}\r\n").into_bytes();
         input.extend_from_slice(script);
         input.extend_from_slice(b"z LOGOUT\r\n");
-        let mem = Mem {
-            input: Cursor::new(input),
-            output: Vec::new(),
-        };
+        let mem = Mem::new(input, Vec::new());
         let mut session = Session::new(self.context.clone(), "mem".into(), ChannelSecurity::Tls);
         let mut io = BufReader::new(mem);
         let mut resources = WorkerResources::default();
@@ -78,9 +75,21 @@ pub fn literal(bytes: &[u8]) -> Vec<u8> {
     v
 }
 
-struct Mem {
+/// A transport over memory: reads come from a script, writes go to a buffer. Also the fuzz
+/// targets' transport (fuzz/src/lib.rs includes this file).
+pub struct Mem {
     input: Cursor<Vec<u8>>,
-    output: Vec<u8>,
+    pub output: Vec<u8>,
+}
+
+impl Mem {
+    /// A transport that will read `input`, with `output` already written (a greeting).
+    pub fn new(input: Vec<u8>, output: Vec<u8>) -> Mem {
+        Mem {
+            input: Cursor::new(input),
+            output,
+        }
+    }
 }
 
 impl Read for Mem {
