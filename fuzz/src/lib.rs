@@ -441,6 +441,9 @@ fn serve(context: Arc<SessionContext>, channel: ChannelSecurity, script: &[u8]) 
                 }
                 // The rest of the stream would be deflated; the session ends here.
                 Exit::Compress => break,
+                // Only for streams that can tell a line is incomplete; memory cannot (its
+                // `line_ready` is None), so this would just serve again.
+                Exit::AwaitLine => {}
                 Exit::Idle => {
                     // Parked with nothing left to read: what a parked session can be woken for.
                     for wake in [Wake::Changed, Wake::Keepalive, Wake::Autologout] {

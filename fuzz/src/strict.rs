@@ -278,6 +278,35 @@ fn spaced(v: &Value<'_>) -> Result<(), String> {
     }
 }
 
+/// RFC 5256 §4: `thread-list = "(" (thread-members / thread-nested) ")"`, where
+/// `thread-members = nz-number *(SP nz-number) [SP thread-nested]` and
+/// `thread-nested = 2*thread-list`: numbers separated by SP, then nested lists juxtaposed.
+fn thread_list(v: &Value<'_>) -> Result<(), String> {
+    let Value::List(items, joined) = v else {
+        return Err(format!("thread is {v:?}, not a list"));
+    };
+    let numbers = items
+        .iter()
+        .take_while(|i| matches!(i, Value::Number(n) if *n > 0))
+        .count();
+    let nested = &items[numbers..];
+    if nested.len() == 1 || (numbers == 0 && nested.is_empty()) {
+        return Err("a thread list needs a message or two nested threads, and never one".into());
+    }
+    for (i, item) in nested.iter().enumerate() {
+        let at = numbers + i;
+        let must_join = i > 0;
+        if joined.contains(&at) != must_join {
+            return Err(format!("thread element {at} spaced wrongly"));
+        }
+        thread_list(item)?;
+    }
+    if joined.iter().any(|&j| j < numbers) {
+        return Err("thread numbers without a space between them".into());
+    }
+    Ok(())
+}
+
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" / nil`.
 fn params(v: &Value<'_>) -> Result<(), String> {
     match v {
@@ -439,8 +468,23 @@ impl<'a> Reader<'a> {
                     return Err(self.fail("CAPABILITY without IMAP4rev1".into()));
                 }
             }
+            b"THREAD" => {
+                // RFC 5256 §4: `thread-data = "THREAD" [SP 1*thread-list]`; the thread lists
+                // follow one another, and nested ones each other, without a space.
+                if self.eat(b" ") {
+                    loop {
+                        let at = self.pos;
+                        let v = self.value(0)?;
+                        thread_list(&v).map_err(|why| Malformed { at, why })?;
+                        if self.peek() != Some(b'(') {
+                            break;
+                        }
+                    }
+                }
+            }
             _ => {
-                // LIST, LSUB, STATUS, FLAGS, SEARCH, ESEARCH, ENABLED, ID, NAMESPACE, VANISHED:
+                // LIST, LSUB, STATUS, FLAGS, SEARCH, ESEARCH, SORT, ENABLED, ID, NAMESPACE,
+                // VANISHED, ACL, MYRIGHTS, LISTRIGHTS:
                 // a sequence of well-formed values.
                 while self.eat(b" ") {
                     let at = self.pos;
@@ -768,6 +812,27 @@ mod tests {
             NIL NIL NIL NIL NIL NIL NIL) BODY ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)\
             (\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) \"mixed\"))\r\n";
         check_stream(juxtaposed, &|_| false).unwrap();
+        // RFC 5256 §4's own example, and an empty answer.
+        let threads = b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n* THREAD\r\n";
+        check_stream(threads, &|_| false).unwrap();
+    }
+
+    #[test]
+    fn refuses_malformed_threads() {
+        for bad in [
+            &b"* THREAD (2) (3)\r\n"[..],
+            b"* THREAD (3 (4))\r\n",
+            b"* THREAD (3 (4) (5))\r\n",
+            b"* THREAD (0)\r\n",
+            b"* THREAD ()\r\n",
+            b"* THREAD (3(4)(5))\r\n",
+        ] {
+            assert!(
+                check_stream(bad, &|_| false).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
