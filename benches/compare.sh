@@ -37,6 +37,8 @@ MAIL_GID=65534
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/dovecot_conf.sh
+. benches/dovecot_conf.sh
 IV_TLS=$PORT_BASE IV_STARTTLS=$((PORT_BASE + 1)) DC_IMAP=$((PORT_BASE + 2)) DC_IMAPS=$((PORT_BASE + 3))
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -179,53 +181,14 @@ PW_DESC="${HASH%%\$*}\$$(cut -d'$' -f2-4 <<<"${HASH#*\}}" )"
 log "Dovecot password scheme: $PW_DESC"
 cp -r "$CORPUS/Maildir" "$DC/home/$USER_NAME/Maildir"
 chown -R "$MAIL_UID:$MAIL_GID" "$DC/home"
-cat >"$DC/dovecot.conf" <<EOF
-# Written by benches/compare.sh: a private instance, not the system one.
-protocols = imap
-listen = 127.0.0.1
-base_dir = $DC/run
-state_dir = $DC/state
-log_path = $DC/dovecot.log
-info_log_path = $DC/dovecot.log
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
-ssl = required
-ssl_cert = <$CERTS/cert.pem
-ssl_key = <$CERTS/key.pem
-ssl_min_protocol = TLSv1.2
-disable_plaintext_auth = yes
-auth_mechanisms = plain
-passdb {
-  driver = passwd-file
-  args = $DC/passwd
-}
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_GID home=$DC/home/%u
-}
-mail_location = maildir:~/Maildir
-first_valid_uid = 100
 # Room for the benchmark's clients: the defaults (100 processes per service, 10 connections
 # per user and IP) would refuse most of the 100 mixed clients from one user on 127.0.0.1.
-default_process_limit = 1024
+write_dovecot_conf "$DC" "$DC_IMAPS" "$DC_IMAP" benches/compare.sh "default_process_limit = 1024
 default_client_limit = 4096
 default_vsz_limit = 1G
 protocol imap {
   mail_max_userip_connections = 10000
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $DC_IMAP
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = $DC_IMAPS
-    ssl = yes
-  }
-}
-EOF
+}"
 dovecot -c "$DC/dovecot.conf" -F 2>"$DC/master.stderr" &
 DC_PID=$!
 wait_port "$DC_IMAPS" "$DC_PID" dovecot

@@ -39,6 +39,8 @@ MAIL_GID=65534
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/dovecot_conf.sh
+. benches/dovecot_conf.sh
 IV_TLS=$PORT_BASE
 DC_IMAPS=$((PORT_BASE + 1)) DC_IMAP=$((PORT_BASE + 2))
 DX_IMAPS=$((PORT_BASE + 3)) DX_IMAP=$((PORT_BASE + 4))
@@ -179,48 +181,9 @@ start_dovecot() { # dir imaps imap fts(0|1) -> sets DOVECOT_PID
   fts_enforced = yes
 }"
     fi
-    cat >"$d/dovecot.conf" <<EOF
-# Written by benches/search_bench.sh: a private instance, not the system one.
-protocols = imap
-listen = 127.0.0.1
-base_dir = $d/run
-state_dir = $d/state
-log_path = $d/dovecot.log
-info_log_path = $d/dovecot.log
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
-ssl = required
-ssl_cert = <$CERTS/cert.pem
-ssl_key = <$CERTS/key.pem
-ssl_min_protocol = TLSv1.2
-disable_plaintext_auth = yes
-auth_mechanisms = plain
-passdb {
-  driver = passwd-file
-  args = $d/passwd
-}
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_GID home=$d/home/%u
-}
-mail_location = maildir:~/Maildir
-first_valid_uid = 100
-default_vsz_limit = 4G
+    write_dovecot_conf "$d" "$imaps" "$imap" benches/search_bench.sh "default_vsz_limit = 4G
 $plugins
-$plugin_conf
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $imap
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = $imaps
-    ssl = yes
-  }
-}
-EOF
+$plugin_conf"
     dovecot -c "$d/dovecot.conf" -F 2>"$d/master.stderr" &
     DOVECOT_PID=$!
 }
