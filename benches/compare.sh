@@ -37,8 +37,8 @@ MAIL_GID=65534
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-# shellcheck source=benches/dovecot_conf.sh
-. benches/dovecot_conf.sh
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 IV_TLS=$PORT_BASE IV_STARTTLS=$((PORT_BASE + 1)) DC_IMAP=$((PORT_BASE + 2)) DC_IMAPS=$((PORT_BASE + 3))
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -102,27 +102,8 @@ CORPUS_BYTES=$(stat -c %s "$CORPUS/corpus.mbox")
 
 # ------------------------------------------------------------------------------ certificates
 CERTS=$RUN_DIR/certs
-mkdir -p "$CERTS"
-(
-    cd "$CERTS"
-    openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=bench-ca -days 30 \
-        -keyout ca.key -out ca.pem 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr 2>/dev/null
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >leaf.ext
-    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
-        -extfile leaf.ext -out leaf.pem 2>/dev/null
-    cat leaf.pem ca.pem >cert.pem
-    chmod 644 ./*.pem
-)
+make_certs "$CERTS" rsa:2048
 
-wait_port() { # port pid name
-    for _ in $(seq 1 200); do
-        if ss -ltn "sport = :$1" | grep -q LISTEN; then return 0; fi
-        kill -0 "$2" 2>/dev/null || die "$3 exited during start-up (see $RUN_DIR)"
-        sleep 0.1
-    done
-    die "$3 did not listen on $1"
-}
 
 # ------------------------------------------------------------------------------ imapvault
 IV=$RUN_DIR/imapvault

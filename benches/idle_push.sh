@@ -39,6 +39,8 @@ USER_PASS=push-bench-password-1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'idle_push.sh: %s\n' "$*" >&2; exit 1; }
@@ -88,19 +90,8 @@ CLIENT=$(jq -r 'select(.reason=="compiler-artifact" and .target.name=="idle_push
 
 # ------------------------------------------------------------------------------ certificate
 CERTS=$RUN_DIR/certs
-mkdir -p "$CERTS"
-(
-    cd "$CERTS"
-    # ECDSA P-256: cheap handshakes, so that setting up 10,000 sessions is not all RSA signing.
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=push-ca \
-        -days 7 -keyout ca.key -out ca.pem 2>/dev/null
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
-        -keyout key.pem -out leaf.csr 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >leaf.ext
-    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 \
-        -extfile leaf.ext -out leaf.pem 2>/dev/null
-    cat leaf.pem ca.pem >cert.pem
-)
+# ECDSA P-256: cheap handshakes, so that setting up 10,000 sessions is not all RSA signing.
+make_certs "$CERTS" ec -pkeyopt ec_paramgen_curve:prime256v1
 
 # ------------------------------------------------------------------------------ archive
 IV=$RUN_DIR/imapvault
