@@ -268,6 +268,29 @@ enum LineRead {
     TooLong(Recovery),
 }
 
+/// The reader's buffered octets, read in if none are (empty only at end of stream); a read
+/// interrupted by a signal is retried.
+fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok([]) => return Ok(&[]),
+            // Buffered now, so asking again does no I/O (returning the first borrow from inside
+            // the loop does not borrow-check).
+            Ok(_) => return reader.fill_buf(),
+        }
+    }
+}
+
+/// `buf` up to its first LF (not included), and whether there was one.
+fn up_to_lf(buf: &[u8]) -> (&[u8], bool) {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(i) => (&buf[..i], true),
+        None => (buf, false),
+    }
+}
+
 /// Appends one line to `out` (without its CRLF / LF), storing at most `cap` octets of it.
 fn read_line_into<R: BufRead>(
     reader: &mut R,
@@ -276,18 +299,11 @@ fn read_line_into<R: BufRead>(
 ) -> io::Result<LineRead> {
     let start = out.len();
     loop {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = fill(reader)?;
         if buf.is_empty() {
             return Ok(LineRead::Eof);
         }
-        let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], true),
-            None => (buf, false),
-        };
+        let (chunk, found) = up_to_lf(buf);
         let stored = out.len() - start;
         // A CR just before the LF does not count against the cap (it is dropped below).
         let counted = if found && chunk.last() == Some(&b'\r') {
@@ -324,18 +340,11 @@ const TAIL: usize = 32;
 fn discard_rest_of_line<R: BufRead>(reader: &mut R, tail: &mut Vec<u8>) -> io::Result<Recovery> {
     let mut discarded = 0usize;
     loop {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = fill(reader)?;
         if buf.is_empty() {
             return Ok(Recovery::Close);
         }
-        let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], true),
-            None => (buf, false),
-        };
+        let (chunk, found) = up_to_lf(buf);
         let keep_from = chunk.len().saturating_sub(TAIL);
         tail.extend_from_slice(&chunk[keep_from..]);
         if tail.len() > TAIL {
@@ -371,11 +380,7 @@ fn read_exact_into<R: BufRead>(
     mut len: usize,
 ) -> io::Result<bool> {
     while len > 0 {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = fill(reader)?;
         if buf.is_empty() {
             return Ok(false);
         }
