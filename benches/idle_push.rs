@@ -18,6 +18,9 @@
 //!   --connect-seconds 1200  --work DIR (where the pushed .eml files are written)
 //! ```
 
+#[path = "support/tls.rs"]
+mod tls;
+
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -29,9 +32,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use mio::{Events, Interest, Poll, Token};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 /// Blocking I/O timeout while establishing a session (LOGIN waits for argon2 on the server).
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -152,24 +154,6 @@ impl Opts {
     fn user_name(&self, u: usize) -> String {
         format!("{}{u}", self.user_prefix)
     }
-}
-
-fn tls_config(ca: &str) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("{ca}: {e}"))? {
-        roots
-            .add(cert.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // Each session is a distinct device: full handshakes, no resumption.
-    cfg.resumption = rustls::client::Resumption::disabled();
-    Ok(Arc::new(cfg))
 }
 
 // ------------------------------------------------------------------------------- /proc probes
@@ -560,7 +544,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn run(opts: &Opts) -> Result<(), String> {
-    let cfg = tls_config(&opts.ca)?;
+    let cfg = tls::client_config(&opts.ca)?;
     let ticks = clock_ticks();
     let before = sample(opts.pid)?;
     eprintln!(

@@ -15,15 +15,17 @@
 //!   --name NAME (the workload's name in the RESULT line)
 //! ```
 
+#[path = "support/tls.rs"]
+mod tls;
+
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 /// Socket read/write timeout: a server that stops answering is counted as an error, not waited
 /// for forever.
@@ -45,7 +47,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let cfg = match tls_config(&opts.ca) {
+    let cfg = match tls::client_config(&opts.ca) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("load_client: CA file {}: {e}", opts.ca);
@@ -183,25 +185,6 @@ impl Opts {
     fn deadline(&self) -> Instant {
         Instant::now() + Duration::from_secs_f64(self.seconds)
     }
-}
-
-fn tls_config(ca: &str) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| e.to_string())? {
-        roots
-            .add(cert.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // Every connection does a full handshake: a login storm then measures what a fleet of
-    // distinct clients costs, and neither server profits from a resumption cache it may lack.
-    cfg.resumption = rustls::client::Resumption::disabled();
-    Ok(Arc::new(cfg))
 }
 
 // ------------------------------------------------------------------------------ IMAP client
