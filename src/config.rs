@@ -580,7 +580,10 @@ mod tests {
         assert!(e.to_string().contains("server.listen_tls"), "{e}");
         let e = parse("[log]\nlevel = \"loud\"\n[archive]\ndir = \"/x\"\n").unwrap_err();
         assert!(e.to_string().contains("log.level"), "{e}");
-        let e = parse("[archive]\nsync_days = 99999\n").unwrap_err();
+        // The cap at N and N+1.
+        let c = parse(&format!("[archive]\nsync_days = {MAX_SYNC_DAYS}\n")).unwrap();
+        assert_eq!(c.archive.sync_window, SyncWindow::Days(MAX_SYNC_DAYS));
+        let e = parse(&format!("[archive]\nsync_days = {}\n", MAX_SYNC_DAYS + 1)).unwrap_err();
         assert!(e.to_string().contains("archive.sync_days"), "{e}");
         let e = parse("[archive]\nsync_days = -1\n").unwrap_err();
         assert!(e.to_string().contains("sync_days"), "{e}");
