@@ -14,7 +14,7 @@
 //! A search has a time budget ([`SEARCH_BUDGET`]); past it the answer is `NO [LIMIT]` and the
 //! worker is free again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::imap::datetime::Day;
@@ -408,18 +408,20 @@ fn text_keys<'k>(key: &'k SearchKey, out: &mut Vec<&'k SearchKey>) {
     });
 }
 
-/// The messages each text key of one search matches, by the key's address in the search
-/// program (the program is borrowed, unmoved, for the whole search).
+/// The view entries each text key of one search matches, by the key's address in the search
+/// program (the program is borrowed, unmoved, for the whole search): one flag per entry, by
+/// position (sequence number - 1), so the per-entry evaluation is an array read.
 #[derive(Default)]
 struct TextSets {
-    sets: HashMap<*const SearchKey, HashSet<MessageId>>,
+    sets: HashMap<*const SearchKey, Vec<bool>>,
 }
 
 impl TextSets {
-    fn contains(&self, key: &SearchKey, message: MessageId) -> bool {
+    fn contains(&self, key: &SearchKey, seq: u32) -> bool {
         self.sets
             .get(&(key as *const SearchKey))
-            .is_some_and(|s| s.contains(&message))
+            .and_then(|s| s.get(seq as usize - 1))
+            .is_some_and(|&hit| hit)
     }
 }
 
@@ -443,7 +445,22 @@ fn text_sets(
 ) -> Result<TextSets, IndexError> {
     let mut keys = Vec::new();
     text_keys(key, &mut keys);
-    let in_view: HashSet<MessageId> = entries.iter().map(|e| e.message).collect();
+    // The view's messages in id order with their positions: candidates (in id order from the
+    // index) are matched to entries by binary search, which costs nothing per entry of a large
+    // mailbox when a string is rare (a hash set of the whole view did, on every search). A
+    // message is in a mailbox once, but the dedup keeps that an assumption of no consequence.
+    let mut by_id: Vec<(MessageId, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.message, i))
+        .collect();
+    by_id.sort_unstable();
+    let position = |m: MessageId| {
+        by_id
+            .binary_search_by_key(&m, |&(id, _)| id)
+            .ok()
+            .map(|k| by_id[k].1)
+    };
     let mut sets = TextSets::default();
     for k in keys {
         let (test, needle) = text_test(k, charset);
@@ -455,27 +472,26 @@ fn text_sets(
         let candidates: Vec<MessageId> =
             match index.content_candidates(columns, &needle, deadline)? {
                 Some(mut c) => {
-                    c.retain(|m| in_view.contains(m));
+                    c.retain(|&m| position(m).is_some());
                     c
                 }
-                None => entries.iter().map(|e| e.message).collect(),
+                None => by_id.iter().map(|&(m, _)| m).collect(),
             };
-        let mut hits = HashSet::new();
-        for m in candidates {
-            if Instant::now() >= deadline {
-                return Err(IndexError::Deadline);
-            }
-            let Some(texts) = index.content_text(m, columns)? else {
-                continue;
-            };
-            let hit = match &test {
-                TextTest::Contains(_) => texts.iter().any(|t| t.contains(needle.as_str())),
-                TextTest::Header(name) => texts.first().is_some_and(|h| {
-                    text::header_values(h, name).any(|v| v.contains(needle.as_str()))
-                }),
-            };
-            if hit {
-                hits.insert(m);
+        // The folded needle against folded text, as bytes: both are UTF-8, where a byte match
+        // is a character match (no character's encoding starts inside another's).
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut check = |texts: &[&[u8]]| match &test {
+            TextTest::Contains(_) => texts.iter().any(|t| finder.find(t).is_some()),
+            TextTest::Header(name) => texts.first().is_some_and(|h| {
+                let h = String::from_utf8_lossy(h);
+                let found = text::header_values(&h, name).any(|v| v.contains(needle.as_str()));
+                found
+            }),
+        };
+        let mut hits = vec![false; entries.len()];
+        for m in index.content_filter(&candidates, columns, deadline, &mut check)? {
+            if let Some(i) = position(m) {
+                hits[i] = true;
             }
         }
         sets.sets.insert(k as *const SearchKey, hits);
@@ -578,7 +594,7 @@ fn matches(
         | K::Header(..)
         | K::Subject(_)
         | K::Text(_)
-        | K::To(_) => t.contains(key, e.message),
+        | K::To(_) => t.contains(key, seq),
         // Refused before evaluation (see `is_object_id_key`).
         K::EmailId(_) | K::ThreadId(_) => false,
     }
