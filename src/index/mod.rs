@@ -179,6 +179,9 @@ pub struct Index {
     conn: Connection,
 }
 
+/// The most of the database file SQLite maps (`PRAGMA mmap_size`): all of any archive's.
+const MMAP_SIZE: i64 = 1 << 40;
+
 impl Index {
     /// Opens (creating it with mode 0600 if absent) the index at `path`, in WAL mode with
     /// foreign keys on, and applies any missing migrations.
@@ -195,6 +198,13 @@ impl Index {
         // NORMAL is durable enough for flag changes; the ingest commit raises it to FULL
         // (DESIGN §3, see `ingest`).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Reads through a memory map of the database file instead of pread(2) into SQLite's
+        // page cache: the exact check of a text search reads the stored text of every
+        // candidate, and its time went two thirds into pread (100,000 messages, TEXT of a word
+        // in 41 % of them). Pages still in the WAL are read as before. The map is of the file
+        // only; nothing here or in SQLite truncates it (no VACUUM), which is what would make
+        // a mapped read fault. SQLite caps the size at SQLITE_MAX_MMAP_SIZE (.cargo/config.toml).
+        conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
         let mut index = Index { conn };
         migrate::apply(&mut index.conn)?;
         Ok(index)
