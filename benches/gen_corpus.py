@@ -580,6 +580,44 @@ class MboxWriter:
         self.f.close()
 
 
+class SplitMboxWriter:
+    """mbox files of `per` messages each, `part-NNNNN.mbox` under `out`, for corpora too big to
+    keep on disk whole (benches/search_bench.sh SPLIT=...): a part is written as
+    `part-NNNNN.mbox.tmp` and renamed when complete, and part k is not started while part
+    k - `ahead` is still there (its consumer deletes each part once it has read it). Waits at
+    most `wait_seconds` for the consumer in all."""
+
+    def __init__(self, out, per, ahead=2, wait_seconds=7200):
+        self.out, self.per, self.ahead = out, per, ahead
+        self.deadline = time.monotonic() + wait_seconds
+        self.n, self.part, self.writer = 0, -1, None
+
+    def path(self, k):
+        return self.out / f"part-{k:05d}.mbox"
+
+    def write(self, sender, ts, raw):
+        if self.n % self.per == 0:
+            self.finish()
+            self.part += 1
+            older = self.path(self.part - self.ahead)
+            while self.part >= self.ahead and older.exists():
+                if time.monotonic() > self.deadline:
+                    raise SystemExit(f"gen_corpus.py: {older} was not consumed in time")
+                time.sleep(0.2)
+            self.writer = MboxWriter(Path(str(self.path(self.part)) + ".tmp"))
+        self.writer.write(sender, ts, raw)
+        self.n += 1
+
+    def finish(self):
+        if self.writer is not None:
+            self.writer.close()
+            os.rename(str(self.path(self.part)) + ".tmp", self.path(self.part))
+            self.writer = None
+
+    def close(self):
+        self.finish()
+
+
 class MaildirWriter:
     FLAGS = [("S", 70), ("", 15), ("FS", 5), ("RS", 10)]
 
@@ -624,7 +662,12 @@ def main(argv=None):
                     help="median body text length in characters (log-normal; default 2440)")
     ap.add_argument("--body-max", type=int, default=40_000,
                     help="longest body text in characters (default 40000)")
+    ap.add_argument("--split", type=int, default=0,
+                    help="write the mbox as part-NNNNN.mbox files of this many messages, at "
+                         "most two ahead of a consumer that deletes them (mbox format only)")
     args = ap.parse_args(argv)
+    if args.split and args.format != "mbox":
+        ap.error("--split needs --format mbox")
     if args.max_size < 64 * 1024:
         ap.error("--max-size must be at least 65536")
 
@@ -634,7 +677,9 @@ def main(argv=None):
                 .replace(tzinfo=datetime.timezone.utc).timestamp())
     gen = Generator(args.seed, args.count, args.max_size, start, args.body_median, args.body_max)
     writers = []
-    if args.format in ("mbox", "both"):
+    if args.split:
+        writers.append(SplitMboxWriter(out, args.split))
+    elif args.format in ("mbox", "both"):
         writers.append(MboxWriter(out / "corpus.mbox"))
     if args.format in ("maildir", "both"):
         # Flags come from their own stream so mbox-only and both give the same messages.

@@ -6,9 +6,14 @@
 #   benches/search_bench.sh                      # COUNT=1000000 (needs ~90 GB of disk, hours)
 #   COUNT=100000 benches/search_bench.sh         # what fits a shared 2-core machine in an hour
 #   COUNT=2000 REPEATS=3 benches/search_bench.sh # quick check
+#   COUNT=1000000 DOVECOT=0 SPLIT=100000 benches/search_bench.sh  # 1M, imapvault alone, ~45 GB
 #
 # Env: COUNT (1000000) SEED (7) MAX_SIZE (262144) BODY_MEDIAN (1200) BODY_MAX (8000): the corpus,
 #        `gen_corpus.py` with smaller bodies than its defaults (mean ~25 KB, median ~7 KB);
+#      DOVECOT (1; 0: imapvault alone) SPLIT (0; N: generate the corpus in mbox parts of N
+#        messages, each imported as it is written and then deleted, so the corpus is never on
+#        disk whole: needs DOVECOT=0; the generator runs alongside the import, so that ingest
+#        rate is a lower bound, not the importer's own);
 #      REPEATS (20) and QUERY_SECONDS (60): runs per query and server, and the time bound of
 #        each query's runs; XAPIAN (1: also Dovecot with fts-xapian; 0: without only)
 #      PORT_BASE (19940: 5 ports from there) RUN_DIR (fresh /tmp dir) KEEP (0) RESERVE_GB (15:
@@ -28,6 +33,8 @@ BODY_MAX=${BODY_MAX:-8000}
 REPEATS=${REPEATS:-20}
 QUERY_SECONDS=${QUERY_SECONDS:-60}
 XAPIAN=${XAPIAN:-1}
+DOVECOT=${DOVECOT:-1}
+SPLIT=${SPLIT:-0}
 PORT_BASE=${PORT_BASE:-19940}
 KEEP=${KEEP:-0}
 RESERVE_GB=${RESERVE_GB:-15}
@@ -50,7 +57,11 @@ die() { printf 'search_bench.sh: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 
-for tool in python3 openssl dovecot doveadm cargo; do
+[ "$DOVECOT" = 1 ] || XAPIAN=0
+[ "$SPLIT" = 0 ] || [ "$DOVECOT" = 0 ] || die "SPLIT needs DOVECOT=0 (the Dovecots read a whole Maildir)"
+TOOLS="python3 openssl cargo"
+[ "$DOVECOT" = 1 ] && TOOLS="$TOOLS dovecot doveadm"
+for tool in $TOOLS; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y dovecot-imapd dovecot-fts-xapian)"
 done
 if [ "$XAPIAN" = 1 ] && [ ! -e /usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so ]; then
@@ -65,6 +76,8 @@ done
 CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT-m$MAX_SIZE-b$BODY_MEDIAN-$BODY_MAX
 NEED_GB=$((COUNT * 25 * 4 / 1000000 + RESERVE_GB))
 [ -d "$CORPUS" ] && NEED_GB=$((COUNT * 25 * 2 / 1000000 + RESERVE_GB))
+# Split: imapvault's blobs and index only (~40 KB per message), plus two parts in flight.
+[ "$SPLIT" = 0 ] || NEED_GB=$(((COUNT * 40 + SPLIT * 25 * 2) / 1000000 + RESERVE_GB))
 FREE_GB=$(df -BG --output=avail "$ROOT/benches" | tail -1 | tr -dc 0-9)
 [ "$FREE_GB" -ge "$NEED_GB" ] ||
     die "COUNT=$COUNT needs ~$NEED_GB GB free (with $RESERVE_GB GB left over), $FREE_GB GB are: lower COUNT"
@@ -72,10 +85,10 @@ FREE_GB=$(df -BG --output=avail "$ROOT/benches" | tail -1 | tr -dc 0-9)
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/imapvault-search.XXXXXX)}
 mkdir -p "$RUN_DIR"
 chmod 755 "$RUN_DIR"
-IV_PID= DC_PID= DX_PID=
+IV_PID= DC_PID= DX_PID= GEN_PID=
 cleanup() {
     local rc=$?
-    for pid in $IV_PID $DC_PID $DX_PID; do
+    for pid in $IV_PID $DC_PID $DX_PID $GEN_PID; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
     if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
@@ -94,7 +107,10 @@ cargo build --release $CARGO_FLAGS --bin imapvault >&2
 IMAPVAULT=${CARGO_TARGET_DIR:-$ROOT/target}/release/imapvault
 IV_VERSION="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql Cargo.toml Cargo.lock || echo +uncommitted)"
 
-if [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
+if [ "$SPLIT" != 0 ]; then
+    PARTS=$RUN_DIR/parts
+    log "generating $COUNT messages in parts of $SPLIT in $PARTS, each imported as it is written"
+elif [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
     log "generating $COUNT messages in $CORPUS"
     rm -rf "$CORPUS.tmp"
     python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --max-size "$MAX_SIZE" \
@@ -104,8 +120,10 @@ if [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
 else
     log "reusing corpus $CORPUS"
 fi
-CORPUS_BYTES=$(stat -c %s "$CORPUS/corpus.mbox")
-MAIL_BYTES=$(du -sb "$CORPUS/Maildir/cur" | cut -f1)
+if [ "$SPLIT" = 0 ]; then
+    CORPUS_BYTES=$(stat -c %s "$CORPUS/corpus.mbox")
+    MAIL_BYTES=$(du -sb "$CORPUS/Maildir/cur" | cut -f1)
+fi
 
 CERTS=$RUN_DIR/certs
 make_certs "$CERTS" rsa:2048
@@ -129,16 +147,49 @@ dir = "$IV/data"
 level = "warn"
 EOF
 echo "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
-cat "$CORPUS/corpus.mbox" >/dev/null
-log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox), content index on"
-t0=$(now)
-/usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
-    --user "$USER_NAME" "$CORPUS/corpus.mbox" 2>"$IV/import.log" >&2 ||
-    { tail -5 "$IV/import.log" >&2; die "import failed"; }
-t1=$(now)
-read -r CPU_U CPU_S <"$IV/cpu"
+if [ "$SPLIT" = 0 ]; then
+    cat "$CORPUS/corpus.mbox" >/dev/null
+    log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox), content index on"
+    t0=$(now)
+    /usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
+        --user "$USER_NAME" "$CORPUS/corpus.mbox" 2>"$IV/import.log" >&2 ||
+        { tail -5 "$IV/import.log" >&2; die "import failed"; }
+    t1=$(now)
+    read -r CPU_U CPU_S <"$IV/cpu"
+    IMPORT_SECS=$(secs "$t0" "$t1")
+else
+    mkdir -p "$PARTS"
+    python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --max-size "$MAX_SIZE" \
+        --body-median "$BODY_MEDIAN" --body-max "$BODY_MAX" --out "$PARTS" --format mbox \
+        --split "$SPLIT" --quiet 2>"$RUN_DIR/gen.log" &
+    GEN_PID=$!
+    IMPORT_SECS=0 CPU_U=0 CPU_S=0 CORPUS_BYTES=0
+    for ((k = 0; k * SPLIT < COUNT; k++)); do
+        part=$(printf '%s/part-%05d.mbox' "$PARTS" "$k")
+        for ((w = 0; w < 36000; w++)); do # at most 2 hours per part
+            [ -f "$part" ] && break
+            kill -0 "$GEN_PID" 2>/dev/null || [ -f "$part" ] || die "the generator stopped early ($(tail -1 "$RUN_DIR/gen.log"))"
+            sleep 0.2
+        done
+        [ -f "$part" ] || die "part $k did not appear"
+        CORPUS_BYTES=$((CORPUS_BYTES + $(stat -c %s "$part")))
+        log "imapvault import of part $k ($((k * SPLIT))..): $(du -sh "$part" | cut -f1)"
+        t0=$(now)
+        /usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
+            --user "$USER_NAME" "$part" 2>>"$IV/import.log" >&2 ||
+            { tail -5 "$IV/import.log" >&2; die "import failed"; }
+        t1=$(now)
+        rm -f "$part"
+        read -r u s <"$IV/cpu"
+        IMPORT_SECS=$(python3 -c "print($IMPORT_SECS + $t1 - $t0)")
+        CPU_U=$(python3 -c "print($CPU_U + $u)") CPU_S=$(python3 -c "print($CPU_S + $s)")
+    done
+    wait "$GEN_PID" || die "the generator failed"
+    # Without the Maildir, the messages' bytes are the mbox's less its "From " lines (close).
+    MAIL_BYTES=$CORPUS_BYTES
+fi
 IV_INDEX=$(du -cb "$IV/data"/index.sqlite* | tail -1 | cut -f1)
-echo "RESULT label=imapvault workload=ingest secs=$(secs "$t0" "$t1") cpu_user=$CPU_U cpu_sys=$CPU_S index_bytes=$IV_INDEX" >>"$RESULTS"
+echo "RESULT label=imapvault workload=ingest secs=$IMPORT_SECS cpu_user=$CPU_U cpu_sys=$CPU_S index_bytes=$IV_INDEX" >>"$RESULTS"
 "$IMAPVAULT" --config "$IV/imapvault.toml" serve 2>"$IV/serve.log" &
 IV_PID=$!
 wait_port "$IV_TLS" "$IV_PID" imapvault
@@ -180,15 +231,17 @@ index_dovecot() { # label dir pid port
         -exec du -cb {} + | tail -1 | cut -f1)
     echo "RESULT label=$1 workload=ingest secs=$(secs "$t0" "$t1") index_bytes=$idx" >>"$RESULTS"
 }
-DC=$RUN_DIR/dovecot
-start_dovecot "$DC" "$DC_IMAPS" "$DC_IMAP" 0
-DC_PID=$DOVECOT_PID
-index_dovecot dovecot "$DC" "$DC_PID" "$DC_IMAPS"
-if [ "$XAPIAN" = 1 ]; then
-    DX=$RUN_DIR/dovecot-xapian
-    start_dovecot "$DX" "$DX_IMAPS" "$DX_IMAP" 1
-    DX_PID=$DOVECOT_PID
-    index_dovecot dovecot-xapian "$DX" "$DX_PID" "$DX_IMAPS"
+if [ "$DOVECOT" = 1 ]; then
+    DC=$RUN_DIR/dovecot
+    start_dovecot "$DC" "$DC_IMAPS" "$DC_IMAP" 0
+    DC_PID=$DOVECOT_PID
+    index_dovecot dovecot "$DC" "$DC_PID" "$DC_IMAPS"
+    if [ "$XAPIAN" = 1 ]; then
+        DX=$RUN_DIR/dovecot-xapian
+        start_dovecot "$DX" "$DX_IMAPS" "$DX_IMAP" 1
+        DX_PID=$DOVECOT_PID
+        index_dovecot dovecot-xapian "$DX" "$DX_PID" "$DX_IMAPS"
+    fi
 fi
 
 # ------------------------------------------------------------------------------ queries
@@ -217,11 +270,11 @@ run_client() { # label port
         --repeats "$REPEATS" --seconds "$QUERY_SECONDS" | tee -a "$RESULTS" >&2
 }
 run_client imapvault "$IV_TLS"
-run_client dovecot "$DC_IMAPS"
+[ "$DOVECOT" = 1 ] && run_client dovecot "$DC_IMAPS"
 [ "$XAPIAN" = 1 ] && run_client dovecot-xapian "$DX_IMAPS"
 
 # ------------------------------------------------------------------------------ report
-export COUNT CORPUS_BYTES MAIL_BYTES REPEATS QUERY_SECONDS
+export COUNT CORPUS_BYTES MAIL_BYTES REPEATS QUERY_SECONDS SPLIT
 python3 - "$RESULTS" <<'EOF'
 import os, sys
 rows = {}
@@ -271,6 +324,8 @@ for s in servers:
     if "cpu_user" in r:
         cpu = float(r["cpu_user"]) + float(r["cpu_sys"])
         extra = f", CPU {cpu:.1f} s ({count / cpu:,.0f} messages per CPU-second)"
+        if os.environ.get("SPLIT", "0") != "0":
+            extra += f" (in parts of {os.environ['SPLIT']}, the corpus generator running alongside)"
     print(f"- {what}: {secs:.1f} s, {count / secs:,.0f} messages/s, {mail / 2**20 / secs:.1f} MiB/s{extra}; "
           f"index {idx / 2**20:,.0f} MiB = {idx / 2**20 / gib:,.0f} MiB per GiB of mail")
 print(f"- corpus: {count:,} messages, {mail / 2**20:,.0f} MiB of messages (mean {mail / count / 1024:.1f} KiB); "
