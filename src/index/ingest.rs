@@ -161,8 +161,9 @@ impl Placer {
         let n = tx
             .prepare_cached(
                 "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq,
-                                               internal_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT internal_date FROM messages WHERE id = ?3))
+                                               internal_date, has_attachment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT internal_date FROM messages WHERE id = ?3),
+                         (SELECT has_attachment FROM messages WHERE id = ?3))
                  ON CONFLICT (mailbox_id, message_id) DO NOTHING",
             )?
             .execute(params![

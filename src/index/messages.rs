@@ -141,10 +141,11 @@ fn decode_day(v: i64) -> (i32, u32, u32) {
     )
 }
 
-/// The columns [`entry_from_row`] reads, from `mailbox_messages mm JOIN messages m`.
+/// The columns [`entry_from_row`] reads, from `mailbox_messages mm` alone (sql/0010 keeps the
+/// attachment fact there too).
 pub(super) const ENTRY_COLUMNS: &str =
-    "mm.uid, mm.message_id, mm.flags, mm.modseq, m.has_attachment, mm.internal_date
-      FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id";
+    "mm.uid, mm.message_id, mm.flags, mm.modseq, mm.has_attachment, mm.internal_date
+      FROM mailbox_messages mm";
 
 /// An [`Entry`] from the columns [`ENTRY_COLUMNS`], in that order.
 pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
@@ -153,7 +154,8 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
         message: MessageId(r.get(1)?),
         flags: r.get(2)?,
         modseq: r.get(3)?,
-        has_attachment: r.get(4)?,
+        // Filled by the ingest or by the triggers of sql/0010 for every row.
+        has_attachment: r.get::<_, Option<bool>>(4)?.unwrap_or(false),
         // Filled by the ingest or by the trigger of sql/0008 for every row.
         internal_date: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
     })

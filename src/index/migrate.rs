@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0007_access.sql"),
     include_str!("../../sql/0008_sync_window.sql"),
     include_str!("../../sql/0009_journal.sql"),
+    include_str!("../../sql/0010_entry_attachment.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.
@@ -130,5 +131,61 @@ mod tests {
             })
             .unwrap();
         assert_eq!(date, 1234);
+    }
+
+    /// sql/0010 on an archive made before it: every membership gets its message's attachment
+    /// fact, memberships added later by any writer get it too, and a reindex that changes the
+    /// fact in `messages` changes the copies.
+    #[test]
+    fn entry_attachment_migration_copies_the_fact_and_keeps_it_equal() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before_0010 = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("migration 0010"))
+            .expect("0010 is listed");
+        for sql in &MIGRATIONS[..before_0010] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {before_0010}"))
+            .unwrap();
+        conn.execute_batch(
+            "
+             INSERT INTO users (id, name, password_hash, created) VALUES (1, 'u', 'h', 0);
+             INSERT INTO mailboxes (id, user_id, name, uidvalidity, created)
+                  VALUES (1, 1, 'INBOX', 1, 0), (2, 1, 'Sent', 2, 0);
+             INSERT INTO messages (id, sha256, segment, offset, len, internal_date, internal_tz,
+                                   envelope, body_structure, body, has_attachment)
+                  VALUES (7, zeroblob(32), 1, 16, 10, 1234, 0, x'', x'', x'', 1),
+                         (8, randomblob(32), 1, 42, 10, 1235, 0, x'', x'', x'', 0);
+             INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq)
+                  VALUES (1, 1, 7, 1), (1, 2, 8, 1);",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let facts = |conn: &Connection| -> Vec<(i64, i64, Option<bool>)> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT mailbox_id, message_id, has_attachment FROM mailbox_messages
+                      ORDER BY mailbox_id, uid",
+                )
+                .unwrap();
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(facts(&conn), vec![(1, 7, Some(true)), (1, 8, Some(false))]);
+        // A writer that does not name the column (the trigger fills it).
+        conn.execute_batch(
+            "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq)
+                  VALUES (2, 1, 7, 1);
+             UPDATE messages SET has_attachment = 1 WHERE id = 8;
+             UPDATE messages SET has_attachment = 0 WHERE id = 7;",
+        )
+        .unwrap();
+        assert_eq!(
+            facts(&conn),
+            vec![(1, 7, Some(false)), (1, 8, Some(true)), (2, 7, Some(false))]
+        );
     }
 }

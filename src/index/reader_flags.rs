@@ -19,9 +19,8 @@ use super::{Entry, Index, IndexError, MailboxId, UserId};
 /// owner's (bound: ?1 reader); `WHERE` follows.
 const READER_ENTRY: &str = "
     SELECT mm.uid, mm.message_id, coalesce(rf.flags, ''), max(mm.modseq, coalesce(rf.modseq, 0)),
-           m.has_attachment, mm.internal_date
+           mm.has_attachment, mm.internal_date
       FROM mailbox_messages mm
-      JOIN messages m ON m.id = mm.message_id
       LEFT JOIN reader_flags rf
         ON rf.user_id = ?1 AND rf.mailbox_id = mm.mailbox_id AND rf.uid = mm.uid";
 
