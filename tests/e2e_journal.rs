@@ -324,6 +324,17 @@ fn an_address_added_later_brings_old_mail_with_higher_uids_and_pushes_exists() {
         vec![(1, TO_DAVE.as_bytes().to_vec()), (2, ORIGINAL.to_vec())],
         "the older message comes after, with the next UID"
     );
+    // UIDs no longer follow the archive's message order here, which text SEARCH must map
+    // back right (its hits are found by message, then placed by UID).
+    let uids = |s: &mut Session, q: &str| {
+        let mut v: Vec<u32> = s.uid_search(q).unwrap().into_iter().collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(uids(&mut s, "BODY \"offer stands\""), vec![2]);
+    assert_eq!(uids(&mut s, "TEXT welcome"), vec![1]);
+    assert_eq!(uids(&mut s, "FROM partner"), vec![1, 2]);
+    assert_eq!(uids(&mut s, "NOT SUBJECT hello"), vec![2]);
     s.logout().unwrap();
 
     let list = cli(&server, "journal", &["user", "address", "list", "dave"]);
