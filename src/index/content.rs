@@ -514,7 +514,19 @@ mod tests {
     #[test]
     fn gram_set_equals_reference() {
         let pieces = [
-            "a", "b", "c", " ", "the ", "report", "Müller", "ü", "日本語", "\n", "x", "€", "\0",
+            "a",
+            "b",
+            "c",
+            " ",
+            "the ",
+            "report",
+            "Müller",
+            "ü",
+            "日本語",
+            "\n",
+            "x",
+            "€",
+            "\0",
         ];
         let mut set = GramSet::default();
         let mut out = Vec::new();
