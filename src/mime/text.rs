@@ -426,26 +426,10 @@ fn decode_rfc2231(v: &[u8]) -> String {
 pub(crate) fn transfer_decode<'a>(head: &[u8], raw: &'a [u8]) -> Cow<'a, [u8]> {
     let enc = header::first(head, "Content-Transfer-Encoding").and_then(params::encoding);
     match enc.map(|e| e.to_ascii_lowercase()).as_deref() {
-        Some(b"base64") => Cow::Owned(lenient_base64(raw)),
+        Some(b"base64") => Cow::Owned(decode::base64_lenient(raw)),
         Some(b"quoted-printable") => Cow::Owned(decode::quoted_printable(raw)),
         _ => Cow::Borrowed(raw),
     }
-}
-
-/// base64 (RFC 2045 §6.8): characters outside the alphabet are ignored, as §6.8 says; a
-/// dangling final character is dropped.
-fn lenient_base64(raw: &[u8]) -> Vec<u8> {
-    let mut clean: Vec<u8> = raw
-        .iter()
-        .copied()
-        .take_while(|&b| b != b'=')
-        .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
-        .collect();
-    if clean.len() % 4 == 1 {
-        clean.pop();
-    }
-    // Only alphabet characters remain, and never a single dangling one: this cannot fail.
-    decode::base64(&clean).unwrap_or_default()
 }
 
 /// Decodes `bytes` in the charset labelled `label` (MIME charset names, RFC 2046 §4.1.2; the
@@ -561,7 +545,7 @@ fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, Vec<u8>, usize)> {
         return None;
     }
     let bytes = match enc {
-        b'B' | b'b' => lenient_base64(text),
+        b'B' | b'b' => decode::base64_lenient(text),
         b'Q' | b'q' => {
             let mut v = Vec::with_capacity(text.len());
             let mut i = 0;
