@@ -698,14 +698,36 @@ pub fn html_to_text(html: &str) -> String {
                     out.push(' ');
                     space = false;
                 }
-                out.push(c);
-                rest = &rest[c.len_utf8()..];
+                // The plain ASCII characters that follow go the same way: copied as a run.
+                let run = c.len_utf8()
+                    + rest.as_bytes()[c.len_utf8()..]
+                        .iter()
+                        .take_while(|&&b| b.is_ascii() && !HTML_ASCII_SPECIAL[usize::from(b)])
+                        .count();
+                out.push_str(&rest[..run]);
+                rest = &rest[run..];
             }
         }
     }
     out.truncate(out.trim_end().len());
     out
 }
+
+/// The ASCII bytes [`html_to_text`] treats apart from other text: markup starts and the
+/// whitespace `char::is_whitespace` knows.
+static HTML_ASCII_SPECIAL: [bool; 128] = {
+    let mut t = [false; 128];
+    t[b'<' as usize] = true;
+    t[b'&' as usize] = true;
+    let mut b = 0;
+    while b < 128 {
+        if (b as u8 as char).is_whitespace() {
+            t[b] = true;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// Tags after which a reader sees a new line.
 const BLOCK_TAGS: &[&str] = &[
@@ -980,6 +1002,119 @@ mod tests {
             "ok &bogus; &"
         );
         assert_eq!(html_to_text("<unterminated"), "");
+    }
+
+    /// The character-at-a-time form [`html_to_text`] replaced.
+    fn html_to_text_reference(html: &str) -> String {
+        let mut out = String::with_capacity(html.len() / 2);
+        let mut rest = html;
+        let mut space = false;
+        while let Some(c) = rest.chars().next() {
+            match c {
+                '<' => {
+                    if let Some(after) = rest.strip_prefix("<!--") {
+                        rest = after.find("-->").map_or("", |i| &after[i + 3..]);
+                        continue;
+                    }
+                    // An unterminated tag runs to the end of the text (which may end in a
+                    // multi-byte character: slice at the '>' or the end, never one byte before it).
+                    let (tag, end) = match rest.find('>') {
+                        Some(i) => (&rest[1..i], i + 1),
+                        None => (&rest[1..], rest.len()),
+                    };
+                    let name: String = tag
+                        .trim_start_matches('/')
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric())
+                        .map(|c| c.to_ascii_lowercase())
+                        .collect();
+                    rest = &rest[end..];
+                    if (name == "script" || name == "style") && !tag.starts_with('/') {
+                        let close = format!("</{name}");
+                        rest = find_ascii_ci(rest, &close).map_or("", |i| {
+                            rest[i..].find('>').map_or("", |j| &rest[i + j + 1..])
+                        });
+                        continue;
+                    }
+                    if BLOCK_TAGS.contains(&name.as_str())
+                        && !out.ends_with('\n')
+                        && !out.is_empty()
+                    {
+                        out.push('\n');
+                        space = false;
+                    }
+                }
+                '&' => {
+                    let (decoded, used) = entity(rest);
+                    if space {
+                        out.push(' ');
+                        space = false;
+                    }
+                    out.push(decoded.unwrap_or('&'));
+                    rest = &rest[used..];
+                }
+                c if c.is_whitespace() && c != '\u{a0}' => {
+                    if !out.is_empty() && !out.ends_with('\n') {
+                        space = true;
+                    }
+                    rest = &rest[c.len_utf8()..];
+                }
+                c => {
+                    if space {
+                        out.push(' ');
+                        space = false;
+                    }
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out
+    }
+
+    #[test]
+    fn html_to_text_equals_reference() {
+        let pieces = [
+            "<p>",
+            "</P>",
+            "<br/>",
+            "<b>",
+            "<script>x<y</script>",
+            "<style>",
+            "</style>",
+            "<!-- c -->",
+            "<!--",
+            "&amp;",
+            "&#x41;",
+            "&bogus;",
+            "&",
+            "<",
+            ">",
+            " ",
+            "\t",
+            "\r\n",
+            "\u{a0}",
+            "\u{2003}",
+            "\u{85}",
+            "\u{b}",
+            "\u{c}",
+            "word",
+            "Grüße",
+            "日本",
+            "x",
+            "-->",
+        ];
+        for seed in 0..3000u64 {
+            let mut rng = crate::test_rng::Rng::new(seed);
+            let len = rng.below(if seed % 10 == 0 { 300 } else { 14 });
+            let html = rng.text_of(&pieces, len);
+            assert_eq!(
+                html_to_text(&html),
+                html_to_text_reference(&html),
+                "seed {seed}: {html:?}"
+            );
+        }
     }
 
     /// Found by the `mime` fuzz target: an unterminated tag whose last character is multi-byte
