@@ -127,7 +127,11 @@ pub(crate) fn quoted_printable(input: &[u8]) -> Vec<u8> {
             body = head;
         }
         let mut soft = false;
-        while let Some(eq) = memchr::memchr(b'=', body) {
+        // Text in a non-Latin script is `=XX` after `=XX`: the next `=` is checked for first.
+        while let Some(eq) = match body.first() {
+            Some(b'=') => Some(0),
+            _ => memchr::memchr(b'=', body),
+        } {
             out.extend_from_slice(&body[..eq]);
             if eq + 1 == body.len() {
                 soft = true;
