@@ -93,14 +93,23 @@ pub fn fold(s: &str) -> String {
         if ascii > 0 {
             // An ASCII byte always ends a character: a valid cut.
             let (run, after) = rest.split_at(ascii);
-            let start = out.len();
-            for (i, piece) in run.split('\0').enumerate() {
-                if i > 0 {
-                    out.push(' ');
+            if run.len() < FOLD_SHORT_RUN {
+                // A space or a digit between two words of another script: not worth a bulk
+                // copy's setup.
+                out.extend(run.bytes().map(|b| match b {
+                    0 => ' ',
+                    b => char::from(b.to_ascii_lowercase()),
+                }));
+            } else {
+                let start = out.len();
+                for (i, piece) in run.split('\0').enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(piece);
                 }
-                out.push_str(piece);
+                out[start..].make_ascii_lowercase();
             }
-            out[start..].make_ascii_lowercase();
             rest = after;
             continue;
         }
@@ -180,6 +189,9 @@ impl FoldTables {
         }
     }
 }
+
+/// ASCII runs shorter than this are folded byte by byte in [`fold`].
+const FOLD_SHORT_RUN: usize = 16;
 
 /// How many bytes at the start of `b` are ASCII, read 8 at a time.
 fn ascii_prefix_len(b: &[u8]) -> usize {
