@@ -98,12 +98,19 @@ fn gram_hash(a: char, b: char, c: char) -> u32 {
     (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - GRAM_BITS)) as u32
 }
 
+/// The token of trigram hash `h` in field `column`: its letter and [`GRAM_BITS`] / 5 digits of
+/// [`TOKEN_DIGITS`], all ASCII.
+fn token(column: ContentColumn, h: u32) -> [u8; 7] {
+    let mut t = [column.token_letter(); 7];
+    for (digit, shift) in t[1..].iter_mut().zip((0..GRAM_BITS).step_by(5).rev()) {
+        *digit = TOKEN_DIGITS[(h >> shift) as usize & 31];
+    }
+    t
+}
+
 /// Appends the token of trigram hash `h` in field `column` to `out`.
 fn push_token(out: &mut String, column: ContentColumn, h: u32) {
-    out.push(char::from(column.token_letter()));
-    for shift in (0..GRAM_BITS).step_by(5).rev() {
-        out.push(char::from(TOKEN_DIGITS[(h >> shift) as usize & 31]));
-    }
+    out.extend(token(column, h).map(char::from));
 }
 
 /// A set of trigram hashes for one text at a time, reused from text to text: open addressing,
@@ -214,7 +221,8 @@ impl ContentRow {
             (ContentColumn::Headers, &text.headers),
             (ContentColumn::Body, &text.body),
         ];
-        let mut tokens = String::new();
+        // Built as bytes (a token is 7 ASCII bytes, copied at once), made a String at the end.
+        let mut tokens = Vec::new();
         let mut hashes = Vec::new();
         GRAM_SET.with(|set| {
             let mut set = set.borrow_mut();
@@ -223,12 +231,14 @@ impl ContentRow {
                 tokens.reserve(hashes.len() * 8);
                 for &h in &hashes {
                     if !tokens.is_empty() {
-                        tokens.push(' ');
+                        tokens.push(b' ');
                     }
-                    push_token(&mut tokens, column, h);
+                    tokens.extend_from_slice(&token(column, h));
                 }
             }
         });
+        // Only ASCII letters, digits and spaces were written: valid UTF-8, never the default.
+        let tokens = String::from_utf8(tokens).unwrap_or_default();
         ContentRow { text, tokens }
     }
 
@@ -503,6 +513,37 @@ mod tests {
         let long: String = ('a'..='z').cycle().take(5000).collect();
         assert_eq!(tokens(&long).len(), 26);
         assert_eq!(tokens("abcabc").len(), 3);
+    }
+
+    /// A token as written one character at a time before [`token`].
+    fn token_reference(column: ContentColumn, h: u32) -> String {
+        let mut out = String::from(char::from(column.token_letter()));
+        for shift in (0..GRAM_BITS).step_by(5).rev() {
+            out.push(char::from(TOKEN_DIGITS[(h >> shift) as usize & 31]));
+        }
+        out
+    }
+
+    #[test]
+    fn token_equals_reference() {
+        let mut rng = crate::test_rng::Rng::new(7);
+        for i in 0..5000u32 {
+            let h = if i < 64 {
+                i
+            } else {
+                rng.next() as u32 >> (32 - GRAM_BITS)
+            };
+            let column = [
+                ContentColumn::From,
+                ContentColumn::Subject,
+                ContentColumn::Body,
+            ][i as usize % 3];
+            assert_eq!(
+                &token(column, h)[..],
+                token_reference(column, h).as_bytes(),
+                "{h}"
+            );
+        }
     }
 
     /// The distinct trigram hashes by the simplest means: a `HashSet` of those seen.
