@@ -726,17 +726,14 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// The ASCII bytes [`html_to_text`] treats apart from other text: markup starts and the
-/// whitespace `char::is_whitespace` knows.
+/// whitespace `char::is_whitespace` knows (U+0009..U+000D and space).
 static HTML_ASCII_SPECIAL: [bool; 128] = {
     let mut t = [false; 128];
-    t[b'<' as usize] = true;
-    t[b'&' as usize] = true;
-    let mut b = 0;
-    while b < 128 {
-        if (b as u8 as char).is_whitespace() {
-            t[b] = true;
-        }
-        b += 1;
+    let special = b"<&\t\n\x0b\x0c\r ";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
     }
     t
 };
@@ -1087,6 +1084,14 @@ mod tests {
 
     #[test]
     fn html_to_text_equals_reference() {
+        for b in 0..128u8 {
+            let c = char::from(b);
+            assert_eq!(
+                HTML_ASCII_SPECIAL[usize::from(b)],
+                c == '<' || c == '&' || c.is_whitespace(),
+                "{b}"
+            );
+        }
         let pieces = [
             "<p>",
             "</P>",
