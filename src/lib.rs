@@ -25,3 +25,5 @@ pub mod mime;
 pub mod server;
 pub mod spool;
 pub mod store;
+#[cfg(test)]
+mod test_rng;

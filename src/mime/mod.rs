@@ -72,18 +72,25 @@ pub mod limits {
 }
 
 /// Every bare LF becomes CRLF (a CR not followed by LF stays as is). Borrowed when nothing changes.
+///
+/// One pass over the line ends (memchr), copying the runs between them whole: every imported
+/// message goes through here, and mbox input has a bare LF on every line.
 pub fn canonical_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
-    let bare = |i: usize| raw[i] == b'\n' && (i == 0 || raw[i - 1] != b'\r');
-    if !(0..raw.len()).any(bare) {
+    let bare = |i: usize| i == 0 || raw[i - 1] != b'\r';
+    let mut lfs = memchr::memchr_iter(b'\n', raw).filter(|&i| bare(i));
+    let Some(first) = lfs.next() else {
         return Cow::Borrowed(raw);
-    }
+    };
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
-    for (i, &b) in raw.iter().enumerate() {
-        if bare(i) {
-            out.push(b'\r');
-        }
-        out.push(b);
+    // Each bare LF: the bytes before it (from the previous one on), then CR; the LF itself
+    // starts the next run.
+    let mut from = 0;
+    for lf in std::iter::once(first).chain(lfs) {
+        out.extend_from_slice(&raw[from..lf]);
+        out.push(b'\r');
+        from = lf;
     }
+    out.extend_from_slice(&raw[from..]);
     Cow::Owned(out)
 }
 
@@ -366,6 +373,51 @@ Subject: in\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\
             },
         )
         .map(|c| c.into_owned())
+    }
+
+    /// The byte-at-a-time form [`canonical_line_ends`] replaced.
+    fn canonical_line_ends_reference(raw: &[u8]) -> Cow<'_, [u8]> {
+        let bare = |i: usize| raw[i] == b'\n' && (i == 0 || raw[i - 1] != b'\r');
+        if !(0..raw.len()).any(bare) {
+            return Cow::Borrowed(raw);
+        }
+        let mut out = Vec::new();
+        for (i, &b) in raw.iter().enumerate() {
+            if bare(i) {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        Cow::Owned(out)
+    }
+
+    #[test]
+    fn canonical_line_ends_equals_reference() {
+        let pieces: [&[u8]; 8] = [
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"a",
+            b"line of text",
+            b"\n\n",
+            b"\0",
+            b"\xc3\xbc",
+        ];
+        for seed in 0..2000u64 {
+            let mut rng = crate::test_rng::Rng::new(seed);
+            let len = rng.below(if seed % 10 == 0 { 2000 } else { 12 });
+            let raw = rng.bytes_of(&pieces, len);
+            let (fast, slow) = (
+                canonical_line_ends(&raw),
+                canonical_line_ends_reference(&raw),
+            );
+            assert_eq!(fast, slow, "seed {seed}");
+            assert_eq!(
+                matches!(fast, Cow::Borrowed(_)),
+                matches!(slow, Cow::Borrowed(_)),
+                "seed {seed}"
+            );
+        }
     }
 
     #[test]
