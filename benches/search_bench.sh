@@ -14,6 +14,9 @@
 #        messages, each imported as it is written and then deleted, so the corpus is never on
 #        disk whole: needs DOVECOT=0; the generator runs alongside the import, so that ingest
 #        rate is a lower bound, not the importer's own);
+#      REUSE (0; 1: with DOVECOT=0 and the RUN_DIR of an earlier run kept with KEEP=1, skip the
+#        corpus and the import and run the queries again on that archive with this build;
+#        the earlier ingest figures are reported);
 #      REPEATS (20) and QUERY_SECONDS (60): runs per query and server, and the time bound of
 #        each query's runs; XAPIAN (1: also Dovecot with fts-xapian; 0: without only)
 #      PORT_BASE (19940: 5 ports from there) RUN_DIR (fresh /tmp dir) KEEP (0) RESERVE_GB (15:
@@ -35,6 +38,7 @@ QUERY_SECONDS=${QUERY_SECONDS:-60}
 XAPIAN=${XAPIAN:-1}
 DOVECOT=${DOVECOT:-1}
 SPLIT=${SPLIT:-0}
+REUSE=${REUSE:-0}
 PORT_BASE=${PORT_BASE:-19940}
 KEEP=${KEEP:-0}
 RESERVE_GB=${RESERVE_GB:-15}
@@ -59,6 +63,11 @@ secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 
 [ "$DOVECOT" = 1 ] || XAPIAN=0
 [ "$SPLIT" = 0 ] || [ "$DOVECOT" = 0 ] || die "SPLIT needs DOVECOT=0 (the Dovecots read a whole Maildir)"
+if [ "$REUSE" = 1 ]; then
+    [ "$DOVECOT" = 0 ] || die "REUSE needs DOVECOT=0"
+    [ -n "${RUN_DIR:-}" ] && [ -f "$RUN_DIR/corpus.env" ] && [ -f "$RUN_DIR/imapvault/imapvault.toml" ] ||
+        die "REUSE needs RUN_DIR of a kept run (with corpus.env and imapvault/imapvault.toml)"
+fi
 TOOLS="python3 openssl cargo"
 [ "$DOVECOT" = 1 ] && TOOLS="$TOOLS dovecot doveadm"
 for tool in $TOOLS; do
@@ -78,6 +87,7 @@ NEED_GB=$((COUNT * 25 * 4 / 1000000 + RESERVE_GB))
 [ -d "$CORPUS" ] && NEED_GB=$((COUNT * 25 * 2 / 1000000 + RESERVE_GB))
 # Split: imapvault's blobs and index only (~40 KB per message), plus two parts in flight.
 [ "$SPLIT" = 0 ] || NEED_GB=$(((COUNT * 40 + SPLIT * 25 * 2) / 1000000 + RESERVE_GB))
+[ "$REUSE" = 0 ] || NEED_GB=$RESERVE_GB
 FREE_GB=$(df -BG --output=avail "$ROOT/benches" | tail -1 | tr -dc 0-9)
 [ "$FREE_GB" -ge "$NEED_GB" ] ||
     die "COUNT=$COUNT needs ~$NEED_GB GB free (with $RESERVE_GB GB left over), $FREE_GB GB are: lower COUNT"
@@ -107,7 +117,9 @@ cargo build --release $CARGO_FLAGS --bin imapvault >&2
 IMAPVAULT=${CARGO_TARGET_DIR:-$ROOT/target}/release/imapvault
 IV_VERSION="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql Cargo.toml Cargo.lock || echo +uncommitted)"
 
-if [ "$SPLIT" != 0 ]; then
+if [ "$REUSE" = 1 ]; then
+    log "reusing the archive in $RUN_DIR/imapvault"
+elif [ "$SPLIT" != 0 ]; then
     PARTS=$RUN_DIR/parts
     log "generating $COUNT messages in parts of $SPLIT in $PARTS, each imported as it is written"
 elif [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
@@ -120,7 +132,10 @@ elif [ ! -f "$CORPUS/corpus.mbox" ] || [ ! -d "$CORPUS/Maildir/cur" ]; then
 else
     log "reusing corpus $CORPUS"
 fi
-if [ "$SPLIT" = 0 ]; then
+if [ "$REUSE" = 1 ]; then
+    # shellcheck source=/dev/null
+    . "$RUN_DIR/corpus.env"
+elif [ "$SPLIT" = 0 ]; then
     CORPUS_BYTES=$(stat -c %s "$CORPUS/corpus.mbox")
     MAIL_BYTES=$(du -sb "$CORPUS/Maildir/cur" | cut -f1)
 fi
@@ -128,12 +143,18 @@ fi
 CERTS=$RUN_DIR/certs
 make_certs "$CERTS" rsa:2048
 RESULTS=$RUN_DIR/results.txt
-: >"$RESULTS"
+if [ "$REUSE" = 1 ]; then
+    grep 'workload=ingest' "$RESULTS" >"$RESULTS.ingest" || die "no ingest figures in $RESULTS"
+    mv "$RESULTS.ingest" "$RESULTS"
+else
+    : >"$RESULTS"
+fi
 
 # ------------------------------------------------------------------------------ imapvault
 IV=$RUN_DIR/imapvault
-mkdir -p "$IV/data"
-cat >"$IV/imapvault.toml" <<EOF
+if [ "$REUSE" = 0 ]; then
+    mkdir -p "$IV/data"
+    cat >"$IV/imapvault.toml" <<EOF
 [server]
 listen_tls = ["127.0.0.1:$IV_TLS"]
 listen_starttls = []
@@ -146,50 +167,52 @@ dir = "$IV/data"
 [log]
 level = "warn"
 EOF
-echo "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
-if [ "$SPLIT" = 0 ]; then
-    cat "$CORPUS/corpus.mbox" >/dev/null
-    log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox), content index on"
-    t0=$(now)
-    /usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
-        --user "$USER_NAME" "$CORPUS/corpus.mbox" 2>"$IV/import.log" >&2 ||
-        { tail -5 "$IV/import.log" >&2; die "import failed"; }
-    t1=$(now)
-    read -r CPU_U CPU_S <"$IV/cpu"
-    IMPORT_SECS=$(secs "$t0" "$t1")
-else
-    mkdir -p "$PARTS"
-    python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --max-size "$MAX_SIZE" \
-        --body-median "$BODY_MEDIAN" --body-max "$BODY_MAX" --out "$PARTS" --format mbox \
-        --split "$SPLIT" --quiet 2>"$RUN_DIR/gen.log" &
-    GEN_PID=$!
-    IMPORT_SECS=0 CPU_U=0 CPU_S=0 CORPUS_BYTES=0
-    for ((k = 0; k * SPLIT < COUNT; k++)); do
-        part=$(printf '%s/part-%05d.mbox' "$PARTS" "$k")
-        for ((w = 0; w < 36000; w++)); do # at most 2 hours per part
-            [ -f "$part" ] && break
-            kill -0 "$GEN_PID" 2>/dev/null || [ -f "$part" ] || die "the generator stopped early ($(tail -1 "$RUN_DIR/gen.log"))"
-            sleep 0.2
-        done
-        [ -f "$part" ] || die "part $k did not appear"
-        CORPUS_BYTES=$((CORPUS_BYTES + $(stat -c %s "$part")))
-        log "imapvault import of part $k ($((k * SPLIT))..): $(du -sh "$part" | cut -f1)"
+    echo "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
+    if [ "$SPLIT" = 0 ]; then
+        cat "$CORPUS/corpus.mbox" >/dev/null
+        log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox), content index on"
         t0=$(now)
         /usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
-            --user "$USER_NAME" "$part" 2>>"$IV/import.log" >&2 ||
+            --user "$USER_NAME" "$CORPUS/corpus.mbox" 2>"$IV/import.log" >&2 ||
             { tail -5 "$IV/import.log" >&2; die "import failed"; }
         t1=$(now)
-        rm -f "$part"
-        read -r u s <"$IV/cpu"
-        IMPORT_SECS=$(python3 -c "print($IMPORT_SECS + $t1 - $t0)")
-        CPU_U=$(python3 -c "print($CPU_U + $u)") CPU_S=$(python3 -c "print($CPU_S + $s)")
-    done
-    wait "$GEN_PID" || die "the generator failed"
-    # Without the Maildir, the messages' bytes are the mbox's less its "From " lines (close).
-    MAIL_BYTES=$CORPUS_BYTES
+        read -r CPU_U CPU_S <"$IV/cpu"
+        IMPORT_SECS=$(secs "$t0" "$t1")
+    else
+        mkdir -p "$PARTS"
+        python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --max-size "$MAX_SIZE" \
+            --body-median "$BODY_MEDIAN" --body-max "$BODY_MAX" --out "$PARTS" --format mbox \
+            --split "$SPLIT" --quiet 2>"$RUN_DIR/gen.log" &
+        GEN_PID=$!
+        IMPORT_SECS=0 CPU_U=0 CPU_S=0 CORPUS_BYTES=0
+        for ((k = 0; k * SPLIT < COUNT; k++)); do
+            part=$(printf '%s/part-%05d.mbox' "$PARTS" "$k")
+            for ((w = 0; w < 36000; w++)); do # at most 2 hours per part
+                [ -f "$part" ] && break
+                kill -0 "$GEN_PID" 2>/dev/null || [ -f "$part" ] || die "the generator stopped early ($(tail -1 "$RUN_DIR/gen.log"))"
+                sleep 0.2
+            done
+            [ -f "$part" ] || die "part $k did not appear"
+            CORPUS_BYTES=$((CORPUS_BYTES + $(stat -c %s "$part")))
+            log "imapvault import of part $k ($((k * SPLIT))..): $(du -sh "$part" | cut -f1)"
+            t0=$(now)
+            /usr/bin/time -f "%U %S" -o "$IV/cpu" "$IMAPVAULT" --config "$IV/imapvault.toml" import \
+                --user "$USER_NAME" "$part" 2>>"$IV/import.log" >&2 ||
+                { tail -5 "$IV/import.log" >&2; die "import failed"; }
+            t1=$(now)
+            rm -f "$part"
+            read -r u s <"$IV/cpu"
+            IMPORT_SECS=$(python3 -c "print($IMPORT_SECS + $t1 - $t0)")
+            CPU_U=$(python3 -c "print($CPU_U + $u)") CPU_S=$(python3 -c "print($CPU_S + $s)")
+        done
+        wait "$GEN_PID" || die "the generator failed"
+        # Without the Maildir, the messages' bytes are the mbox's less its "From " lines (close).
+        MAIL_BYTES=$CORPUS_BYTES
+    fi
+    IV_INDEX=$(du -cb "$IV/data"/index.sqlite* | tail -1 | cut -f1)
+    echo "RESULT label=imapvault workload=ingest secs=$IMPORT_SECS cpu_user=$CPU_U cpu_sys=$CPU_S index_bytes=$IV_INDEX" >>"$RESULTS"
+    printf 'CORPUS_BYTES=%s\nMAIL_BYTES=%s\n' "$CORPUS_BYTES" "$MAIL_BYTES" >"$RUN_DIR/corpus.env"
 fi
-IV_INDEX=$(du -cb "$IV/data"/index.sqlite* | tail -1 | cut -f1)
-echo "RESULT label=imapvault workload=ingest secs=$IMPORT_SECS cpu_user=$CPU_U cpu_sys=$CPU_S index_bytes=$IV_INDEX" >>"$RESULTS"
 "$IMAPVAULT" --config "$IV/imapvault.toml" serve 2>"$IV/serve.log" &
 IV_PID=$!
 wait_port "$IV_TLS" "$IV_PID" imapvault

@@ -22,6 +22,10 @@ import ssl
 import sys
 import time
 
+# A SEARCH answer is one line: a word in 40 % of 1,000,000 messages is ~3 MB of UIDs, past
+# imaplib's 1 MB line limit (which then leaves the connection out of step).
+imaplib._MAXLINE = 1 << 28
+
 
 def percentile(values, p):
     v = sorted(values)
