@@ -498,6 +498,7 @@ fn text_sets(
         let mut check = |texts: &[&[u8]]| match &test {
             TextTest::Contains(_) => texts.iter().any(|t| finder.find(t).is_some()),
             TextTest::Header(name) => texts.first().is_some_and(|h| {
+                // Stored text is UTF-8, so this borrows; `found` is bound before `h` drops.
                 let h = String::from_utf8_lossy(h);
                 let found = text::header_values(&h, name).any(|v| v.contains(needle.as_str()));
                 found
