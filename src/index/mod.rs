@@ -268,3 +268,22 @@ fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory map is as large as asked: SQLite silently caps `mmap_size` at its compiled
+    /// SQLITE_MAX_MMAP_SIZE (2 GiB unless .cargo/config.toml's flag reached the build of the
+    /// bundled SQLite), and then a large index is read through pread again, slowly.
+    #[test]
+    fn the_index_is_read_through_a_memory_map_of_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        let mapped: i64 = index
+            .conn
+            .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mapped, MMAP_SIZE);
+    }
+}
