@@ -59,22 +59,30 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), IndexError> {
 mod tests {
     use super::*;
 
+    /// An in-memory index whose schema is as it was just before migration `number` ("0008"):
+    /// the migrations listed before it applied, and `user_version` saying so.
+    fn schema_before(number: &str) -> Connection {
+        let marker = format!("migration {number}");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains(&marker))
+            .unwrap_or_else(|| panic!("{number} is listed"));
+        let conn = Connection::open_in_memory().unwrap();
+        for m in &MIGRATIONS[..before] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {before}"))
+            .unwrap();
+        conn
+    }
+
     /// Migration 0005 on an archive that already holds messages: their preview is unknown
     /// (NULL, filled by reindex) and text search must wait for the refold; on an empty archive
     /// there is nothing to refold.
     #[test]
     fn preview_migration_marks_existing_messages_for_reindex() {
-        let before_0005 = MIGRATIONS
-            .iter()
-            .position(|m| m.contains("migration 0005"))
-            .expect("0005 is listed");
         for with_message in [true, false] {
-            let mut conn = Connection::open_in_memory().unwrap();
-            for m in &MIGRATIONS[..before_0005] {
-                conn.execute_batch(m).unwrap();
-            }
-            conn.execute_batch(&format!("PRAGMA user_version = {before_0005}"))
-                .unwrap();
+            let mut conn = schema_before("0005");
             if with_message {
                 conn.execute(
                     "INSERT INTO messages (sha256, segment, offset, len, internal_date,
@@ -101,17 +109,7 @@ mod tests {
     /// date, so the sync window sees existing mail.
     #[test]
     fn sync_window_migration_fills_the_dates_of_existing_mail() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        // The schema as it was before 0008.
-        let before_0008 = MIGRATIONS
-            .iter()
-            .position(|m| m.contains("migration 0008"))
-            .expect("0008 is listed");
-        for sql in &MIGRATIONS[..before_0008] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(&format!("PRAGMA user_version = {before_0008}"))
-            .unwrap();
+        let mut conn = schema_before("0008");
         conn.execute_batch(
             "
              INSERT INTO users (id, name, password_hash, created) VALUES (1, 'u', 'h', 0);
@@ -138,16 +136,7 @@ mod tests {
     /// fact in `messages` changes the copies.
     #[test]
     fn entry_attachment_migration_copies_the_fact_and_keeps_it_equal() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        let before_0010 = MIGRATIONS
-            .iter()
-            .position(|m| m.contains("migration 0010"))
-            .expect("0010 is listed");
-        for sql in &MIGRATIONS[..before_0010] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(&format!("PRAGMA user_version = {before_0010}"))
-            .unwrap();
+        let mut conn = schema_before("0010");
         conn.execute_batch(
             "
              INSERT INTO users (id, name, password_hash, created) VALUES (1, 'u', 'h', 0);
