@@ -59,7 +59,11 @@ pub struct Summary {
 /// Checks a whole server output: every response well-formed, every tagged response's tag one
 /// that `sent_tag` accepts (the client sent it).
 pub fn check_stream(out: &[u8], sent_tag: &dyn Fn(&[u8]) -> bool) -> R<Summary> {
-    let mut r = Reader { buf: out, pos: 0 };
+    let mut r = Reader {
+        buf: out,
+        pos: 0,
+        keyword_like: Vec::new(),
+    };
     let mut summary = Summary::default();
     // Every response consumes at least one octet (its CRLF), so this loop is bounded by the
     // output's length.
@@ -102,7 +106,11 @@ pub fn check_stream(out: &[u8], sent_tag: &dyn Fn(&[u8]) -> bool) -> R<Summary> 
 
 /// Parses `bytes` as exactly one value (a whole ENVELOPE or BODYSTRUCTURE list).
 pub fn value(bytes: &[u8]) -> R<Value<'_>> {
-    let mut r = Reader { buf: bytes, pos: 0 };
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        keyword_like: Vec::new(),
+    };
     let v = r.value(0)?;
     if !r.at_end() {
         return Err(r.fail("octets after the value".into()));
@@ -350,6 +358,10 @@ fn number(v: &Value<'_>, what: &str) -> Result<u64, String> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Where atoms start that begin like a FETCH item with a section (`BODY[`) but whose `[`
+    /// opens no well-formed section: flag keywords such as `BODY[x` (`[` is an ATOM-CHAR).
+    /// Valid as flags; as a FETCH item name, a malformed section (see `msg_att`).
+    keyword_like: Vec<usize>,
 }
 
 impl<'a> Reader<'a> {
@@ -623,12 +635,17 @@ impl<'a> Reader<'a> {
             // item name that takes one.
             let name = self.buf[start..self.pos].to_ascii_uppercase();
             if b == b'[' && matches!(name.as_slice(), b"BODY" | b"BINARY" | b"BINARY.SIZE") {
-                self.section()?;
-                if self.eat(b"<") {
-                    self.number()?;
-                    self.expect(b">")?;
+                let at = self.pos;
+                if self.section().is_ok() {
+                    if self.eat(b"<") {
+                        self.number()?;
+                        self.expect(b">")?;
+                    }
+                    break;
                 }
-                break;
+                // No section: a keyword (`BODY[x`), unless it stands where an item name does.
+                self.pos = at;
+                self.keyword_like.push(start);
             }
             if !(is_atom_char(b) || b == b']') {
                 break;
@@ -743,6 +760,13 @@ impl<'a> Reader<'a> {
             let Value::Atom(name) = &pair[0] else {
                 return Err(format!("item name {:?} is not an atom", pair[0]));
             };
+            let offset = name.as_ptr() as usize - self.buf.as_ptr() as usize;
+            if self.keyword_like.contains(&offset) {
+                return Err(format!(
+                    "item name {} has a malformed section",
+                    String::from_utf8_lossy(name)
+                ));
+            }
             let value = &pair[1];
             match name.to_ascii_uppercase().as_slice() {
                 b"ENVELOPE" => envelope(value)?,
@@ -804,6 +828,7 @@ mod tests {
             + Ready for literal data\r\n\
             b NO [BADCHARSET (UTF-8 \"X\")] no\r\n\
             * 3 FETCH (FLAGS ([x \\Seen BODY.x ~y 44444444444444444444444z))\r\n\
+            * 4 FETCH (UID 2 FLAGS (\\Seen BODY[TEXTen BINARY[ $x))\r\n\
             * 2 FETCH (BODY[1.HEADER.FIELDS.NOT (DATE MESSAGE]-ID \"TO\")] {0}\r\n)\r\n";
         let s = check_stream(out, &|t| t == b"a" || t == b"b").unwrap();
         assert_eq!(s.tagged.len(), 2);
@@ -849,6 +874,8 @@ mod tests {
             b"* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL \"a\" \"b\") (NIL NIL \"c\" \"d\")) NIL NIL NIL NIL NIL NIL NIL))\r\n",
             b"* 1 FETCH (BODY ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) (\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) \"mixed\"))\r\n",
             b"* FLAGS ((\\Seen)(\\Draft))\r\n",
+            // A keyword may be `BODY[x`, an item name may not.
+            b"* 1 FETCH (BODY[TEXTen \"x\")\r\n",
         ] {
             assert!(
                 check_stream(bad, &|t| t == b"a").is_err(),
