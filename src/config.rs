@@ -78,6 +78,7 @@ struct RawLimits {
     login_failure_delay_ms: u64,
     login_failure_delay_max_ms: u64,
     login_failure_forget_secs: u64,
+    search_secs: u64,
 }
 
 impl Default for RawLimits {
@@ -101,6 +102,7 @@ impl Default for RawLimits {
             login_failure_delay_ms: d.login_failure_delay.as_millis() as u64,
             login_failure_delay_max_ms: d.login_failure_delay_max.as_millis() as u64,
             login_failure_forget_secs: d.login_failure_forget.as_secs(),
+            search_secs: d.search_budget.as_secs(),
         }
     }
 }
@@ -169,6 +171,7 @@ impl RawLimits {
                 "limits.login_failure_forget_secs",
                 self.login_failure_forget_secs,
             )?,
+            search_budget: secs("limits.search_secs", self.search_secs)?,
         };
         if limits.login_failure_delay_max < limits.login_failure_delay {
             return Err((
@@ -560,6 +563,20 @@ mod tests {
         assert!(e.to_string().contains("login_failure_delay_max_ms"), "{e}");
         let e = parse("[limits]\nmax_line = 5\n").unwrap_err();
         assert!(e.to_string().contains("max_line"), "{e}");
+        // The search budget: 1 s to a day, as the other durations in seconds.
+        for (secs, ok) in [(0, false), (1, true), (86_400, true), (86_401, false)] {
+            let c = parse(&format!("[limits]\nsearch_secs = {secs}\n"));
+            match c {
+                Ok(c) => {
+                    assert!(ok, "{secs} accepted");
+                    assert_eq!(c.limits.search_budget, Duration::from_secs(secs));
+                }
+                Err(e) => {
+                    assert!(!ok, "{secs} refused: {e}");
+                    assert!(e.to_string().contains("limits.search_secs"), "{e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct Limits {
     pub login_failure_delay_max: Duration,
     /// Failures are forgotten after this long without a new one.
     pub login_failure_forget: Duration,
+    /// Time one SEARCH, SORT or THREAD may take (its text checks above all) before it is
+    /// answered `NO [LIMIT]` and the worker is free again.
+    pub search_budget: Duration,
 }
 
 impl Limits {
@@ -81,6 +84,7 @@ impl Limits {
         login_failure_delay: Duration::from_millis(300),
         login_failure_delay_max: Duration::from_secs(5),
         login_failure_forget: Duration::from_secs(15 * 60),
+        search_budget: Duration::from_secs(20),
     };
 
     /// What the framer enforces before login.
@@ -142,6 +146,7 @@ impl Limits {
                 "login_failure_forget_secs",
                 self.login_failure_forget.as_secs(),
             ),
+            ("search_secs", self.search_budget.as_secs()),
         ];
         lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
     }
@@ -365,6 +370,8 @@ pub fn table() -> Vec<Row> {
             "as above"),
         row("failed logins forgotten after", secs(d.login_failure_forget), Some("login_failure_forget_secs"),
             "the pause starts again from the first"),
+        row("one SEARCH, SORT or THREAD", secs(d.search_budget), Some("search_secs"),
+            "`NO [LIMIT]`"),
         row("sequence-set ranges", MAX_SEQUENCE_RANGES.to_string(), None, "`BAD [PARSE]`"),
         row("search nesting (parentheses, NOT, OR)", MAX_SEARCH_DEPTH.to_string(), None, "`BAD [PARSE]`"),
         row("search keys", MAX_SEARCH_KEYS.to_string(), None, "`BAD [PARSE]`"),
@@ -451,7 +458,7 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(keys.len(), unique.len(), "{keys:?}");
-        assert_eq!(keys.len(), 17);
+        assert_eq!(keys.len(), 18);
     }
 
     #[test]

@@ -824,3 +824,40 @@ fn unknown_user_and_wrong_password_answer_alike() {
         wrong / ROUNDS
     );
 }
+
+/// `[limits] search_secs`: a SEARCH, SORT or THREAD whose text checks reach the deadline is
+/// answered `NO [LIMIT]` (and the session goes on); within the budget the same commands are
+/// answered. A zero budget stands for "already past it": the configured minimum, 1 s, is not a
+/// wait a test can rely on to run out.
+#[test]
+fn search_sort_and_thread_past_the_time_budget_are_no_limit() {
+    for (budget, want) in [
+        (Duration::ZERO, "NO [LIMIT]"),
+        (Limits::DEFAULT.search_budget, "OK"),
+    ] {
+        let limits = Limits {
+            search_budget: budget,
+            ..common::test_limits()
+        };
+        let server = TestServer::start_with(4, 8, limits);
+        let mut c = login(&server);
+        c.send(b"s SELECT INBOX\r\n");
+        let selected = c.read_until_tagged("s");
+        assert!(selected.last().unwrap().starts_with("s OK"), "{selected:?}");
+        // One character: every message's text is checked, so the deadline is looked at.
+        for (tag, command) in [
+            ("a", "SEARCH TEXT e"),
+            ("b", "SORT (DATE) UTF-8 TEXT e"),
+            ("c", "THREAD REFERENCES UTF-8 TEXT e"),
+        ] {
+            c.send(format!("{tag} {command}\r\n").as_bytes());
+            let lines = c.read_until_tagged(tag);
+            let done = lines.last().unwrap();
+            assert!(
+                done.starts_with(&format!("{tag} {want}")),
+                "budget {budget:?}, {command}: {lines:?}"
+            );
+        }
+        assert!(say(&mut c, b"d NOOP\r\n").starts_with("d OK"));
+    }
+}

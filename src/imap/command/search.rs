@@ -11,10 +11,10 @@
 //! evaluator then combines those sets with the other keys (flags, dates, sizes, sets) under
 //! AND/OR/NOT. Nesting depth is capped by the parser, so the recursion here is bounded.
 //!
-//! A search has a time budget ([`SEARCH_BUDGET`]); past it the answer is `NO [LIMIT]` and the
-//! worker is free again.
+//! A search has a time budget (`[limits] search_secs`, [`deadline`]); past it the answer is
+//! `NO [LIMIT]` and the worker is free again.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::imap::datetime::Day;
 use crate::imap::encode::ResponseCode;
@@ -27,7 +27,11 @@ use crate::index::{ContentColumn, Index, IndexError, MessageFacts, MessageId};
 use crate::mime::text;
 
 /// How long one SEARCH may run before it answers `NO [LIMIT]` (issue 3).
-pub const SEARCH_BUDGET: Duration = Duration::from_secs(20);
+/// When a SEARCH, SORT or THREAD starting now must be done: one budget for the whole command,
+/// its search and its sorting or threading alike.
+pub(super) fn deadline(ctx: &Ctx<'_>) -> Instant {
+    Instant::now() + ctx.session.context.limits.search_budget
+}
 
 /// Charsets named in `NO [BADCHARSET (...)]` (RFC 3501 §6.4.4, RFC 5530). Any charset label
 /// `mime::text::known_charset` accepts works; these are the ones clients send.
@@ -69,7 +73,7 @@ fn search(ctx: &mut Ctx<'_>, out: &mut Out<'_>, command: &SearchCommand<'_>) -> 
         charset,
         key,
     } = command;
-    let found = match matching(ctx, "SEARCH", charset, key) {
+    let found = match matching(ctx, "SEARCH", charset, key, deadline(ctx)) {
         Ok(found) => found,
         Err(c) => return c,
     };
@@ -176,12 +180,13 @@ pub(super) fn modseq_answer(ctx: &mut Ctx<'_>, key: &SearchKey, found: &[usize])
 /// The 0-based indices, ascending, of the selected mailbox's messages that the search program
 /// `key` matches, with the strings in `charset` (US-ASCII when None): the evaluation SEARCH,
 /// SORT and THREAD share. `what` names the command in failures. Errors are the completion to
-/// answer: unknown charset, RFC 8474 keys, no mailbox, index failure, time budget spent.
+/// answer: unknown charset, RFC 8474 keys, no mailbox, index failure, `deadline` passed.
 pub(super) fn matching(
     ctx: &mut Ctx<'_>,
     what: &str,
     charset: Option<&AString>,
     key: &SearchKey,
+    deadline: Instant,
 ) -> Result<Vec<usize>, Completion> {
     // RFC 3501 §6.4.4: without CHARSET the strings are US-ASCII; clients send UTF-8 anyway,
     // which `decode_charset` reads for "us-ascii" when the bytes are valid UTF-8.
@@ -220,7 +225,6 @@ pub(super) fn matching(
     };
     let texts = if any_key(key, is_text_key) {
         let view = ctx.view().ok_or_else(no_mailbox)?;
-        let deadline = Instant::now() + SEARCH_BUDGET;
         match ctx.index.content_backfill_pending() {
             Ok(false) => {}
             Ok(true) => return Err(Completion::no(
@@ -255,12 +259,12 @@ pub(super) fn matching(
         .collect())
 }
 
-/// The answer when a command has spent [`SEARCH_BUDGET`]: `NO [LIMIT]`, logged.
+/// The answer when a command has spent its time budget ([`deadline`]): `NO [LIMIT]`, logged.
 pub(super) fn out_of_time(ctx: &Ctx<'_>, what: &str) -> Completion {
     log::info!(
         "{}: {what} stopped after {:?}",
         ctx.session.peer,
-        SEARCH_BUDGET
+        ctx.session.context.limits.search_budget
     );
     Completion::no(
         ResponseCode::Limit,

@@ -21,7 +21,7 @@ use crate::imap::types::{
 };
 use crate::mime::sort::SortKeys;
 
-use super::search::{self, SEARCH_BUDGET};
+use super::search;
 
 /// Messages whose facts are read with one statement.
 const CHUNK: usize = 1024;
@@ -56,8 +56,8 @@ pub fn run(
     key: &SearchKey,
 ) -> Completion {
     search::saving(ctx, ret, |ctx| {
-        let deadline = Instant::now() + SEARCH_BUDGET;
-        let found = match search::matching(ctx, "SORT", Some(charset), key) {
+        let deadline = search::deadline(ctx);
+        let found = match search::matching(ctx, "SORT", Some(charset), key, deadline) {
             Ok(found) => found,
             Err(c) => return c,
         };

@@ -19,7 +19,7 @@ use crate::imap::response::{Completion, Out};
 use crate::imap::session::Ctx;
 use crate::imap::types::{AString, Addressing, SearchKey, ThreadAlgorithm};
 
-use super::search::{self, SEARCH_BUDGET};
+use super::search;
 use super::sort::{self, Sortable};
 
 /// Steps a walk up a parent chain may take (the loop check of RFC 5256 §4 step 1).
@@ -43,8 +43,8 @@ pub fn run(
             ),
         );
     }
-    let deadline = Instant::now() + SEARCH_BUDGET;
-    let found = match search::matching(ctx, "THREAD", Some(charset), key) {
+    let deadline = search::deadline(ctx);
+    let found = match search::matching(ctx, "THREAD", Some(charset), key, deadline) {
         Ok(found) => found,
         Err(c) => return c,
     };
