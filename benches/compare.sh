@@ -64,12 +64,7 @@ cleanup() {
     local rc=$?
     [ -n "$IV_PID" ] && kill "$IV_PID" 2>/dev/null && wait "$IV_PID" 2>/dev/null
     [ -n "$DC_PID" ] && kill "$DC_PID" 2>/dev/null && wait "$DC_PID" 2>/dev/null
-    if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-        log "run directory kept: $RUN_DIR"
-    else
-        rm -rf "$RUN_DIR"
-    fi
-    exit $rc
+    end_run $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -108,27 +103,17 @@ make_certs "$CERTS" rsa:2048
 # ------------------------------------------------------------------------------ imapvault
 IV=$RUN_DIR/imapvault
 mkdir -p "$IV/data"
-cat >"$IV/imapvault.toml" <<EOF
-[server]
-listen_tls = ["127.0.0.1:$IV_TLS"]
-listen_starttls = ["127.0.0.1:$IV_STARTTLS"]
+# All benchmark clients connect from 127.0.0.1 as one user: the per-address and per-user caps
+# (issue 6), sized for real deployments, are lifted.
+write_imapvault_conf "$IV/imapvault.toml" "$IV/data" "$CERTS" "$IV_TLS" \
+    "listen_starttls = [\"127.0.0.1:$IV_STARTTLS\"]
 workers = $WORKERS
-queue = $QUEUE
-[tls]
-cert = "$CERTS/cert.pem"
-key = "$CERTS/key.pem"
-[archive]
-dir = "$IV/data"
-mode = "mailbox"
-flags = "per-user"
-[log]
-level = "warn"
-[limits]
-# All benchmark clients connect from 127.0.0.1 as one user: lift the per-address and per-user
-# caps (issue 6), which are sized for real deployments.
+queue = $QUEUE" \
+    'mode = "mailbox"
+flags = "per-user"' \
+    "[limits]
 connections_per_ip = 100000
-sessions_per_user = 100000
-EOF
+sessions_per_user = 100000"
 printf '%s\n' "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
 log "imapvault import of $COUNT messages ($((CORPUS_BYTES / 1048576)) MiB mbox)"
 t0=$(now)

@@ -68,12 +68,7 @@ cleanup() {
         kill -9 "$IV_PID" 2>/dev/null || true
         wait "$IV_PID" 2>/dev/null || true
     fi
-    if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-        log "run directory kept: $RUN_DIR"
-    else
-        rm -rf "$RUN_DIR"
-    fi
-    exit $rc
+    end_run $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -96,28 +91,18 @@ make_certs "$CERTS" ec -pkeyopt ec_paramgen_curve:prime256v1
 # ------------------------------------------------------------------------------ archive
 IV=$RUN_DIR/imapvault
 mkdir -p "$IV/data" "$IV/mail"
-cat >"$IV/imapvault.toml" <<EOF
-[server]
-listen_tls = ["127.0.0.1:$PORT"]
-listen_starttls = []
-# Few workers on purpose: $CONNS idlers must not need a worker each (DESIGN §2).
+# Few workers on purpose: $CONNS idlers must not need a worker each (DESIGN §2). Every idler
+# connects from 127.0.0.1, $((CONNS / USERS)) per user: the per-address and per-user caps
+# (issue 6) that would refuse a real deployment's single abusive address are lifted.
+write_imapvault_conf "$IV/imapvault.toml" "$IV/data" "$CERTS" "$PORT" \
+    "listen_starttls = []
 workers = $WORKERS
-queue = $QUEUE
-[tls]
-cert = "$CERTS/cert.pem"
-key = "$CERTS/key.pem"
-[archive]
-dir = "$IV/data"
-mode = "mailbox"
-flags = "per-user"
-[log]
-level = "warn"
-[limits]
-# Every idler connects from 127.0.0.1, $((CONNS / USERS)) per user: lift the per-address and
-# per-user caps (issue 6) that would refuse a real deployment's single abusive address.
+queue = $QUEUE" \
+    'mode = "mailbox"
+flags = "per-user"' \
+    "[limits]
 connections_per_ip = $((CONNS + 100))
-sessions_per_user = $((CONNS + 100))
-EOF
+sessions_per_user = $((CONNS + 100))"
 CONF=$IV/imapvault.toml
 log "creating $USERS users with $MSGS messages each in INBOX"
 for m in $(seq 1 "$MSGS"); do

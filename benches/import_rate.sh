@@ -20,6 +20,8 @@ MODE=${MODE:-mailbox}
 CARGO_FLAGS=${CARGO_FLAGS:---locked --offline}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 if [ -z "${IMAPVAULT:-}" ]; then
     # shellcheck disable=SC2086
@@ -37,8 +39,7 @@ fi
 WORK=$(mktemp -d /tmp/imapvault-import.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 # The config needs a listener and its certificate even though `import` serves nothing.
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
-    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+make_certs "$WORK/certs" rsa:2048
 for fmt in $FORMATS; do
     case $fmt in
     mbox) SRC=$CORPUS/corpus.mbox ;;
@@ -48,19 +49,8 @@ for fmt in $FORMATS; do
     cat "$SRC" >/dev/null 2>&1 || find "$SRC" -type f -exec cat {} + >/dev/null
     rm -rf "$WORK/data"
     mkdir -p "$WORK/data"
-    cat >"$WORK/imapvault.toml" <<EOF
-[server]
-listen_tls = ["127.0.0.1:19999"]
-listen_starttls = []
-[tls]
-cert = "$WORK/cert.pem"
-key = "$WORK/key.pem"
-[archive]
-dir = "$WORK/data"
-mode = "$MODE"
-[log]
-level = "warn"
-EOF
+    write_imapvault_conf "$WORK/imapvault.toml" "$WORK/data" "$WORK/certs" 19999 "" \
+        "mode = \"$MODE\""
     echo "bench-password" | "$IMAPVAULT" --config "$WORK/imapvault.toml" user add bench --password-stdin
     FEED=(--user bench)
     if [ "$MODE" = journal ]; then

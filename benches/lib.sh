@@ -1,5 +1,6 @@
-# Shell functions the benchmark scripts share (compare.sh, search_bench.sh, idle_push.sh);
-# sourced, not run. The caller defines `die MESSAGE` and `RUN_DIR`.
+# Shell functions the benchmark scripts share (compare.sh, search_bench.sh, idle_push.sh,
+# import_rate.sh, sort_thread.sh); sourced, not run. wait_port and end_run need the caller's
+# `die MESSAGE`, `log MESSAGE` and `RUN_DIR`.
 
 # make_certs DIR KEY-OPTIONS...: a throw-away CA and a leaf for localhost / 127.0.0.1 signed by
 # it, in DIR: cert.pem (leaf then CA, what the servers serve), key.pem, ca.pem (what clients
@@ -80,4 +81,39 @@ service imap-login {
   }
 }
 CONF
+}
+
+# write_imapvault_conf FILE DATA_DIR CERT_DIR TLS_PORT [SERVER_LINES [ARCHIVE_LINES [MORE]]]:
+# an imapvault configuration at FILE serving the archive DATA_DIR over implicit TLS on
+# 127.0.0.1:TLS_PORT with CERT_DIR's cert.pem and key.pem (make_certs), logging warnings only.
+# SERVER_LINES go into [server] (default: no STARTTLS listener), ARCHIVE_LINES into
+# [archive], MORE (whole sections, e.g. [limits]) at the end.
+write_imapvault_conf() {
+    local file=$1 data=$2 certs=$3 port=$4
+    local server=${5:-'listen_starttls = []'} archive=${6:-} more=${7:-}
+    cat >"$file" <<CONF
+[server]
+listen_tls = ["127.0.0.1:$port"]
+$server
+[tls]
+cert = "$certs/cert.pem"
+key = "$certs/key.pem"
+[archive]
+dir = "$data"
+$archive
+[log]
+level = "warn"
+$more
+CONF
+}
+
+# end_run RC: the last step of an EXIT trap: keeps RUN_DIR when KEEP=1 or the run failed (RC
+# not 0), else removes it; exits with RC.
+end_run() {
+    if [ "${KEEP:-0}" = 1 ] || [ "$1" -ne 0 ]; then
+        log "run directory kept: $RUN_DIR"
+    else
+        rm -rf "$RUN_DIR"
+    fi
+    exit "$1"
 }

@@ -101,12 +101,7 @@ cleanup() {
     for pid in $IV_PID $DC_PID $DX_PID $GEN_PID; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
-    if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-        log "run directory kept: $RUN_DIR"
-    else
-        rm -rf "$RUN_DIR"
-    fi
-    exit $rc
+    end_run $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -154,19 +149,9 @@ fi
 IV=$RUN_DIR/imapvault
 if [ "$REUSE" = 0 ]; then
     mkdir -p "$IV/data"
-    cat >"$IV/imapvault.toml" <<EOF
-[server]
-listen_tls = ["127.0.0.1:$IV_TLS"]
-listen_starttls = []
-workers = 16
-[tls]
-cert = "$CERTS/cert.pem"
-key = "$CERTS/key.pem"
-[archive]
-dir = "$IV/data"
-[log]
-level = "warn"
-EOF
+    write_imapvault_conf "$IV/imapvault.toml" "$IV/data" "$CERTS" "$IV_TLS" \
+        "listen_starttls = []
+workers = 16"
     echo "$USER_PASS" | "$IMAPVAULT" --config "$IV/imapvault.toml" user add "$USER_NAME" --password-stdin >&2
     if [ "$SPLIT" = 0 ]; then
         cat "$CORPUS/corpus.mbox" >/dev/null

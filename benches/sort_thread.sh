@@ -21,6 +21,8 @@ USER_PASS=bench-password-1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'sort_thread.sh: %s\n' "$*" >&2; exit 1; }
 for tool in python3 openssl cargo; do
@@ -39,7 +41,7 @@ trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086 # CARGO_FLAGS is a list of flags
 cargo build --release $CARGO_FLAGS --bin imapvault >&2
-IMAPVAULT=$ROOT/target/release/imapvault
+IMAPVAULT=${CARGO_TARGET_DIR:-$ROOT/target}/release/imapvault
 
 CORPUS=${CORPUS:-$ROOT/benches/data/corpus-s$SEED-n$COUNT}
 if [ ! -f "$CORPUS/corpus.mbox" ]; then
@@ -48,24 +50,9 @@ if [ ! -f "$CORPUS/corpus.mbox" ]; then
         --format mbox --quiet
 fi
 
-(
-    cd "$RUN_DIR"
-    openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 30 \
-        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout key.pem -out cert.pem 2>/dev/null
-)
+make_certs "$RUN_DIR/certs" rsa:2048
 mkdir -p "$RUN_DIR/data"
-cat >"$RUN_DIR/imapvault.toml" <<EOF
-[server]
-listen_tls = ["127.0.0.1:$PORT"]
-listen_starttls = []
-[tls]
-cert = "$RUN_DIR/cert.pem"
-key = "$RUN_DIR/key.pem"
-[archive]
-dir = "$RUN_DIR/data"
-[log]
-level = "warn"
-EOF
+write_imapvault_conf "$RUN_DIR/imapvault.toml" "$RUN_DIR/data" "$RUN_DIR/certs" "$PORT"
 printf '%s\n' "$USER_PASS" | "$IMAPVAULT" --config "$RUN_DIR/imapvault.toml" user add "$USER_NAME" \
     --password-stdin >&2
 log "importing $COUNT messages"
@@ -73,15 +60,11 @@ log "importing $COUNT messages"
     2>"$RUN_DIR/import.log" >&2 || { cat "$RUN_DIR/import.log" >&2; die "import failed"; }
 "$IMAPVAULT" --config "$RUN_DIR/imapvault.toml" serve 2>"$RUN_DIR/serve.log" &
 IV_PID=$!
-for _ in $(seq 1 200); do
-    if ss -ltn "sport = :$PORT" | grep -q LISTEN; then break; fi
-    kill -0 "$IV_PID" 2>/dev/null || { cat "$RUN_DIR/serve.log" >&2; die "server exited"; }
-    sleep 0.1
-done
+wait_port "$PORT" "$IV_PID" imapvault
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
     "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), COUNT=$COUNT ROUNDS=$ROUNDS"
-python3 - "$PORT" "$RUN_DIR/cert.pem" "$USER_NAME" "$USER_PASS" "$ROUNDS" <<'EOF'
+python3 - "$PORT" "$RUN_DIR/certs/ca.pem" "$USER_NAME" "$USER_PASS" "$ROUNDS" <<'EOF'
 import imaplib, ssl, sys, time
 port, cafile, user, password, rounds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 M = imaplib.IMAP4_SSL("localhost", int(port), ssl_context=ssl.create_default_context(cafile=cafile))
