@@ -2,8 +2,9 @@
 //! charsets, RFC 2047 headers, quoted-printable and base64 bodies, HTML parts) and random search
 //! programs, run through a real session over an in-memory transport; imapvault's `UID SEARCH`
 //! answer must equal a naive reference evaluator that scans every message of the mailbox with
-//! the same text extraction (`mime::text`). This checks the trigram candidates (no misses),
-//! the exact check (no false hits), the mailbox restriction and the boolean combination.
+//! the same text extraction (`mime::text`). This checks the index's words (no misses, and no
+//! false hits where it answers alone), the exact check (no false hits), the mailbox
+//! restriction and the boolean combination.
 //!
 //! The generator is a small deterministic xorshift; a failure prints the seed and the program.
 
@@ -188,11 +189,26 @@ fn address(rng: &mut Rng, i: usize) -> String {
     format!("{} <user{i}@example.org>", header_text(rng, lang, name))
 }
 
+/// Runs of letters and digits longer than the index's words (64 characters), of few letters
+/// so that their pieces repeat, in both cases (folding applies).
+fn long_runs() -> Vec<String> {
+    let mut rng = Rng(0x0010_c42b);
+    [65, 66, 97, 130, 200]
+        .iter()
+        .map(|&n| (0..n).map(|_| *rng.pick(&['a', 'B', 'b', '7'])).collect())
+        .collect()
+}
+
 /// A text part: (MIME header, encoded body).
 fn text_part(rng: &mut Rng, lang: Lang, html: bool) -> String {
     let charset = *rng.pick(charsets_of(lang));
     let count = 4 + rng.below(20);
-    let words = phrase(rng, lang, count);
+    let mut words = phrase(rng, lang, count);
+    if rng.chance(25) {
+        words.push(' ');
+        let runs = long_runs();
+        words.push_str(rng.pick(&runs[..]).as_str());
+    }
     let text = if html {
         // Entities and inline tags: the index sees the rendered text.
         let escaped = words.replace('&', "&amp;").replace('"', "&quot;");
@@ -369,8 +385,22 @@ fn needle(rng: &mut Rng) -> String {
         ])
         .copied()
         .collect();
-    let w: Vec<char> = rng.pick(&all).chars().collect();
-    let len = 1 + rng.below(w.len().min(7));
+    // Mostly a piece of one word; sometimes a piece of a long run (the index keeps runs past
+    // 64 characters as overlapping pieces; needles past 32 are checked against the text), or
+    // a piece of a phrase across the spaces between words (candidates, then the check).
+    let (w, most): (Vec<char>, usize) = match rng.below(10) {
+        0 => {
+            let runs = long_runs();
+            (rng.pick(&runs).chars().collect(), 45)
+        }
+        1 => {
+            let l = lang(rng);
+            let n = 2 + rng.below(2);
+            (phrase(rng, l, n).chars().collect(), 24)
+        }
+        _ => (rng.pick(&all).chars().collect(), 7),
+    };
+    let len = 1 + rng.below(w.len().min(most));
     let start = rng.below(w.len() - len + 1);
     let s: String = w[start..start + len].iter().collect();
     match rng.below(4) {
@@ -540,7 +570,14 @@ fn search_equals_reference_scan() {
         .enumerate()
         .map(|(i, raw)| Msg {
             uid: i as u32 + 1,
-            size: raw.len() as u64,
+            // RFC822.SIZE is of the message with CRLF line ends (the 8bit parts have bare
+            // LFs, which the archive stores as CRLF).
+            size: (raw.len()
+                + raw
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r'))
+                    .count()) as u64,
             text: text::extract(raw).map(ref_fold),
         })
         .collect();

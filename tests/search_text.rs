@@ -226,7 +226,7 @@ fn backfill_pending_answers_unavailable_until_reindex() {
     // What an archive migrated from schema 1 looks like: messages without content rows.
     let db = rusqlite::Connection::open(s.dir.path().join("archive/index.sqlite")).unwrap();
     db.execute_batch(
-        "DELETE FROM message_grams; DELETE FROM message_text_store;
+        "DELETE FROM message_words; DELETE FROM message_text_store;
          UPDATE content_state SET backfill_pending = 1;",
     )
     .unwrap();
@@ -322,4 +322,44 @@ fn sharp_s_and_sigma_fold_fully() {
             Ok(vec![1, 2, 3]),
         ]
     );
+}
+
+/// A mailbox whose messages were stored out of its UID order (some were archived earlier into
+/// another folder, so they keep their older ids): the index answers by message id, and every
+/// answer must come back as the right UIDs, for common words (one walk along the view), rare
+/// ones (one lookup each) and strings that need the exact check.
+#[test]
+fn a_mailbox_out_of_id_order_gets_the_right_uids() {
+    let m: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            let rare = if i % 13 == 5 { " zebra" } else { "" };
+            mail(
+                &format!("common {i}{rare}"),
+                &format!("body {i} shared text"),
+            )
+        })
+        .collect();
+    // "Other" first stores every third message (ids 1..), backwards; INBOX then holds all 40
+    // in order, so its ids go up and down.
+    let other: Vec<Vec<u8>> = m.iter().step_by(3).rev().cloned().collect();
+    let s = MemSession::with_mail(&[("Other", &other), ("INBOX", &m)]);
+    let all: Vec<u32> = (1..=40).collect();
+    let answers = searches(
+        &s,
+        &[
+            key("SUBJECT", "common"),
+            key("SUBJECT", "zebra"),
+            key("BODY", "shared text"),
+            key("BODY", "ody 1"),
+            key("TEXT", "ommo"),
+        ],
+    );
+    assert_eq!(answers[0], Ok(all.clone()));
+    assert_eq!(answers[1], Ok(vec![6, 19, 32]));
+    assert_eq!(answers[2], Ok(all.clone()));
+    let body_1: Vec<u32> = (1..=40)
+        .filter(|u| (u - 1).to_string().starts_with('1'))
+        .collect();
+    assert_eq!(answers[3], Ok(body_1));
+    assert_eq!(answers[4], Ok(all));
 }

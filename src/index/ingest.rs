@@ -218,6 +218,7 @@ impl Index {
         // inside a transaction, so it brackets it.
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         let result = self.commit_ingest_tx(messages, placements, journal);
+        self.vocabulary.settle(result.is_ok());
         let restore = self.conn.pragma_update(None, "synchronous", "NORMAL");
         let placed = result?;
         restore?;
@@ -263,7 +264,12 @@ impl Index {
                 // a known message anyway, keep the first copy (the new blob stays unreferenced).
                 let id = if n == 1 {
                     let id = tx.last_insert_rowid();
-                    super::content::insert_content(&tx, MessageId(id), &m.content)?;
+                    super::content::insert_content(
+                        &tx,
+                        &mut self.vocabulary,
+                        MessageId(id),
+                        &m.content,
+                    )?;
                     super::sort::put_sort_keys(&tx, MessageId(id), &m.sort)?;
                     id
                 } else {

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::IndexError;
 
 /// The migrations, in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0008_sync_window.sql"),
     include_str!("../../sql/0009_journal.sql"),
     include_str!("../../sql/0010_entry_attachment.sql"),
+    include_str!("../../sql/0011_content_words.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.

@@ -33,7 +33,10 @@ use rusqlite::Connection;
 
 pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
-pub use content::{fts_query, ContentColumn, ContentRow, Reindexed};
+pub use content::{
+    needle_words, Candidates, ContentColumn, ContentRow, NeedleWords, Reindexed, PIECE_STEP,
+    WORD_MAX_CHARS,
+};
 pub use ingest::{
     Committed, IngestMessage, JournalEntry, JournalOutcome, Placed, Placement, PlacementMessage,
 };
@@ -177,6 +180,8 @@ impl From<rusqlite::Error> for IndexError {
 /// One connection to an archive's index.
 pub struct Index {
     conn: Connection,
+    /// Word ids the content index's writer has seen (empty on readers).
+    vocabulary: content::Vocabulary,
 }
 
 /// The most of the database file SQLite maps (`PRAGMA mmap_size`): all of any archive's.
@@ -205,7 +210,10 @@ impl Index {
         // only; nothing here or in SQLite truncates it (no VACUUM), which is what would make
         // a mapped read fault. SQLite caps the size at SQLITE_MAX_MMAP_SIZE (.cargo/config.toml).
         conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
-        let mut index = Index { conn };
+        let mut index = Index {
+            conn,
+            vocabulary: content::Vocabulary::default(),
+        };
         migrate::apply(&mut index.conn)?;
         Ok(index)
     }
