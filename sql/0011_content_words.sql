@@ -6,8 +6,9 @@
 -- which made the FTS5 writer the limit of the ingest and never answered a search by itself:
 -- every candidate's stored text had to be read). Now each field's distinct *words* are indexed
 -- (a word: a maximal run of letters and digits of the folded text; runs longer than 64
--- characters as overlapping pieces, see src/index/content.rs), a few hundred per message, each
--- as a short token naming the field and the word's id in `words`.
+-- characters as overlapping pieces, and scripts written without spaces as characters and
+-- pairs; see src/index/content.rs), a few hundred per message, each as a short token naming
+-- the field and the word's id in `words`.
 --
 -- A search string is looked up in the vocabulary first: `word_grams` (FTS5's own trigram
 -- tokenizer, case-sensitive since the text is folded already) gives the words that contain it,

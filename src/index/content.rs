@@ -11,10 +11,12 @@
 //!
 //! Words (DESIGN §4). A word is a maximal run of letters and digits (`char::is_alphanumeric`)
 //! of the folded text; a run longer than [`WORD_MAX_CHARS`] is kept as pieces of that length
-//! every [`PIECE_STEP`] characters (the last one ending with the run). Each field's distinct
-//! words are indexed once per message, as a token of the field's letter and the word's id in
-//! base 32 (`xblw` for word 1,398 in the body), so one FTS5 column with `detail=none` serves
-//! every field and FTS5's `ascii` tokenizer splits the list without looking at the text.
+//! every [`PIECE_STEP`] characters (the last one ending with the run). Scripts written without
+//! spaces (Han, kana, Thai, ...: [`is_unspaced`]) would make every sentence a word, so their
+//! runs are kept as each character and each pair of adjacent characters instead. Each field's
+//! distinct words are indexed once per message, as a token of the field's letter and the word's
+//! id in base 32 (`xblw` for word 1,398 in the body), so one FTS5 column with `detail=none`
+//! serves every field and FTS5's `ascii` tokenizer splits the list without looking at the text.
 //!
 //! A search string is cut the same way. The vocabulary's trigram index gives, exactly, the
 //! words that contain each of its runs (FTS5 checks a quoted string of trigrams by position),
@@ -22,10 +24,10 @@
 //! for a string of letters and digits alone, up to [`PIECE_STEP`] characters: such a string
 //! cannot straddle a non-alphanumeric character, so a text contains it exactly when one of the
 //! text's runs does; a run of at most [`WORD_MAX_CHARS`] is a word itself, and in a longer run
-//! the string lies wholly inside one piece (pieces overlap by [`PIECE_STEP`]). Any other string
-//! gives candidates only: every run of it must lie in a word of the text (the first run at a
-//! word's end, the last at a start, the others whole), which the exact check against
-//! `message_text_store` completes.
+//! the string lies wholly inside one piece (pieces overlap by [`PIECE_STEP`]). Likewise one
+//! unspaced character or pair is itself a word of every text that contains it. Any other
+//! string gives candidates only: each of its segments (or pairs) must lie in a word of the
+//! text, which the exact check against `message_text_store` completes.
 //!
 //! Safety of MATCH (DESIGN §4): a client's string never becomes FTS5 query syntax. The MATCH
 //! arguments are our own tokens (letters and digits of our alphabet), and, for the vocabulary,
@@ -137,6 +139,25 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
+/// Whether `c` is of a script written without spaces between words (Han, kana, Thai, Lao,
+/// Khmer, Myanmar): there a run of letters is a sentence, not a word, so it is indexed by its
+/// characters and adjacent pairs (see [`for_each_word`]).
+fn is_unspaced(c: char) -> bool {
+    matches!(u32::from(c),
+        0x0E00..=0x0EFF       // Thai, Lao
+        | 0x1000..=0x109F     // Myanmar
+        | 0x1780..=0x17FF     // Khmer
+        | 0x2E80..=0x2FDF     // CJK radicals
+        | 0x3005..=0x3007     // 々 〆 〇
+        | 0x3040..=0x30FF     // Hiragana, Katakana
+        | 0x31F0..=0x31FF     // Katakana extension
+        | 0x3400..=0x4DBF     // CJK extension A
+        | 0x4E00..=0x9FFF     // CJK unified ideographs
+        | 0xF900..=0xFAFF     // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F     // half-width Katakana
+        | 0x20000..=0x3FFFF) // CJK extensions B and on
+}
+
 /// The character at byte `i` of `text` (a char boundary) and its length in bytes.
 fn char_at(text: &str, i: usize) -> (char, usize) {
     let b = text.as_bytes()[i];
@@ -147,8 +168,9 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
     (c, c.len_utf8())
 }
 
-/// Calls `f` with every maximal run of word characters of `text` and its length in characters.
-fn for_each_run<'t>(text: &'t str, mut f: impl FnMut(&'t str, usize)) {
+/// Calls `f` with every segment of `text`: a maximal run of word characters all of one kind,
+/// spaced or [`is_unspaced`], with its length in characters and its kind (`true`: unspaced).
+fn for_each_segment<'t>(text: &'t str, mut f: impl FnMut(&'t str, usize, bool)) {
     let len = text.len();
     let mut i = 0;
     while i < len {
@@ -157,40 +179,55 @@ fn for_each_run<'t>(text: &'t str, mut f: impl FnMut(&'t str, usize)) {
             i += n;
             continue;
         }
+        let unspaced = is_unspaced(c);
         let start = i;
         let mut chars = 1;
         i += n;
         while i < len {
             let (c, n) = char_at(text, i);
-            if !is_word_char(c) {
+            if !is_word_char(c) || is_unspaced(c) != unspaced {
                 break;
             }
             i += n;
             chars += 1;
         }
-        f(&text[start..i], chars);
+        f(&text[start..i], chars, unspaced);
     }
 }
 
-/// Calls `f` with every word of `text` (repeats included): each run, or the pieces of a run
-/// longer than [`WORD_MAX_CHARS`].
+/// Byte offset of every character of `s`, and of its end.
+fn char_offsets(s: &str) -> Vec<usize> {
+    s.char_indices()
+        .map(|(o, _)| o)
+        .chain(std::iter::once(s.len()))
+        .collect()
+}
+
+/// Calls `f` with every word of `text` (repeats included): each spaced segment, or the pieces
+/// of one longer than [`WORD_MAX_CHARS`]; and each character and each pair of adjacent
+/// characters of an unspaced segment.
 fn for_each_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
-    for_each_run(text, |run, chars| {
-        if chars <= WORD_MAX_CHARS {
-            return f(run);
+    for_each_segment(text, |seg, chars, unspaced| {
+        if unspaced {
+            let at = char_offsets(seg);
+            for k in 0..chars {
+                f(&seg[at[k]..at[k + 1]]);
+                if k + 2 <= chars {
+                    f(&seg[at[k]..at[k + 2]]);
+                }
+            }
+            return;
         }
-        // Byte offset of every character, and of the end.
-        let at: Vec<usize> = run
-            .char_indices()
-            .map(|(o, _)| o)
-            .chain(std::iter::once(run.len()))
-            .collect();
+        if chars <= WORD_MAX_CHARS {
+            return f(seg);
+        }
+        let at = char_offsets(seg);
         let mut k = 0;
         while k + WORD_MAX_CHARS < chars {
-            f(&run[at[k]..at[k + WORD_MAX_CHARS]]);
+            f(&seg[at[k]..at[k + WORD_MAX_CHARS]]);
             k += PIECE_STEP;
         }
-        f(&run[at[chars - WORD_MAX_CHARS]..]);
+        f(&seg[at[chars - WORD_MAX_CHARS]..]);
     });
 }
 
@@ -301,33 +338,64 @@ impl Vocabulary {
     }
 }
 
-/// A search string cut into runs of word characters (see the module docs): what the index is
+/// One lookup in the vocabulary for a search string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe<'a> {
+    /// The words that contain this (a spaced segment, or its first [`PIECE_STEP`] characters:
+    /// all of a longer one might not lie in one piece of a long word).
+    Within(&'a str),
+    /// The word that is this (a character or pair of an unspaced segment).
+    Is(&'a str),
+}
+
+/// A search string cut as the index cuts text (see the module docs): what the vocabulary is
 /// asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeedleWords<'a> {
-    /// What of each run is looked up in the vocabulary: the run, or its first [`PIECE_STEP`]
-    /// characters (all of it might not lie in one piece of a long word).
-    pub probes: Vec<&'a str>,
+    /// Each lookup; a message can contain the string only if it holds a word of each.
+    pub probes: Vec<Probe<'a>>,
     /// Whether the words' messages are exactly the messages that contain the string.
     pub exact: bool,
 }
 
-/// The runs of `needle` (folded) to look up, and whether the index's answer is exact.
+/// Pairs of an unspaced segment asked at most: evenly spaced, first and last included. Fewer
+/// conditions only widen the candidates, which the exact check narrows again.
+const MAX_PAIRS: usize = 8;
+
+/// The lookups for `needle` (folded), and whether the index's answer is exact: a needle that is
+/// one spaced segment of up to [`PIECE_STEP`] characters, or one unspaced character or pair.
 pub fn needle_words(needle: &str) -> NeedleWords<'_> {
     let mut probes = Vec::new();
-    let mut whole = false;
-    for_each_run(needle, |run, chars| {
-        whole = run.len() == needle.len() && chars <= PIECE_STEP;
-        let cut = run
+    let mut exact = false;
+    for_each_segment(needle, |seg, chars, unspaced| {
+        let whole = seg.len() == needle.len();
+        if unspaced {
+            exact = whole && chars <= 2;
+            let at = char_offsets(seg);
+            if chars <= 2 {
+                probes.push(Probe::Is(seg));
+                return;
+            }
+            let pairs = chars - 1;
+            let picks = pairs.min(MAX_PAIRS);
+            for i in 0..picks {
+                let k = if picks == 1 {
+                    0
+                } else {
+                    i * (pairs - 1) / (picks - 1)
+                };
+                probes.push(Probe::Is(&seg[at[k]..at[k + 2]]));
+            }
+            return;
+        }
+        exact = whole && chars <= PIECE_STEP;
+        let cut = seg
             .char_indices()
             .nth(PIECE_STEP)
-            .map_or(run.len(), |(o, _)| o);
-        probes.push(&run[..cut]);
+            .map_or(seg.len(), |(o, _)| o);
+        probes.push(Probe::Within(&seg[..cut]));
     });
-    NeedleWords {
-        probes,
-        exact: whole,
-    }
+    NeedleWords { probes, exact }
 }
 
 /// The messages the index names for a search string: exactly those that contain it, or
@@ -407,7 +475,18 @@ impl Index {
         let mut exact = plan.exact;
         let mut found: Option<Vec<i64>> = None;
         for probe in plan.probes {
-            let Some(words) = self.words_containing(probe, deadline)? else {
+            let words = match probe {
+                Probe::Within(part) => self.words_containing(part, deadline)?,
+                Probe::Is(word) => Some(
+                    self.conn
+                        .prepare_cached("SELECT id FROM words WHERE word = ?1")?
+                        .query_row(params![word], |r| r.get(0))
+                        .optional()?
+                        .into_iter()
+                        .collect(),
+                ),
+            };
+            let Some(words) = words else {
                 // Too common to narrow anything: not a condition, so no longer exact.
                 exact = false;
                 continue;
@@ -738,7 +817,7 @@ mod tests {
                 (ContentColumn::Subject, vec!["re", "q3", "forecast"]),
                 (
                     ContentColumn::Body,
-                    vec!["hello", "wörld", "42x", "日本語", "ok"]
+                    vec!["hello", "wörld", "42x", "日", "日本", "本", "本語", "語", "ok"]
                 ),
             ]
         );
@@ -752,7 +831,7 @@ mod tests {
     #[test]
     fn long_runs_are_overlapping_pieces_holding_every_short_substring() {
         for len in [WORD_MAX_CHARS, WORD_MAX_CHARS + 1, 95, 96, 97, 200, 1000] {
-            for alphabet in ["ab", "xÿ日"] {
+            for alphabet in ["ab", "xÿ7"] {
                 let letters: Vec<char> = alphabet.chars().collect();
                 let mut rng = crate::test_rng::Rng::new(len as u64);
                 let run: String = (0..len)
@@ -807,21 +886,57 @@ mod tests {
 
     #[test]
     fn a_plain_word_is_answered_exactly_anything_else_gives_candidates() {
+        use Probe::{Is, Within};
         let w = needle_words("report");
-        assert_eq!((w.probes, w.exact), (vec!["report"], true));
+        assert_eq!((w.probes, w.exact), (vec![Within("report")], true));
         let w = needle_words("q3 report");
-        assert_eq!((w.probes, w.exact), (vec!["q3", "report"], false));
+        assert_eq!(
+            (w.probes, w.exact),
+            (vec![Within("q3"), Within("report")], false)
+        );
         let w = needle_words(" report");
-        assert_eq!((w.probes, w.exact), (vec!["report"], false));
-        let w = needle_words("müller");
-        assert!(w.exact);
+        assert_eq!((w.probes, w.exact), (vec![Within("report")], false));
+        assert!(needle_words("müller").exact);
         assert!(needle_words("").probes.is_empty());
         assert!(needle_words("@-.").probes.is_empty());
         // Longer than a piece's step: looked up by its start, then checked.
         let long = "a".repeat(PIECE_STEP + 1);
         let w = needle_words(&long);
-        assert_eq!((w.probes, w.exact), (vec![&long[..PIECE_STEP]], false));
+        assert_eq!(
+            (w.probes, w.exact),
+            (vec![Within(&long[..PIECE_STEP])], false)
+        );
         assert!(needle_words(&long[..PIECE_STEP]).exact);
+        // Unspaced scripts: a character or a pair is a word of the index; longer, its pairs.
+        let w = needle_words("会");
+        assert_eq!((w.probes, w.exact), (vec![Is("会")], true));
+        let w = needle_words("会議");
+        assert_eq!((w.probes, w.exact), (vec![Is("会議")], true));
+        let w = needle_words("会議の");
+        assert_eq!((w.probes, w.exact), (vec![Is("会議"), Is("議の")], false));
+        let w = needle_words("windows版");
+        assert_eq!(
+            (w.probes, w.exact),
+            (vec![Within("windows"), Is("版")], false)
+        );
+        // A long one: at most MAX_PAIRS pairs, the first and last among them.
+        let long: String = ('一'..).take(30).collect();
+        let w = needle_words(&long);
+        assert_eq!(w.probes.len(), MAX_PAIRS);
+        let last: String = long.chars().skip(28).collect();
+        assert_eq!(w.probes[MAX_PAIRS - 1], Is(&last));
+    }
+
+    #[test]
+    fn unspaced_scripts_are_indexed_by_characters_and_pairs() {
+        let row = body("報告書 windows版 ไทย");
+        let (_, words) = words_of(&row).remove(0);
+        assert_eq!(
+            words,
+            vec![
+                "報", "報告", "告", "告書", "書", "windows", "版", "ไ", "ไท", "ท", "ทย", "ย"
+            ]
+        );
     }
 
     /// Message `id`'s content row, written as reindex writes it.
@@ -859,6 +974,7 @@ mod tests {
                 (2, text("re: lunch", "we were pleased, really")),
                 (3, text("displeasure", &long)),
                 (4, text("near(a* or ^b)", "q3 reporting")),
+                (5, text("", "会議の議事録")),
             ],
         );
         let far = Instant::now() + std::time::Duration::from_secs(60);
@@ -885,6 +1001,11 @@ mod tests {
         assert_eq!(ask(&[Body], "see absent"), Some((vec![], true)));
         // No letters or digits: the index cannot narrow.
         assert_eq!(ask(&[Body], ", "), None);
+        // Unspaced scripts: a character or pair exactly, longer through the check.
+        assert_eq!(ask(&[Body], "議"), Some((vec![5], true)));
+        assert_eq!(ask(&[Body], "議事"), Some((vec![5], true)));
+        assert_eq!(ask(&[Body], "事議"), Some((vec![], true)));
+        assert_eq!(ask(&[Body], "会議の"), Some((vec![5], false)));
         // FTS5 syntax in a needle is text.
         assert_eq!(ask(&[Subject], "near(a* or ^b)"), Some((vec![4], false)));
         assert_eq!(ask(&[Subject], "NEAR"), Some((vec![], true)));

@@ -34,7 +34,7 @@ use rusqlite::Connection;
 pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
 pub use content::{
-    needle_words, Candidates, ContentColumn, ContentRow, NeedleWords, Reindexed, PIECE_STEP,
+    needle_words, Candidates, ContentColumn, ContentRow, NeedleWords, Probe, Reindexed, PIECE_STEP,
     WORD_MAX_CHARS,
 };
 pub use ingest::{
