@@ -59,6 +59,12 @@ pub const PIECE_STEP: usize = WORD_MAX_CHARS / 2;
 /// it is left out of the candidates' conditions (or, alone, the search checks every message).
 const MAX_EXPANSION: usize = 4096;
 
+/// Candidates few enough that the exact check costs less than narrowing them further.
+const FEW_CANDIDATES: usize = 64;
+
+/// How many trigram matches per word kept a [`Probe::Ends`] lookup reads at most.
+const ENDS_SCAN: usize = 16;
+
 /// Rows read between two looks at the deadline.
 const DEADLINE_EVERY: usize = 256;
 
@@ -338,14 +344,38 @@ impl Vocabulary {
     }
 }
 
-/// One lookup in the vocabulary for a search string.
+/// One lookup in the vocabulary for a search string. Where a segment stands in the string
+/// says where it must stand in a word of the text: a segment with something after it in the
+/// string (a separator, or a letter of the other kind) ends a word of the text there, one with
+/// something before it starts one, one with both is a whole word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe<'a> {
-    /// The words that contain this (a spaced segment, or its first [`PIECE_STEP`] characters:
-    /// all of a longer one might not lie in one piece of a long word).
+    /// The words that contain this: a segment that is the whole string, or the first
+    /// [`PIECE_STEP`] characters of one longer than [`WORD_MAX_CHARS`] (all of it might not
+    /// lie in one piece of a long word).
     Within(&'a str),
-    /// The word that is this (a character or pair of an unspaced segment).
+    /// The words that end with this (a segment at the string's start, followed by more).
+    Ends(&'a str),
+    /// The words that start with this (a segment at the string's end, after more).
+    Starts(&'a str),
+    /// The word that is this: a segment in the middle of the string, or a character or pair of
+    /// an unspaced segment.
     Is(&'a str),
+}
+
+impl Probe<'_> {
+    /// The text looked up.
+    fn text(&self) -> &str {
+        match self {
+            Probe::Within(t) | Probe::Ends(t) | Probe::Starts(t) | Probe::Is(t) => t,
+        }
+    }
+
+    /// Lookups that cost a pass over the whole vocabulary (a part shorter than a trigram, which
+    /// neither FTS5's trigram index nor the word order can find) and narrow little.
+    fn is_scan(&self) -> bool {
+        matches!(self, Probe::Within(t) | Probe::Ends(t) if t.chars().nth(2).is_none())
+    }
 }
 
 /// A search string cut as the index cuts text (see the module docs): what the vocabulary is
@@ -368,9 +398,11 @@ pub fn needle_words(needle: &str) -> NeedleWords<'_> {
     let mut probes = Vec::new();
     let mut exact = false;
     for_each_segment(needle, |seg, chars, unspaced| {
-        let whole = seg.len() == needle.len();
+        // `seg` is a slice of `needle`.
+        let offset = seg.as_ptr() as usize - needle.as_ptr() as usize;
+        let (at_start, at_end) = (offset == 0, offset + seg.len() == needle.len());
         if unspaced {
-            exact = whole && chars <= 2;
+            exact = at_start && at_end && chars <= 2;
             let at = char_offsets(seg);
             if chars <= 2 {
                 probes.push(Probe::Is(seg));
@@ -388,12 +420,20 @@ pub fn needle_words(needle: &str) -> NeedleWords<'_> {
             }
             return;
         }
-        exact = whole && chars <= PIECE_STEP;
-        let cut = seg
-            .char_indices()
-            .nth(PIECE_STEP)
-            .map_or(seg.len(), |(o, _)| o);
-        probes.push(Probe::Within(&seg[..cut]));
+        exact = at_start && at_end && chars <= PIECE_STEP;
+        probes.push(if chars > WORD_MAX_CHARS || (at_start && at_end) {
+            let cut = seg
+                .char_indices()
+                .nth(PIECE_STEP)
+                .map_or(seg.len(), |(o, _)| o);
+            Probe::Within(&seg[..cut])
+        } else if at_start {
+            Probe::Ends(seg)
+        } else if at_end {
+            Probe::Starts(seg)
+        } else {
+            Probe::Is(seg)
+        });
     });
     NeedleWords { probes, exact }
 }
@@ -406,6 +446,13 @@ pub struct Candidates {
     pub ids: Vec<MessageId>,
     /// Whether `ids` are exactly the messages whose columns contain the string.
     pub exact: bool,
+}
+
+/// An FTS5 string (sqlite.org/fts5.html §3.1) of `s`: for the trigram index, its trigrams at
+/// consecutive positions, so exactly the words containing it. A segment holds no `"`; it
+/// would be doubled.
+fn fts_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// The ids in both ascending lists.
@@ -473,20 +520,23 @@ impl Index {
             return Ok(None);
         }
         let mut exact = plan.exact;
+        let mut probes = plan.probes;
+        // A pass over the vocabulary is not worth it when another lookup can narrow.
+        if probes.iter().any(|p| !p.is_scan()) {
+            let before = probes.len();
+            probes.retain(|p| !p.is_scan());
+            exact &= probes.len() == before;
+        }
+        // Whole words first: one B-tree lookup each, and the fewest messages.
+        probes.sort_by_key(|p| !matches!(p, Probe::Is(_)));
         let mut found: Option<Vec<i64>> = None;
-        for probe in plan.probes {
-            let words = match probe {
-                Probe::Within(part) => self.words_containing(part, deadline)?,
-                Probe::Is(word) => Some(
-                    self.conn
-                        .prepare_cached("SELECT id FROM words WHERE word = ?1")?
-                        .query_row(params![word], |r| r.get(0))
-                        .optional()?
-                        .into_iter()
-                        .collect(),
-                ),
-            };
-            let Some(words) = words else {
+        for (i, probe) in probes.iter().enumerate() {
+            if found.as_ref().is_some_and(|f| f.len() <= FEW_CANDIDATES) {
+                // Few enough for the exact check: further lookups would cost more than they save.
+                exact &= i == probes.len();
+                break;
+            }
+            let Some(words) = self.words_for(probe, deadline)? else {
                 // Too common to narrow anything: not a condition, so no longer exact.
                 exact = false;
                 continue;
@@ -499,7 +549,7 @@ impl Index {
             let empty = narrowed.is_empty();
             found = Some(narrowed);
             if empty {
-                // Every run is necessary: no message can contain the needle.
+                // Every lookup is necessary: no message can contain the needle.
                 exact = true;
                 break;
             }
@@ -508,6 +558,98 @@ impl Index {
             ids: ids.into_iter().map(MessageId).collect(),
             exact,
         }))
+    }
+
+    /// The ids of the vocabulary's words that `probe` asks for, or None when there are more than
+    /// [`MAX_EXPANSION`] (or, for [`Probe::Ends`], the trigram lookup it filters finds more than
+    /// [`MAX_EXPANSION`] × [`ENDS_SCAN`]).
+    fn words_for(
+        &self,
+        probe: &Probe<'_>,
+        deadline: Instant,
+    ) -> Result<Option<Vec<i64>>, IndexError> {
+        let part = probe.text();
+        match probe {
+            Probe::Within(_) => self.words_containing(part, deadline),
+            Probe::Is(_) => Ok(Some(
+                self.conn
+                    .prepare_cached("SELECT id FROM words WHERE word = ?1")?
+                    .query_row(params![part], |r| r.get(0))
+                    .optional()?
+                    .into_iter()
+                    .collect(),
+            )),
+            Probe::Starts(_) => {
+                // The words from `part` on, in the UNIQUE index's (binary) order, while they
+                // start with it.
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT id, word FROM words WHERE word >= ?1 ORDER BY word")?;
+                let mut rows = stmt.query(params![part])?;
+                self.collect_words(&mut rows, 1, deadline, |w| {
+                    if w.starts_with(part.as_bytes()) {
+                        Some(true)
+                    } else {
+                        None
+                    }
+                })
+            }
+            Probe::Ends(_) => {
+                let ends = |w: &[u8]| Some(w.ends_with(part.as_bytes()));
+                if part.chars().nth(2).is_some() {
+                    let mut stmt = self.conn.prepare_cached(
+                        "SELECT id, word FROM words WHERE id IN
+                            (SELECT rowid FROM word_grams WHERE word_grams MATCH ?1)",
+                    )?;
+                    let mut rows = stmt.query(params![fts_string(part)])?;
+                    self.collect_words(&mut rows, ENDS_SCAN, deadline, ends)
+                } else {
+                    let mut stmt = self
+                        .conn
+                        .prepare_cached("SELECT id, word FROM words WHERE instr(word, ?1) > 0")?;
+                    let mut rows = stmt.query(params![part])?;
+                    self.collect_words(&mut rows, usize::MAX / MAX_EXPANSION, deadline, ends)
+                }
+            }
+        }
+    }
+
+    /// The ids of `rows` (id, word) that `keep` takes (`Some(true)`), until it says stop
+    /// (`None`); None when more than [`MAX_EXPANSION`] are taken or more than that times
+    /// `scan` are read.
+    fn collect_words(
+        &self,
+        rows: &mut rusqlite::Rows<'_>,
+        scan: usize,
+        deadline: Instant,
+        keep: impl Fn(&[u8]) -> Option<bool>,
+    ) -> Result<Option<Vec<i64>>, IndexError> {
+        let mut out = Vec::new();
+        let mut read = 0usize;
+        while let Some(r) = rows.next()? {
+            read += 1;
+            if read / scan > MAX_EXPANSION {
+                return Ok(None);
+            }
+            if read % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
+                return Err(IndexError::Deadline);
+            }
+            let word = match r.get_ref(1)? {
+                ValueRef::Text(t) => t,
+                _ => &[],
+            };
+            match keep(word) {
+                None => break,
+                Some(false) => {}
+                Some(true) => {
+                    if out.len() == MAX_EXPANSION {
+                        return Ok(None);
+                    }
+                    out.push(r.get(0)?);
+                }
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The ids of the vocabulary's words that contain `probe` (letters and digits), or None when
@@ -519,12 +661,10 @@ impl Index {
     ) -> Result<Option<Vec<i64>>, IndexError> {
         let mut stmt;
         let mut rows = if probe.chars().nth(2).is_some() {
-            // A quoted FTS5 string (sqlite.org/fts5.html §3.1): trigrams at consecutive
-            // positions, so exactly the words containing it. A run holds no `"`; doubled anyway.
             stmt = self
                 .conn
                 .prepare_cached("SELECT rowid FROM word_grams WHERE word_grams MATCH ?1")?;
-            stmt.query(params![format!("\"{}\"", probe.replace('"', "\"\""))])?
+            stmt.query(params![fts_string(probe)])?
         } else {
             // Shorter than a trigram: FTS5's trigram index answers nothing, so the vocabulary
             // is read through (it is small next to the messages' text).
@@ -886,16 +1026,24 @@ mod tests {
 
     #[test]
     fn a_plain_word_is_answered_exactly_anything_else_gives_candidates() {
-        use Probe::{Is, Within};
+        use Probe::{Ends, Is, Starts, Within};
         let w = needle_words("report");
         assert_eq!((w.probes, w.exact), (vec![Within("report")], true));
+        // Where a segment stands says where it stands in a word of the text.
         let w = needle_words("q3 report");
         assert_eq!(
             (w.probes, w.exact),
-            (vec![Within("q3"), Within("report")], false)
+            (vec![Ends("q3"), Starts("report")], false)
         );
         let w = needle_words(" report");
-        assert_eq!((w.probes, w.exact), (vec![Within("report")], false));
+        assert_eq!((w.probes, w.exact), (vec![Starts("report")], false));
+        let w = needle_words("k.sato@corp");
+        assert_eq!(
+            (w.probes, w.exact),
+            (vec![Ends("k"), Is("sato"), Starts("corp")], false)
+        );
+        let w = needle_words("re:");
+        assert_eq!((w.probes, w.exact), (vec![Ends("re")], false));
         assert!(needle_words("müller").exact);
         assert!(needle_words("").probes.is_empty());
         assert!(needle_words("@-.").probes.is_empty());
@@ -917,8 +1065,13 @@ mod tests {
         let w = needle_words("windows版");
         assert_eq!(
             (w.probes, w.exact),
-            (vec![Within("windows"), Is("版")], false)
+            (vec![Ends("windows"), Is("版")], false)
         );
+        // Past a word's length, a middle segment may be pieces in the text.
+        let long = "b".repeat(WORD_MAX_CHARS + 1);
+        let middle = format!("a {long} c");
+        let w = needle_words(&middle);
+        assert_eq!(w.probes[1], Within(&long[..PIECE_STEP]));
         // A long one: at most MAX_PAIRS pairs, the first and last among them.
         let long: String = ('一'..).take(30).collect();
         let w = needle_words(&long);
@@ -994,11 +1147,21 @@ mod tests {
         // Short needles read the vocabulary.
         assert_eq!(ask(&[Body], "q3"), Some((vec![4], true)));
         assert_eq!(ask(&[Body], "y"), Some((vec![2], true)));
-        // Several runs: a superset, to be checked ("q3 reporting" holds "3 rep" too).
-        assert_eq!(ask(&[Body], "3 rep"), Some((vec![4], false)));
+        // Several segments: a superset, to be checked. A segment of 1 or 2 characters would
+        // need a pass over the vocabulary, so it is not looked up when another one is.
+        assert_eq!(ask(&[Body], "3 rep"), Some((vec![1, 4], false)));
         assert_eq!(ask(&[Body], "the report"), Some((vec![1], false)));
-        // A run no word holds: nothing can match, exactly.
-        assert_eq!(ask(&[Body], "see absent"), Some((vec![], true)));
+        assert_eq!(ask(&[Body], "ee the"), Some((vec![1], false)));
+        assert_eq!(ask(&[Body], "ed, r"), Some((vec![1, 2, 4], false)));
+        assert_eq!(ask(&[Body], "sed, we"), Some((vec![2], false)));
+        assert_eq!(ask(&[Body], "sed, wx"), Some((vec![2], false)));
+        assert_eq!(ask(&[Body], "xw, sed"), Some((vec![], true)));
+        // Alone, it is looked up.
+        assert_eq!(ask(&[Body], "q3 "), Some((vec![4], false)));
+        // A segment no word holds where it must: nothing can match, exactly.
+        assert_eq!(ask(&[Body], "absent see"), Some((vec![], true)));
+        assert_eq!(ask(&[Body], "port "), Some((vec![1], false)));
+        assert_eq!(ask(&[Body], " port"), Some((vec![], true)));
         // No letters or digits: the index cannot narrow.
         assert_eq!(ask(&[Body], ", "), None);
         // Unspaced scripts: a character or pair exactly, longer through the check.
