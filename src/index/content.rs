@@ -174,30 +174,52 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
     (c, c.len_utf8())
 }
 
+/// What the character at byte `i` of `text` (a char boundary) is: [`SEPARATOR`], [`SPACED`]
+/// or [`UNSPACED`]; and its length in bytes. ASCII, most of the text, is decided by one test.
+fn class_at(text: &str, i: usize) -> (u8, usize) {
+    let b = text.as_bytes()[i];
+    if b < 0x80 {
+        return (u8::from(b.is_ascii_alphanumeric()), 1);
+    }
+    let (c, n) = char_at(text, i);
+    let class = if !is_word_char(c) {
+        SEPARATOR
+    } else if is_unspaced(c) {
+        UNSPACED
+    } else {
+        SPACED
+    };
+    (class, n)
+}
+
+/// Classes of [`class_at`].
+const SEPARATOR: u8 = 0;
+const SPACED: u8 = 1;
+const UNSPACED: u8 = 2;
+
 /// Calls `f` with every segment of `text`: a maximal run of word characters all of one kind,
 /// spaced or [`is_unspaced`], with its length in characters and its kind (`true`: unspaced).
 fn for_each_segment<'t>(text: &'t str, mut f: impl FnMut(&'t str, usize, bool)) {
     let len = text.len();
     let mut i = 0;
     while i < len {
-        let (c, n) = char_at(text, i);
-        if !is_word_char(c) {
+        let (class, n) = class_at(text, i);
+        if class == SEPARATOR {
             i += n;
             continue;
         }
-        let unspaced = is_unspaced(c);
         let start = i;
         let mut chars = 1;
         i += n;
         while i < len {
-            let (c, n) = char_at(text, i);
-            if !is_word_char(c) || is_unspaced(c) != unspaced {
+            let (next, n) = class_at(text, i);
+            if next != class {
                 break;
             }
             i += n;
             chars += 1;
         }
-        f(&text[start..i], chars, unspaced);
+        f(&text[start..i], chars, class == UNSPACED);
     }
 }
 
@@ -264,7 +286,7 @@ impl ContentRow {
                 &text.headers,
                 &text.body,
             ];
-            let mut seen: HashSet<&str> = HashSet::new();
+            let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
             for (field, end) in fields.into_iter().zip(ends.iter_mut()) {
                 seen.clear();
                 for_each_word(field, |w| {
@@ -299,7 +321,7 @@ impl ContentRow {
 /// only once it commits: after a rollback their ids do not exist.
 #[derive(Default)]
 pub(super) struct Vocabulary {
-    ids: HashMap<Box<str>, i64>,
+    ids: HashMap<Box<str>, i64, foldhash::fast::RandomState>,
     /// Words added to `ids` by the open transaction.
     fresh: Vec<Box<str>>,
 }
