@@ -27,11 +27,13 @@ CREATE TABLE words (
 
 -- The vocabulary's substring index: rowid = words.id. Contentless (the text is in `words`);
 -- detail=full, because FTS5 checks a phrase of trigrams by their positions, which makes a
--- MATCH of a quoted string an exact substring test.
+-- MATCH of a quoted string an exact substring test; columnsize=0, since nothing ranks by a
+-- word's length (it saves a row per word in FTS5's docsize table; rows are never deleted).
 CREATE VIRTUAL TABLE word_grams USING fts5 (
     word,
     tokenize = 'trigram case_sensitive 1',
-    content = ''
+    content = '',
+    columnsize = 0
 );
 
 -- One row per stored message (rowid = messages.id): its words' tokens, split by FTS5's `ascii`

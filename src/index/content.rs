@@ -332,21 +332,20 @@ impl Vocabulary {
         if let Some(&id) = self.ids.get(word) {
             return Ok(id);
         }
-        let known: Option<i64> = tx
-            .prepare_cached("SELECT id FROM words WHERE word = ?1")?
-            .query_row(params![word], |r| r.get(0))
-            .optional()?;
-        let id = match known {
-            Some(id) => id,
-            None => {
-                tx.prepare_cached("INSERT INTO words (word) VALUES (?1)")?
-                    .execute(params![word])?;
-                let id = tx.last_insert_rowid();
-                tx.prepare_cached("INSERT INTO word_grams (rowid, word) VALUES (?1, ?2)")?
-                    .execute(params![id, word])?;
-                self.fresh.push(word.into());
-                id
-            }
+        // Added first, looked up if it was there: a word this writer has not seen is mostly a
+        // new word (an id, a number), and then one statement does both.
+        let added = tx
+            .prepare_cached("INSERT INTO words (word) VALUES (?1) ON CONFLICT (word) DO NOTHING")?
+            .execute(params![word])?;
+        let id = if added == 1 {
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT INTO word_grams (rowid, word) VALUES (?1, ?2)")?
+                .execute(params![id, word])?;
+            self.fresh.push(word.into());
+            id
+        } else {
+            tx.prepare_cached("SELECT id FROM words WHERE word = ?1")?
+                .query_row(params![word], |r| r.get(0))?
         };
         if self.ids.len() >= VOCABULARY_CACHE_MAX {
             self.ids.clear();
