@@ -13,7 +13,7 @@
 //!   TLS or plain text, authenticated, selected, examined, idling, CONDSTORE/QRESYNC), against
 //!   the demo archive; every response must be well-formed and the blob store must not change.
 //! - [`search`]: one SEARCH program through the parser and then through a selected session
-//!   (compilation to text sets, the trigram index, evaluation, ESEARCH encoding).
+//!   (compilation to text sets, the content index's words, evaluation, ESEARCH encoding).
 //!
 //! The functions panic on a finding: that is how a fuzzer learns of it.
 

@@ -736,7 +736,8 @@ impl Index {
             let before = out.len();
             let mut rows = stmt.query(params![query])?;
             while let Some(r) = rows.next()? {
-                out.push(r.get(0)?);
+                // A rowid is always an integer: read without a type check per row.
+                out.push(r.get_ref_unwrap(0).as_i64().unwrap_or_default());
                 if out.len() % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
                     return Err(IndexError::Deadline);
                 }

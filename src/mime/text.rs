@@ -81,8 +81,9 @@ pub const FOLD_VERSION: u32 = 2;
 /// It works character by character, with no context (unlike `str::to_lowercase`, whose final
 /// sigma rule would fold `Σ` to `σ` or `ς` depending on what follows): so the folding of a
 /// substring is always a substring of the folding of the whole, which is what makes a match on
-/// folded text equal a case-insensitive match, and the trigram candidates a superset.
-/// NUL becomes a space (SQLite text and the trigram tokenizer are not meant to carry it).
+/// folded text equal a case-insensitive match, and the content index's words of a folded
+/// string the words of the folded text. NUL becomes a space (SQLite text is not meant to carry
+/// it).
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
