@@ -304,7 +304,9 @@ def cell(s, q, k):
 
 def ratio(a, b):
     try:
-        return f"{float(a) / float(b):.3f}×"
+        # Two significant digits: a ratio of 0.00002 must not print as 0.000.
+        r = float(a) / float(b)
+        return (f"{r:.2g}" if r >= 1e-4 else f"{r:.6f}".rstrip("0")) + "×"
     except (TypeError, ValueError, ZeroDivisionError):
         return "n/a"
 
