@@ -544,10 +544,11 @@ fn text_sets(
         };
         // The index's answer: exact for a plain word in the asked columns, else candidates;
         // or nothing to go on (every message is a candidate).
-        let (candidates, exact) = match index.content_candidates(columns, &needle, deadline)? {
-            Some(c) => (c.ids, c.exact && matches!(test, TextTest::Contains(_))),
-            None => ((0..entries.len()).map(id_at).collect(), false),
-        };
+        let (candidates, exact) =
+            match index.content_candidates(columns, &needle, entries.len(), deadline)? {
+                Some(c) => (c.ids, c.exact && matches!(test, TextTest::Contains(_))),
+                None => ((0..entries.len()).map(id_at).collect(), false),
+            };
         let mut hits = vec![false; entries.len()];
         if exact {
             mark(&candidates, &mut hits);
