@@ -890,6 +890,7 @@ fn bench_window(r: &mut Runner) {
             .expect("ingest");
     }
     ingester.flush().expect("flush");
+    drop(ingester);
     println!(
         "# window: {n} messages over 10 years imported in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -174,6 +174,83 @@ impl Drop for Worker {
     }
 }
 
+impl Drop for Ingester<'_> {
+    fn drop(&mut self) {
+        // The writer's connection checkpoints by itself again, as SQLite does by default.
+        if self.checkpointer.take().is_some() {
+            if let Err(e) = self.index.set_auto_checkpoint(DEFAULT_CHECKPOINT_PAGES) {
+                log::warn!("import: {e}");
+            }
+        }
+    }
+}
+
+/// SQLite's default `wal_autocheckpoint`.
+const DEFAULT_CHECKPOINT_PAGES: u32 = 1000;
+
+/// WAL pages at which the ingest's own connection checkpoints anyway (SQLite's default is
+/// 1,000): 64 MiB, several batches, should the [`Checkpointer`] fall behind.
+const BACKSTOP_CHECKPOINT_PAGES: u32 = 16_384;
+
+/// A thread with its own connection that checkpoints the WAL after each commit, so that copying
+/// a batch's pages into the database file (and its fsync) is not done by the writing thread
+/// inside its next commit: that thread is what limits an import.
+struct Checkpointer {
+    /// One pending nudge at most: a checkpoint covers every commit before it.
+    nudges: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread, and raises the writer's own checkpoint limit to the backstop; None
+    /// (the writer checkpoints as before) when the connection or thread cannot be had.
+    fn start(index: &Index) -> Option<Checkpointer> {
+        let path = index.path()?;
+        let own = match Index::open(&path) {
+            Ok(ix) => ix,
+            Err(e) => {
+                log::warn!("import: no checkpoint connection, the writer checkpoints: {e}");
+                return None;
+            }
+        };
+        let (nudges, nudged) = crossbeam_channel::bounded::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("ingest-checkpoint".into())
+            .spawn(move || {
+                for () in nudged {
+                    if let Err(e) = own.checkpoint() {
+                        log::warn!("import: checkpoint: {e}");
+                    }
+                }
+            })
+            .ok()?;
+        if let Err(e) = index.set_auto_checkpoint(BACKSTOP_CHECKPOINT_PAGES) {
+            log::warn!("import: {e}");
+        }
+        Some(Checkpointer {
+            nudges: Some(nudges),
+            thread: Some(thread),
+        })
+    }
+
+    /// A commit happened: checkpoint soon (a nudge already pending covers it).
+    fn nudge(&self) {
+        if let Some(n) = &self.nudges {
+            let _ = n.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop after any pending checkpoint.
+        self.nudges = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The workers, dealt jobs in turn.
 struct Workers {
     workers: Vec<Worker>,
@@ -250,6 +327,8 @@ pub struct Ingester<'a> {
     store: &'a BlobStore,
     /// Started at the first message.
     workers: Option<Workers>,
+    /// Started with the workers (None if its connection could not be opened).
+    checkpointer: Option<Checkpointer>,
     pending: Vec<Pending>,
     pending_bytes: usize,
 }
@@ -264,6 +343,7 @@ impl<'a> Ingester<'a> {
             index,
             store,
             workers: None,
+            checkpointer: None,
             pending: Vec::new(),
             pending_bytes: 0,
         }
@@ -312,6 +392,7 @@ impl<'a> Ingester<'a> {
         if self.workers.is_none() {
             let w = Workers::start(prepare_threads()).map_err(ImportError::Thread)?;
             self.workers = Some(w);
+            self.checkpointer = Checkpointer::start(self.index);
         }
         let mut done: Option<Flushed> = None;
         // Take back what is ready, and while too much is out, wait for the oldest.
@@ -418,6 +499,9 @@ impl<'a> Ingester<'a> {
         crash_point("synced");
         let committed = self.index.commit_ingest(&new, &placements, &journal)?;
         crash_point("committed");
+        if let Some(c) = &self.checkpointer {
+            c.nudge();
+        }
         drop(lock);
 
         let mut done = Flushed::default();

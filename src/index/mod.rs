@@ -229,6 +229,29 @@ impl Index {
         Ok(())
     }
 
+    /// The database file, for another connection to the same index.
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.conn.path().map(std::path::PathBuf::from)
+    }
+
+    /// Has this connection copy its committed WAL pages into the database file itself only once
+    /// the WAL holds `pages` pages (SQLite's default: 1,000, i.e. after nearly every ingest
+    /// batch, inside its commit). For a bulk writer whose checkpoints another connection runs
+    /// ([`Index::checkpoint`]); the limit stays as a backstop should that one fall behind.
+    pub fn set_auto_checkpoint(&self, pages: u32) -> Result<(), IndexError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        Ok(())
+    }
+
+    /// Copies the WAL's committed pages into the database file as far as readers allow,
+    /// without waiting for anyone (`PRAGMA wal_checkpoint(PASSIVE)`); a writer may go on
+    /// meanwhile.
+    pub fn checkpoint(&self) -> Result<(), IndexError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// SQLite's own consistency check of the database file: `"ok"` when sound (the crash tests
     /// and `imapvault verify` read it).
     pub fn integrity_check(&self) -> Result<String, IndexError> {

@@ -45,6 +45,8 @@ impl MemSession {
             }
             ingester.flush().expect("flush");
         }
+        // It hands the index back when dropped (its checkpoint thread stops).
+        drop(ingester);
         let context = Arc::new(SessionContext::new(&archive, FlagPolicy::PerUser));
         MemSession {
             dir,
