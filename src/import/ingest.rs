@@ -119,7 +119,7 @@ fn prepare(job: Job) -> Pending {
 
 /// Worker threads for [`prepare`]: one per CPU (the caller's thread mostly waits on SQLite and
 /// the disk meanwhile), at most 4.
-fn prepare_threads() -> usize {
+pub(super) fn prepare_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 

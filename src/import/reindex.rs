@@ -3,17 +3,18 @@
 //! Walks every stored message in id order, in batches of [`BATCH`]: reads its blob (checksum
 //! checked), extracts and folds its searchable text (`mime::text`), computes its PREVIEW text,
 //! whether it has an attachment (`$HasAttachment`) and its SORT/THREAD keys (`mime::sort`), and
-//! replaces them, one transaction per batch. Readers keep searching meanwhile: each batch swaps
-//! whole rows. At the end, rows of messages that no longer exist are dropped and the archive is
-//! marked as fully indexed (which lifts the `NO [UNAVAILABLE]` of text searches after the 0003
-//! and 0005 migrations).
+//! replaces them, one transaction per batch. The words' index is emptied first
+//! ([`crate::index::Index::start_reindex`]): meanwhile text searches stay exact by reading every
+//! message's stored text (slowly on a large archive). At the end, rows of messages that no
+//! longer exist are dropped and the archive is marked as fully indexed (which lifts the
+//! `NO [UNAVAILABLE]` of text searches after the 0003 and 0005 migrations, and the full reads).
 //! A damaged blob is reported and skipped (its old row, if any, stays); it is never indexed
 //! from bytes that fail their checksum.
 
 use crate::archive::Archive;
 use crate::index::{ContentRow, MessageId, Reindexed};
 use crate::mime;
-use crate::store::StoreError;
+use crate::store::{BlobRef, BlobStore, StoreError};
 
 use super::ImportError;
 
@@ -40,6 +41,21 @@ pub struct Skipped {
     pub error: StoreError,
 }
 
+/// What reindex recomputes of message `id` from its blob, or why it cannot.
+fn prepare(store: &BlobStore, id: MessageId, blob: BlobRef) -> Result<Reindexed, Skipped> {
+    let bytes = store
+        .read(blob)
+        .map_err(|error| Skipped { message: id, error })?;
+    let (text, preview) = mime::text::extract_with_preview(&bytes);
+    Ok(Reindexed {
+        id,
+        content: ContentRow::new(text.folded()),
+        preview,
+        has_attachment: mime::has_attachment_of(&bytes),
+        sort: mime::sort::keys(&bytes),
+    })
+}
+
 /// Rebuilds the content index of `archive`; `progress` is called after each batch.
 pub fn run(
     archive: &mut Archive,
@@ -47,6 +63,7 @@ pub fn run(
 ) -> Result<(ReindexProgress, Vec<Skipped>), ImportError> {
     let (index, store) = archive.parts_mut();
     index.use_bulk_cache()?;
+    index.start_reindex()?;
     let mut p = ReindexProgress {
         total: index.message_count()?,
         ..ReindexProgress::default()
@@ -58,23 +75,35 @@ pub fn run(
         let Some(&(end, _)) = batch.last() else {
             break;
         };
+        // Each message's extraction is pure CPU work: the batch is cut into one run per
+        // preparing thread (as import's), and the runs' results are joined in id order.
+        let per_thread = batch.len().div_ceil(super::ingest::prepare_threads());
+        let prepared: Vec<Vec<Result<Reindexed, Skipped>>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = batch
+                .chunks(per_thread.max(1))
+                .map(|run| {
+                    scope.spawn(move || {
+                        run.iter()
+                            .map(|&(id, blob)| prepare(store, id, blob))
+                            .collect()
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
         let mut rows = Vec::with_capacity(batch.len());
-        for (id, blob) in batch {
-            match store.read(blob) {
-                Ok(bytes) => {
-                    let (text, preview) = mime::text::extract_with_preview(&bytes);
-                    rows.push(Reindexed {
-                        id,
-                        content: ContentRow::new(text.folded()),
-                        preview,
-                        has_attachment: mime::has_attachment_of(&bytes),
-                        sort: mime::sort::keys(&bytes),
-                    });
-                }
-                Err(error) => {
-                    log::warn!("reindex: message {}: {error}", id.0);
+        for r in prepared.into_iter().flatten() {
+            match r {
+                Ok(row) => rows.push(row),
+                Err(s) => {
+                    log::warn!("reindex: message {}: {}", s.message.0, s.error);
                     p.damaged += 1;
-                    skipped.push(Skipped { message: id, error });
+                    skipped.push(s);
                 }
             }
         }
