@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,15 +13,6 @@ use std::time::{Duration, Instant};
 use common::RawClient;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-
-/// A free loopback port (bound then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A client that trusts both certificates and reports which one the server showed.
 fn connect(
@@ -104,7 +95,7 @@ impl Daemon {
         let (pem_b, der_b) = make("b");
         std::fs::copy(dir.path().join("a.pem"), dir.path().join("cert.pem")).unwrap();
         std::fs::copy(dir.path().join("a.key"), dir.path().join("key.pem")).unwrap();
-        let (port, plain_port) = (free_port(), free_port());
+        let (port, plain_port) = (common::free_port(), common::free_port());
         let config = dir.path().join("imapvault.toml");
         std::fs::write(
             &config,

@@ -3,8 +3,11 @@
 //! unit passes `systemd-analyze verify` and keeps its hardening; the maintainer scripts parse;
 //! the `cargo deb` assets exist. Building the .deb itself needs cargo-deb and is not tested.
 
+mod common;
+
+use common::free_port;
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -134,14 +137,6 @@ impl Setup {
 enum StartWith {
     StartStopDaemon,
     PlainShell,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Whether process `pid` is gone (or exited and only waits to be reaped).

@@ -14,6 +14,24 @@ use imapvault::server::{Security, Shutdown};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
+/// A free loopback port for a server started as a separate process (bound then released),
+/// never the same one twice in this test process: tests run in parallel, and the kernel may
+/// hand a just-released port to the next `bind(0)`, so two tests' servers would meet on it.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a loopback port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
 /// The default limits, but with room for the many sessions tests open from one address as one
 /// user, and the fixed 300 ms pause after a failed login that tests were written against
 /// (tests/limits.rs tests the limits themselves).
