@@ -27,7 +27,9 @@
 //! the string lies wholly inside one piece (pieces overlap by [`PIECE_STEP`]). Likewise one
 //! unspaced character or pair is itself a word of every text that contains it. Any other
 //! string gives candidates only: each of its segments (or pairs) must lie in a word of the
-//! text, which the exact check against `message_text_store` completes.
+//! text, and where it stands in the string says where in that word ([`Probe`]: at its end, at
+//! its start, or the whole word, found through the `words` table's order or by equality); the
+//! exact check against `message_text_store` completes them.
 //!
 //! Safety of MATCH (DESIGN §4): a client's string never becomes FTS5 query syntax. The MATCH
 //! arguments are our own tokens (letters and digits of our alphabet), and, for the vocabulary,
