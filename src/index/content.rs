@@ -377,7 +377,7 @@ impl Vocabulary {
 /// says where it must stand in a word of the text: a segment with something after it in the
 /// string (a separator, or a letter of the other kind) ends a word of the text there, one with
 /// something before it starts one, one with both is a whole word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Probe<'a> {
     /// The words that contain this: a segment that is the whole string, or the first
     /// [`PIECE_STEP`] characters of one longer than [`WORD_MAX_CHARS`] (all of it might not
@@ -464,8 +464,22 @@ pub fn needle_words(needle: &str) -> NeedleWords<'_> {
             Probe::Is(seg)
         });
     });
+    // A lookup asked twice narrows nothing more, and a client's string may hold thousands of
+    // segments: each distinct one is asked once, and at most MAX_PROBES of them (evenly spaced,
+    // first and last included), since any of the conditions is one a matching text meets.
+    let mut seen = HashSet::with_capacity(probes.len());
+    probes.retain(|p| seen.insert(*p));
+    if probes.len() > MAX_PROBES {
+        let n = probes.len();
+        probes = (0..MAX_PROBES)
+            .map(|i| probes[i * (n - 1) / (MAX_PROBES - 1)])
+            .collect();
+    }
     NeedleWords { probes, exact }
 }
+
+/// Lookups one search string makes at most (see [`needle_words`]).
+const MAX_PROBES: usize = 16;
 
 /// The messages the index names for a search string: exactly those that contain it, or
 /// candidates for the exact check.
@@ -616,7 +630,6 @@ impl Index {
     ) -> Result<Option<Vec<i64>>, IndexError> {
         let part = probe.text();
         match probe {
-            Probe::Within(_) => self.words_containing(part, deadline),
             Probe::Is(_) => Ok(Some(
                 self.conn
                     .prepare_cached("SELECT id FROM words WHERE word = ?1")?
@@ -632,41 +645,50 @@ impl Index {
                     .conn
                     .prepare_cached("SELECT id, word FROM words WHERE word >= ?1 ORDER BY word")?;
                 let mut rows = stmt.query(params![part])?;
-                self.collect_words(&mut rows, 1, deadline, |w| {
-                    if w.starts_with(part.as_bytes()) {
-                        Some(true)
-                    } else {
-                        None
-                    }
+                self.collect_words(&mut rows, None, deadline, |w| {
+                    w.starts_with(part.as_bytes()).then_some(true)
                 })
             }
-            Probe::Ends(_) => {
-                let ends = |w: &[u8]| Some(w.ends_with(part.as_bytes()));
-                if part.chars().nth(2).is_some() {
-                    let mut stmt = self.conn.prepare_cached(
-                        "SELECT id, word FROM words WHERE id IN
-                            (SELECT rowid FROM word_grams WHERE word_grams MATCH ?1)",
-                    )?;
-                    let mut rows = stmt.query(params![fts_string(part)])?;
-                    self.collect_words(&mut rows, ENDS_SCAN, deadline, ends)
-                } else {
+            Probe::Within(_) | Probe::Ends(_) => {
+                let ends = matches!(probe, Probe::Ends(_));
+                let keep = |w: &[u8]| Some(!ends || w.ends_with(part.as_bytes()));
+                if part.chars().nth(2).is_none() {
+                    // Shorter than a trigram: FTS5's trigram index answers nothing, so the
+                    // vocabulary is read through (see SCAN_WORDS_PER_MESSAGE).
                     let mut stmt = self
                         .conn
                         .prepare_cached("SELECT id, word FROM words WHERE instr(word, ?1) > 0")?;
                     let mut rows = stmt.query(params![part])?;
-                    self.collect_words(&mut rows, usize::MAX / MAX_EXPANSION, deadline, ends)
+                    return self.collect_words(&mut rows, None, deadline, keep);
                 }
+                // The words containing `part`; those that must end with it are filtered by
+                // their text, of which at most ENDS_SCAN per word kept are read.
+                let (sql, max_read) = if ends {
+                    (
+                        "SELECT id, word FROM words WHERE id IN
+                            (SELECT rowid FROM word_grams WHERE word_grams MATCH ?1)",
+                        Some(MAX_EXPANSION * ENDS_SCAN),
+                    )
+                } else {
+                    (
+                        "SELECT rowid, NULL FROM word_grams WHERE word_grams MATCH ?1",
+                        None,
+                    )
+                };
+                let mut stmt = self.conn.prepare_cached(sql)?;
+                let mut rows = stmt.query(params![fts_string(part)])?;
+                self.collect_words(&mut rows, max_read, deadline, keep)
             }
         }
     }
 
     /// The ids of `rows` (id, word) that `keep` takes (`Some(true)`), until it says stop
-    /// (`None`); None when more than [`MAX_EXPANSION`] are taken or more than that times
-    /// `scan` are read.
+    /// (`None`); None when more than [`MAX_EXPANSION`] are taken, or more than `max_read` rows
+    /// are read.
     fn collect_words(
         &self,
         rows: &mut rusqlite::Rows<'_>,
-        scan: usize,
+        max_read: Option<usize>,
         deadline: Instant,
         keep: impl Fn(&[u8]) -> Option<bool>,
     ) -> Result<Option<Vec<i64>>, IndexError> {
@@ -674,7 +696,7 @@ impl Index {
         let mut read = 0usize;
         while let Some(r) = rows.next()? {
             read += 1;
-            if read / scan > MAX_EXPANSION {
+            if max_read.is_some_and(|most| read > most) {
                 return Ok(None);
             }
             if read % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
@@ -693,40 +715,6 @@ impl Index {
                     }
                     out.push(r.get(0)?);
                 }
-            }
-        }
-        Ok(Some(out))
-    }
-
-    /// The ids of the vocabulary's words that contain `probe` (letters and digits), or None when
-    /// there are more than [`MAX_EXPANSION`].
-    fn words_containing(
-        &self,
-        probe: &str,
-        deadline: Instant,
-    ) -> Result<Option<Vec<i64>>, IndexError> {
-        let mut stmt;
-        let mut rows = if probe.chars().nth(2).is_some() {
-            stmt = self
-                .conn
-                .prepare_cached("SELECT rowid FROM word_grams WHERE word_grams MATCH ?1")?;
-            stmt.query(params![fts_string(probe)])?
-        } else {
-            // Shorter than a trigram: FTS5's trigram index answers nothing, so the vocabulary
-            // is read through (it is small next to the messages' text).
-            stmt = self
-                .conn
-                .prepare_cached("SELECT id FROM words WHERE instr(word, ?1) > 0")?;
-            stmt.query(params![probe])?
-        };
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            if out.len() == MAX_EXPANSION {
-                return Ok(None);
-            }
-            out.push(r.get(0)?);
-            if out.len() % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
-                return Err(IndexError::Deadline);
             }
         }
         Ok(Some(out))
@@ -1149,6 +1137,45 @@ mod tests {
         assert_eq!(w.probes.len(), MAX_PAIRS);
         let last: String = long.chars().skip(28).collect();
         assert_eq!(w.probes[MAX_PAIRS - 1], Is(&last));
+    }
+
+    /// A string of many segments asks each distinct one once, and at most MAX_PROBES of them:
+    /// a client's long string cannot make a search do a lookup per segment.
+    #[test]
+    fn a_needle_asks_few_distinct_lookups() {
+        use Probe::{Ends, Is, Starts};
+        let w = needle_words("a b a b a b a");
+        assert_eq!(w.probes, vec![Ends("a"), Is("b"), Is("a"), Starts("a")]);
+        let many: String = (0..5000).map(|i| format!("w{i} ")).collect();
+        let w = needle_words(&many);
+        assert_eq!(w.probes.len(), MAX_PROBES);
+        assert_eq!(w.probes[0], Ends("w0"));
+        assert_eq!(w.probes[MAX_PROBES - 1], Is("w4999"));
+        assert!(!w.exact);
+    }
+
+    /// MAX_EXPANSION words containing a string are each looked up; one more, and the string is
+    /// too common to narrow (alone, the caller then checks every message).
+    #[test]
+    fn a_string_in_more_than_max_expansion_words_is_not_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let words = |range: std::ops::Range<usize>| SearchText {
+            body: range.map(|i| format!("qqz{i} ")).collect(),
+            ..SearchText::default()
+        };
+        put(&mut ix, &[(1, words(0..MAX_EXPANSION))]);
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let ask = |ix: &Index, needle| {
+            ix.content_candidates(&[ContentColumn::Body], needle, usize::MAX, far)
+                .unwrap()
+                .map(|c| (c.ids, c.exact))
+        };
+        assert_eq!(ask(&ix, "qqz"), Some((vec![MessageId(1)], true)));
+        put(&mut ix, &[(2, words(MAX_EXPANSION..MAX_EXPANSION + 1))]);
+        assert_eq!(ask(&ix, "qqz"), None);
+        // A narrower string of the same words still is.
+        assert_eq!(ask(&ix, "qqz4096"), Some((vec![MessageId(2)], true)));
     }
 
     #[test]
