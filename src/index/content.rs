@@ -1435,14 +1435,11 @@ mod tests {
         let path = dir.path().join("i.sqlite");
         {
             let db = rusqlite::Connection::open(&path).unwrap();
-            for sql in &super::super::migrate::MIGRATIONS[..10] {
-                db.execute_batch(sql).unwrap();
-            }
+            super::super::migrate::schema_before(&db, "0011");
             db.execute_batch(
                 "INSERT INTO message_text_store VALUES (1, '', '', '', '', 'hello', '', 'world');
                  INSERT INTO message_grams (rowid, grams) VALUES (1, 'sabcdef');
-                 UPDATE content_state SET grams_pending = 0;
-                 PRAGMA user_version = 10;",
+                 UPDATE content_state SET grams_pending = 0;",
             )
             .unwrap();
         }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::IndexError;
 
 /// The migrations, in order; migration `i` brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_mailbox_counters.sql"),
     include_str!("../../sql/0003_content.sql"),
@@ -56,24 +56,32 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), IndexError> {
     }
 }
 
+/// Brings the empty database of `conn` to the schema as it was just before migration `number`
+/// ("0008"): the migrations listed before it applied, and `user_version` saying so. For tests
+/// of a migration on an archive made before it.
+#[cfg(test)]
+pub(super) fn schema_before(conn: &Connection, number: &str) {
+    let marker = format!("migration {number}");
+    let before = MIGRATIONS
+        .iter()
+        .position(|m| m.contains(&marker))
+        .unwrap_or_else(|| panic!("{number} is listed"));
+    for m in &MIGRATIONS[..before] {
+        conn.execute_batch(m).unwrap();
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {before}"))
+        .unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// An in-memory index whose schema is as it was just before migration `number` ("0008"):
-    /// the migrations listed before it applied, and `user_version` saying so.
+    /// see [`super::schema_before`].
     fn schema_before(number: &str) -> Connection {
-        let marker = format!("migration {number}");
-        let before = MIGRATIONS
-            .iter()
-            .position(|m| m.contains(&marker))
-            .unwrap_or_else(|| panic!("{number} is listed"));
         let conn = Connection::open_in_memory().unwrap();
-        for m in &MIGRATIONS[..before] {
-            conn.execute_batch(m).unwrap();
-        }
-        conn.execute_batch(&format!("PRAGMA user_version = {before}"))
-            .unwrap();
+        super::schema_before(&conn, number);
         conn
     }
 
