@@ -40,9 +40,7 @@ use imapvault::imap::framing::{read_command, Joined};
 use imapvault::imap::limits::FrameLimits;
 use imapvault::imap::view::{Access, Addressing, MailboxView, ViewEntry};
 use imapvault::imap::{parse_command, CommandBody, SequenceSet};
-use imapvault::index::{
-    needle_words, ContentColumn, MailboxId, MailboxInfo, MessageId, Subscription,
-};
+use imapvault::index::{needle_words, MailboxId, MailboxInfo, MessageId, Subscription};
 use imapvault::mime::{self, text, Section, SectionText};
 
 const WARM_UP: Duration = Duration::from_millis(100);
@@ -734,38 +732,29 @@ fn bench_search(r: &mut Runner) {
     // What the server does to each text key before touching the index: decode the needle
     // from the command's charset, fold it (search.rs `text_test`), and cut it into the runs
     // the vocabulary is asked for (`Index::content_candidates` → `needle_words`).
-    use ContentColumn as C;
-    let needles: [(&str, &[u8], &[ContentColumn]); 5] = [
-        ("subject_ascii", b"Quarterly Report", &[C::Subject]),
-        (
-            "from_latin",
-            "J\u{fc}rgen M\u{fc}ller".as_bytes(),
-            &[C::From],
-        ),
+    let needles: [(&str, &[u8]); 5] = [
+        ("subject_ascii", b"Quarterly Report"),
+        ("from_latin", "J\u{fc}rgen M\u{fc}ller".as_bytes()),
         (
             "text_cyrillic",
             "\u{41e}\u{442}\u{447}\u{451}\u{442} \u{437}\u{430} \u{43c}\u{430}\u{440}\u{442}"
                 .as_bytes(),
-            &[C::Headers, C::Body],
         ),
         (
             "body_japanese",
             "\u{4f1a}\u{8b70}\u{306e}\u{8b70}\u{4e8b}\u{9332}".as_bytes(),
-            &[C::Body],
         ),
         (
             "body_long_phrase",
             b"please review the attached figures before Friday and send the approved draft",
-            &[C::Body],
         ),
     ];
-    let prepare = |needle: &[u8], _cols: &[ContentColumn]| {
+    let prepare = |needle: &[u8]| {
         let folded = text::fold(&text::decode_charset(b"utf-8", needle));
         needle_words(&folded).probes.len()
     };
-    for (name, needle, cols) in needles {
-        let runs = prepare(needle, cols);
-        assert!(runs >= 1, "{name}: no runs");
+    for (name, needle) in needles {
+        assert!(prepare(needle) >= 1, "{name}: no lookups");
         let folded = text::fold(&text::decode_charset(b"utf-8", needle));
         r.bench(
             &format!("search.needle_words.{name}"),
@@ -775,7 +764,7 @@ fn bench_search(r: &mut Runner) {
             || needle_words(black_box(&folded)).probes.len(),
         );
         r.bench(&format!("search.needle.{name}"), "key", 1, 0, || {
-            prepare(black_box(needle), black_box(cols))
+            prepare(black_box(needle))
         });
     }
 }
