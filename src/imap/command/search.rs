@@ -475,66 +475,7 @@ fn text_sets(
 ) -> Result<TextSets, IndexError> {
     let mut keys = Vec::new();
     text_keys(key, &mut keys);
-    // The view's messages in id order with their positions: candidates (in id order from the
-    // index) are matched to entries by binary search, which costs nothing per entry of a large
-    // mailbox when a string is rare (a hash set of the whole view did, on every search). A
-    // mailbox filled by import is usually in id order already, and then the entries themselves
-    // serve; else a sorted copy. (A message is in a mailbox once; dedup is not needed.)
-    let in_id_order = entries.windows(2).all(|w| w[0].message < w[1].message);
-    let by_id: Vec<(MessageId, usize)> = if in_id_order {
-        Vec::new()
-    } else {
-        let mut v: Vec<_> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.message, i))
-            .collect();
-        v.sort_unstable();
-        v
-    };
-    let id_at = |k: usize| {
-        if in_id_order {
-            entries[k].message
-        } else {
-            by_id[k].0
-        }
-    };
-    let position_at = |k: usize| if in_id_order { k } else { by_id[k].1 };
-    let position = |m: MessageId| {
-        if in_id_order {
-            entries.binary_search_by_key(&m, |e| e.message).ok()
-        } else {
-            by_id
-                .binary_search_by_key(&m, |&(id, _)| id)
-                .ok()
-                .map(|k| by_id[k].1)
-        }
-    };
-    // Flags the view positions of `ids` (ascending). A few ids are each found by binary
-    // search; many (a common word: 400,000 of 1,000,000) by one walk along the view in id
-    // order, which reads memory in order instead of missing the cache on every probe.
-    let mark = |ids: &[MessageId], hits: &mut [bool]| {
-        if ids.len() * 16 < entries.len() {
-            for &m in ids {
-                if let Some(i) = position(m) {
-                    hits[i] = true;
-                }
-            }
-            return;
-        }
-        let mut k = 0;
-        for &m in ids {
-            while k < entries.len() && id_at(k) < m {
-                k += 1;
-            }
-            if k == entries.len() {
-                break;
-            }
-            if id_at(k) == m {
-                hits[position_at(k)] = true;
-            }
-        }
-    };
+    let view = ViewById::new(entries);
     let mut sets = TextSets::default();
     for k in keys {
         let (test, needle) = text_test(k, charset);
@@ -542,34 +483,23 @@ fn text_sets(
             TextTest::Contains(c) => c,
             TextTest::Header(_) => &[ContentColumn::Headers],
         };
-        // The index's answer: exact for a plain word in the asked columns, else candidates;
-        // or nothing to go on (every message is a candidate).
-        let (candidates, exact) =
-            match index.content_candidates(columns, &needle, entries.len(), deadline)? {
-                Some(c) => (c.ids, c.exact && matches!(test, TextTest::Contains(_))),
-                None => ((0..entries.len()).map(id_at).collect(), false),
-            };
         let mut hits = vec![false; entries.len()];
-        if exact {
-            mark(&candidates, &mut hits);
-            sets.sets.push((k as *const SearchKey, hits));
-            continue;
-        }
-        // Only the view's messages are checked.
-        let candidates: Vec<MessageId> = if candidates.len() * 16 < entries.len() {
-            candidates
-                .into_iter()
-                .filter(|&m| position(m).is_some())
-                .collect()
-        } else {
-            let mut in_view = vec![false; entries.len()];
-            mark(&candidates, &mut in_view);
-            // In id order, as `mark` and `content_filter` want them.
-            (0..entries.len())
-                .filter(|&k| in_view[position_at(k)])
-                .map(id_at)
-                .collect()
-        };
+        // The index's answer: exact for a plain word in the asked columns, else candidates
+        // (only the view's are checked); or nothing to go on (every message is a candidate).
+        let candidates =
+            match index.content_candidates(columns, &needle, entries.len(), deadline)? {
+                Some(c) if c.exact && matches!(test, TextTest::Contains(_)) => {
+                    view.each_of(&c.ids, |i, _| hits[i] = true);
+                    sets.sets.push((k as *const SearchKey, hits));
+                    continue;
+                }
+                Some(c) => {
+                    let mut in_view = Vec::with_capacity(c.ids.len());
+                    view.each_of(&c.ids, |_, m| in_view.push(m));
+                    in_view
+                }
+                None => (0..entries.len()).map(|k| view.id(k)).collect(),
+            };
         // The folded needle against folded text, as bytes: both are UTF-8, where a byte match
         // is a character match (no character's encoding starts inside another's).
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
@@ -583,10 +513,87 @@ fn text_sets(
             }),
         };
         let found = index.content_filter(&candidates, columns, deadline, &mut check)?;
-        mark(&found, &mut hits);
+        view.each_of(&found, |i, _| hits[i] = true);
         sets.sets.push((k as *const SearchKey, hits));
     }
     Ok(sets)
+}
+
+/// The view's messages in id order with their positions: the index answers in id order, and
+/// its ids are matched to entries through this (a hash set of the whole view cost a hash per
+/// entry on every search). A mailbox filled by import is usually in id order already, and then
+/// the entries themselves serve; else a sorted copy. (A message is in a mailbox once.)
+struct ViewById<'a> {
+    entries: &'a [ViewEntry],
+    /// Empty when `entries` are in id order.
+    sorted: Vec<(MessageId, usize)>,
+}
+
+impl<'a> ViewById<'a> {
+    fn new(entries: &'a [ViewEntry]) -> Self {
+        let sorted = if entries.windows(2).all(|w| w[0].message < w[1].message) {
+            Vec::new()
+        } else {
+            let mut v: Vec<_> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.message, i))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        ViewById { entries, sorted }
+    }
+
+    /// The `k`th message in id order.
+    fn id(&self, k: usize) -> MessageId {
+        match self.sorted.get(k) {
+            Some(&(m, _)) => m,
+            None => self.entries[k].message,
+        }
+    }
+
+    /// The view position of the `k`th message in id order.
+    fn position(&self, k: usize) -> usize {
+        self.sorted.get(k).map_or(k, |&(_, i)| i)
+    }
+
+    /// Calls `f` with the view position and id of each of `ids` (ascending) in the view, in id
+    /// order. A few ids are each found by binary search; many (a common word: 400,000 of
+    /// 1,000,000) by one walk along the view, which reads memory in order instead of missing
+    /// the cache on every probe.
+    fn each_of(&self, ids: &[MessageId], mut f: impl FnMut(usize, MessageId)) {
+        let n = self.entries.len();
+        if ids.len() * 16 < n {
+            for &m in ids {
+                if let Ok(k) = self.binary_search(m) {
+                    f(self.position(k), m);
+                }
+            }
+            return;
+        }
+        let mut k = 0;
+        for &m in ids {
+            while k < n && self.id(k) < m {
+                k += 1;
+            }
+            if k == n {
+                break;
+            }
+            if self.id(k) == m {
+                f(self.position(k), m);
+            }
+        }
+    }
+
+    /// Where `m` is in id order.
+    fn binary_search(&self, m: MessageId) -> Result<usize, usize> {
+        if self.sorted.is_empty() {
+            self.entries.binary_search_by_key(&m, |e| e.message)
+        } else {
+            self.sorted.binary_search_by_key(&m, |&(id, _)| id)
+        }
+    }
 }
 
 /// The test and the folded needle of one text key.
