@@ -1131,6 +1131,11 @@ mod tests {
         let middle = format!("a {long} c");
         let w = needle_words(&middle);
         assert_eq!(w.probes[1], Within(&long[..PIECE_STEP]));
+        // MAX_PAIRS pairs are all asked; one more, and the middle loses one.
+        let pairs = |n: usize| ('一'..).take(n + 1).collect::<String>();
+        let (at, past) = (pairs(MAX_PAIRS), pairs(MAX_PAIRS + 1));
+        assert_eq!(needle_words(&at).probes.len(), MAX_PAIRS);
+        assert_eq!(needle_words(&past).probes.len(), MAX_PAIRS);
         // A long one: at most MAX_PAIRS pairs, the first and last among them.
         let long: String = ('一'..).take(30).collect();
         let w = needle_words(&long);
@@ -1146,6 +1151,14 @@ mod tests {
         use Probe::{Ends, Is, Starts};
         let w = needle_words("a b a b a b a");
         assert_eq!(w.probes, vec![Ends("a"), Is("b"), Is("a"), Starts("a")]);
+        // At MAX_PROBES distinct lookups all are kept; one more, and one is left out.
+        let words = |n: usize| (0..n).map(|i| format!("w{i} ")).collect::<String>();
+        let (at, past) = (words(MAX_PROBES), words(MAX_PROBES + 1));
+        assert_eq!(needle_words(&at).probes.len(), MAX_PROBES);
+        assert_eq!(needle_words(&past).probes.len(), MAX_PROBES);
+        assert!(needle_words(&past)
+            .probes
+            .contains(&Is(&format!("w{MAX_PROBES}"))));
         let many: String = (0..5000).map(|i| format!("w{i} ")).collect();
         let w = needle_words(&many);
         assert_eq!(w.probes.len(), MAX_PROBES);
