@@ -16,7 +16,7 @@
 #        rate is a lower bound, not the importer's own);
 #      REUSE (0; 1: with DOVECOT=0 and the RUN_DIR of an earlier run kept with KEEP=1, skip the
 #        corpus and the import and run the queries again on that archive with this build;
-#        the earlier ingest figures are reported);
+#        the earlier ingest figures are reported; the reused RUN_DIR is always kept);
 #      REPEATS (20) and QUERY_SECONDS (60): runs per query and server, and the time bound of
 #        each query's runs; XAPIAN (1: also Dovecot with fts-xapian; 0: without only)
 #      PORT_BASE (19940: 5 ports from there) RUN_DIR (fresh /tmp dir) KEEP (0) RESERVE_GB (15:
@@ -41,6 +41,8 @@ SPLIT=${SPLIT:-0}
 REUSE=${REUSE:-0}
 PORT_BASE=${PORT_BASE:-19940}
 KEEP=${KEEP:-0}
+# A run that reuses an archive never deletes it: it was kept to be run again.
+[ "$REUSE" = 1 ] && KEEP=1
 RESERVE_GB=${RESERVE_GB:-15}
 CARGO_FLAGS=${CARGO_FLAGS:---locked --offline}
 USER_NAME=bench
