@@ -120,8 +120,24 @@ pub fn write_number_list<I: IntoIterator<Item = u32>>(out: &mut Vec<u8>, numbers
         if i > 0 {
             out.push(b' ');
         }
-        out.extend_from_slice(n.to_string().as_bytes());
+        write_number(out, n.into());
     }
+}
+
+/// Writes `n` in decimal. Without the formatting machinery and a `String` per number: a
+/// common word's `* SEARCH` answer on 1,000,000 messages is 400,000 numbers.
+pub fn write_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// Writes a sequence set as written (`1:3,7,9:*`).
@@ -451,6 +467,15 @@ mod tests {
         out.push(b' ');
         write_sequence_set(&mut out, &SequenceSet::parse(b"1:3,7,9:*").unwrap());
         assert_eq!(out, b"2 3 17 1:3,7,9:*");
+    }
+
+    #[test]
+    fn numbers_in_decimal() {
+        for n in [0, 1, 9, 10, 99, 100, 4_294_967_295, 4_294_967_296, u64::MAX] {
+            let mut out = b"x".to_vec();
+            write_number(&mut out, n);
+            assert_eq!(out, format!("x{n}").as_bytes(), "{n}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use std::time::Instant;
 
 use crate::imap::datetime::Day;
-use crate::imap::encode::ResponseCode;
+use crate::imap::encode::{self, ResponseCode};
 use crate::imap::response::{Completion, Out, Status};
 use crate::imap::sequence::{format_ranges, runs, SequenceArg};
 use crate::imap::session::Ctx;
@@ -107,18 +107,20 @@ pub(super) fn write_answer(
 ) {
     match ret {
         None => {
-            let mut line = String::with_capacity(10 + hits.len() * 6);
-            line.push_str("* ");
-            line.push_str(name);
-            for h in hits {
-                line.push(' ');
-                line.push_str(&h.to_string());
+            let mut line = Vec::with_capacity(16 + hits.len() * 8);
+            line.extend_from_slice(b"* ");
+            line.extend_from_slice(name.as_bytes());
+            if !hits.is_empty() {
+                line.push(b' ');
+                encode::write_number_list(&mut line, hits.iter().copied());
             }
             if let Some(m) = modseq {
-                line.push_str(&format!(" (MODSEQ {m})"));
+                line.extend_from_slice(b" (MODSEQ ");
+                encode::write_number(&mut line, m);
+                line.push(b')');
             }
-            line.push_str("\r\n");
-            out.text(&line);
+            line.extend_from_slice(b"\r\n");
+            out.push(&line);
         }
         // RFC 5182 §2.1: SAVE alone sends no ESEARCH; with other options they are answered.
         Some([SearchReturnOption::Save]) => {}
