@@ -505,7 +505,7 @@ fn text_sets(
         // The folded needle against folded text, as bytes: both are UTF-8, where a byte match
         // is a character match (no character's encoding starts inside another's).
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
-        let mut check = |texts: &[&[u8]]| match &test {
+        let check = |texts: &[&[u8]]| match &test {
             TextTest::Contains(_) => texts.iter().any(|t| finder.find(t).is_some()),
             TextTest::Header(name) => texts.first().is_some_and(|h| {
                 // Stored text is UTF-8, so this borrows; `found` is bound before `h` drops.
@@ -514,7 +514,7 @@ fn text_sets(
                 found
             }),
         };
-        let found = index.content_filter(&candidates, columns, deadline, &mut check)?;
+        let found = index.content_filter(&candidates, columns, deadline, &check)?;
         view.each_of(&found, |i, _| hits[i] = true);
         sets.sets.push((k as *const SearchKey, hits));
     }
