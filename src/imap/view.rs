@@ -7,6 +7,7 @@
 //! Sets are walked as ranges and never expanded beyond the messages that exist (DESIGN §4).
 
 use crate::imap::flags::{AttachmentKeyword, Flags};
+use std::cell::OnceCell;
 use std::ops::RangeInclusive;
 
 use crate::imap::sequence::{runs, SequenceSet};
@@ -89,6 +90,104 @@ pub struct MailboxView {
     /// The oldest internal date among the entries (`i64::MAX` when empty), so that "did the
     /// window edge pass anything?" costs one comparison per command.
     oldest: i64,
+    /// The entries' ids in id order and their UIDs, built on first use
+    /// ([`MailboxView::compact`]) and dropped when the view gains or loses a message.
+    /// (Boxed: a view lives in the session's state, whose other states are small.)
+    compact: OnceCell<Box<CompactView>>,
+}
+
+/// What a search reads of a view, compact: its messages in id order with their positions, and
+/// their UIDs. The index answers in id order, and its ids are matched to entries through this
+/// (a hash set of the whole view cost a hash per entry on every search).
+///
+/// 12 bytes a message, where an entry is 64: a common word's search on 1,000,000 messages
+/// walked the entries themselves three times, a fifth of its time. A mailbox filled by import
+/// is usually in id order, and then the ids' positions are their own; else they are sorted
+/// with their positions. (A message is in a mailbox once.)
+#[derive(Debug)]
+pub struct CompactView {
+    /// Ascending.
+    ids: Vec<MessageId>,
+    /// The view position of each of `ids`; empty when that is its own index.
+    positions: Vec<u32>,
+    /// The UID of each position.
+    uids: Vec<u32>,
+}
+
+impl CompactView {
+    fn new(entries: &[ViewEntry]) -> CompactView {
+        let uids = entries.iter().map(|e| e.uid).collect();
+        let ids: Vec<MessageId> = entries.iter().map(|e| e.message).collect();
+        if ids.windows(2).all(|w| w[0] < w[1]) {
+            return CompactView {
+                ids,
+                positions: Vec::new(),
+                uids,
+            };
+        }
+        // Positions fit in u32: a view holds at most u32::MAX messages (UIDs are u32).
+        let mut pairs: Vec<(MessageId, u32)> = ids.into_iter().zip(0u32..).collect();
+        pairs.sort_unstable();
+        let (ids, positions) = pairs.into_iter().unzip();
+        CompactView {
+            ids,
+            positions,
+            uids,
+        }
+    }
+
+    /// The UID at view position `i`.
+    pub fn uid(&self, i: usize) -> u32 {
+        self.uids[i]
+    }
+
+    /// How many messages.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The messages, ascending.
+    pub fn ids(&self) -> &[MessageId] {
+        &self.ids
+    }
+
+    /// The view position of the `k`th message in id order.
+    fn position(&self, k: usize) -> usize {
+        self.positions.get(k).map_or(k, |&p| p as usize)
+    }
+
+    /// Calls `f` with the view position and id of each of `ids` (ascending) in the view, in id
+    /// order. A few ids are each found by binary search; many (a common word: 400,000 of
+    /// 1,000,000) by one walk along the view's ids, which reads memory in order instead of
+    /// missing the cache on every probe.
+    pub fn each_of(&self, ids: &[MessageId], mut f: impl FnMut(usize, MessageId)) {
+        let n = self.ids.len();
+        if ids.len() * 16 < n {
+            for &m in ids {
+                if let Ok(k) = self.ids.binary_search(&m) {
+                    f(self.position(k), m);
+                }
+            }
+            return;
+        }
+        let mut k = 0;
+        for &m in ids {
+            while k < n && self.ids[k] < m {
+                k += 1;
+            }
+            if k == n {
+                break;
+            }
+            if self.ids[k] == m {
+                f(self.position(k), m);
+            }
+        }
+    }
 }
 
 impl MailboxView {
@@ -104,7 +203,14 @@ impl MailboxView {
             other_owner: None,
             entries,
             saved: Vec::new(),
+            compact: OnceCell::new(),
         }
+    }
+
+    /// The view's messages in id order and their UIDs (built on the first call after a change).
+    pub fn compact(&self) -> &CompactView {
+        self.compact
+            .get_or_init(|| Box::new(CompactView::new(&self.entries)))
     }
 
     /// Marks the view as of `owner`'s mailbox (not the session user's own).
@@ -177,6 +283,9 @@ impl MailboxView {
             }
         });
         self.oldest = oldest_of(&self.entries);
+        if !gone.is_empty() {
+            self.compact.take();
+        }
         gone
     }
 
@@ -188,6 +297,7 @@ impl MailboxView {
         }
         self.oldest = self.oldest.min(entry.internal_date);
         self.entries.push(entry);
+        self.compact.take();
         true
     }
 
@@ -207,7 +317,8 @@ impl MailboxView {
         self.entries.get(index)
     }
 
-    /// Mutable entry, to record flags after STORE.
+    /// Mutable entry, to record flags after STORE. (Its `uid` and `message` must stay as they
+    /// are: [`MailboxView::compact`] is kept by them.)
     pub fn entry_mut(&mut self, index: usize) -> Option<&mut ViewEntry> {
         self.entries.get_mut(index)
     }
@@ -329,6 +440,34 @@ mod tests {
             })
             .collect();
         MailboxView::new(info, Access::ReadOnly, entries)
+    }
+
+    /// The view's positions of `ids` as the compact view finds them, and their UIDs.
+    fn found(v: &MailboxView, ids: &[i64]) -> Vec<(usize, u32)> {
+        let ids: Vec<MessageId> = ids.iter().map(|&m| MessageId(m)).collect();
+        let mut out = Vec::new();
+        let compact = v.compact();
+        compact.each_of(&ids, |i, _| out.push((i, compact.uid(i))));
+        out
+    }
+
+    #[test]
+    fn the_compact_view_finds_positions_in_and_out_of_id_order_and_follows_changes() {
+        let mut v = view(&[2, 3, 7, 9]);
+        // Many ids (a walk) and few (binary searches) give the same answer; 5 is not there.
+        assert_eq!(found(&v, &[2, 5, 7, 9]), vec![(0, 2), (2, 7), (3, 9)]);
+        assert_eq!(found(&v, &[7]), vec![(2, 7)]);
+        // A message arriving after SELECT, and departures, are seen at once.
+        let mut late = v.entries()[0].clone();
+        late.uid = 11;
+        late.message = MessageId(1);
+        late.internal_date = 20 * 86_400;
+        assert!(v.append(late));
+        assert_eq!(found(&v, &[1, 2, 9]), vec![(4, 11), (0, 2), (3, 9)]);
+        v.depart_before(4 * 86_400);
+        assert_eq!(found(&v, &[1, 2, 9]), vec![(2, 11), (1, 9)]);
+        let many: Vec<i64> = (0..64).collect();
+        assert_eq!(found(&v, &many), vec![(2, 11), (0, 7), (1, 9)]);
     }
 
     #[test]

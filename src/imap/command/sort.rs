@@ -150,7 +150,7 @@ pub(super) fn load(
             };
             out.push(Sortable {
                 index,
-                number: search::answer_number(addressing, index, &entries[index]),
+                number: search::answer_number(addressing, index, entries[index].uid),
                 size: f.size,
                 arrival: f.internal_date,
                 sent: f.sent_date.unwrap_or(f.internal_date),
