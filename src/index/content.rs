@@ -143,6 +143,43 @@ impl ContentColumn {
     }
 }
 
+/// The ids of `rows` (id, word) that `keep` takes (`Some(true)`), until it says stop
+/// (`None`); None when more than [`MAX_EXPANSION`] are taken, or more than `max_read` rows
+/// are read.
+fn collect_words(
+    rows: &mut rusqlite::Rows<'_>,
+    max_read: Option<usize>,
+    deadline: Instant,
+    keep: impl Fn(&[u8]) -> Option<bool>,
+) -> Result<Option<Vec<i64>>, IndexError> {
+    let mut out = Vec::new();
+    let mut read = 0usize;
+    while let Some(r) = rows.next()? {
+        read += 1;
+        if max_read.is_some_and(|most| read > most) {
+            return Ok(None);
+        }
+        if read % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
+            return Err(IndexError::Deadline);
+        }
+        let word = match r.get_ref(1)? {
+            ValueRef::Text(t) => t,
+            _ => &[],
+        };
+        match keep(word) {
+            None => break,
+            Some(false) => {}
+            Some(true) => {
+                if out.len() == MAX_EXPANSION {
+                    return Ok(None);
+                }
+                out.push(r.get(0)?);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Whether the content index is being rebuilt (see [`Index::start_reindex`]): then it answers
 /// nothing, and every text search checks every stored text.
 fn rebuild_pending(conn: &Connection) -> Result<bool, IndexError> {
@@ -736,7 +773,7 @@ impl Index {
                     .conn
                     .prepare_cached("SELECT id, word FROM words WHERE word >= ?1 ORDER BY word")?;
                 let mut rows = stmt.query(params![part])?;
-                self.collect_words(&mut rows, None, deadline, |w| {
+                collect_words(&mut rows, None, deadline, |w| {
                     w.starts_with(part.as_bytes()).then_some(true)
                 })
             }
@@ -745,12 +782,41 @@ impl Index {
                 let keep = |w: &[u8]| Some(!ends || w.ends_with(part.as_bytes()));
                 if part.chars().nth(2).is_none() {
                     // Shorter than a trigram: FTS5's trigram index answers nothing, so the
-                    // vocabulary is read through (see SCAN_WORDS_PER_MESSAGE).
-                    let mut stmt = self
+                    // vocabulary is read through (see SCAN_WORDS_PER_MESSAGE), in two halves
+                    // at once when large (5.4 million words on 1,000,000 messages: ~270 ms).
+                    // Words are only added, so the partner's later snapshot has at most
+                    // words no message of this snapshot holds.
+                    let scan = |conn: &Connection, ids: std::ops::RangeInclusive<i64>| {
+                        let mut stmt = conn.prepare_cached(
+                            "SELECT id, word FROM words
+                             WHERE id BETWEEN ?2 AND ?3 AND instr(word, ?1) > 0",
+                        )?;
+                        let mut rows = stmt.query(params![part, ids.start(), ids.end()])?;
+                        collect_words(&mut rows, None, deadline, keep)
+                    };
+                    let largest: i64 = self
                         .conn
-                        .prepare_cached("SELECT id, word FROM words WHERE instr(word, ?1) > 0")?;
-                    let mut rows = stmt.query(params![part])?;
-                    return self.collect_words(&mut rows, None, deadline, keep);
+                        .prepare_cached("SELECT coalesce(max(id), 0) FROM words")?
+                        .query_row([], |r| r.get(0))?;
+                    if usize::try_from(largest).unwrap_or(0) < SPLIT_AFTER * 16 {
+                        return scan(&self.conn, i64::MIN..=i64::MAX);
+                    }
+                    let middle = largest / 2;
+                    let (low, high) = self.in_two(
+                        |conn| scan(conn, i64::MIN..=middle - 1),
+                        |conn| scan(conn, middle..=i64::MAX).map(Some),
+                    )?;
+                    let high = match high {
+                        Some(high) => high,
+                        None => scan(&self.conn, middle..=i64::MAX)?,
+                    };
+                    return Ok(match (low, high) {
+                        (Some(mut low), Some(high)) if low.len() + high.len() <= MAX_EXPANSION => {
+                            low.extend(high);
+                            Some(low)
+                        }
+                        _ => None,
+                    });
                 }
                 // The words containing `part`; those that must end with it are filtered by
                 // their text, of which at most ENDS_SCAN per word kept are read.
@@ -768,47 +834,9 @@ impl Index {
                 };
                 let mut stmt = self.conn.prepare_cached(sql)?;
                 let mut rows = stmt.query(params![fts_string(part)])?;
-                self.collect_words(&mut rows, max_read, deadline, keep)
+                collect_words(&mut rows, max_read, deadline, keep)
             }
         }
-    }
-
-    /// The ids of `rows` (id, word) that `keep` takes (`Some(true)`), until it says stop
-    /// (`None`); None when more than [`MAX_EXPANSION`] are taken, or more than `max_read` rows
-    /// are read.
-    fn collect_words(
-        &self,
-        rows: &mut rusqlite::Rows<'_>,
-        max_read: Option<usize>,
-        deadline: Instant,
-        keep: impl Fn(&[u8]) -> Option<bool>,
-    ) -> Result<Option<Vec<i64>>, IndexError> {
-        let mut out = Vec::new();
-        let mut read = 0usize;
-        while let Some(r) = rows.next()? {
-            read += 1;
-            if max_read.is_some_and(|most| read > most) {
-                return Ok(None);
-            }
-            if read % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
-                return Err(IndexError::Deadline);
-            }
-            let word = match r.get_ref(1)? {
-                ValueRef::Text(t) => t,
-                _ => &[],
-            };
-            match keep(word) {
-                None => break,
-                Some(false) => {}
-                Some(true) => {
-                    if out.len() == MAX_EXPANSION {
-                        return Ok(None);
-                    }
-                    out.push(r.get(0)?);
-                }
-            }
-        }
-        Ok(Some(out))
     }
 
     /// The messages holding any of `words` in any of `columns`, ascending, no repeats.
@@ -1519,6 +1547,38 @@ mod tests {
         assert_eq!(ask(&ix), None);
         ix.finish_reindex().unwrap();
         assert_eq!(ask(&ix), Some(vec![MessageId(1), MessageId(2)]));
+    }
+
+    /// A string of one or two characters is looked up by a pass over the whole vocabulary, in
+    /// two halves of its ids once it is large: words from both halves (and the one where they
+    /// meet) are found.
+    #[test]
+    fn a_pass_over_a_large_vocabulary_finds_words_in_both_halves() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        // Word i is the only word of message i: more than SPLIT_AFTER * 16 of them.
+        let n = (SPLIT_AFTER * 16 + 36) as i64;
+        let rows: Vec<(i64, SearchText)> = (1..=n)
+            .map(|i| {
+                let body = format!("q{i:03}z");
+                (
+                    i,
+                    SearchText {
+                        body,
+                        ..SearchText::default()
+                    },
+                )
+            })
+            .collect();
+        put(&mut ix, &rows);
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let got = ix
+            .content_candidates(&[ContentColumn::Body], "0z", usize::MAX, far)
+            .unwrap()
+            .unwrap();
+        let want: Vec<MessageId> = (1..=n).filter(|i| i % 10 == 0).map(MessageId).collect();
+        assert!(want.contains(&MessageId(n / 2)), "the middle word matches");
+        assert_eq!((got.ids, got.exact), (want, true));
     }
 
     /// A word's rows read in two halves: the partner connection's snapshot is later than the
