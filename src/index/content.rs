@@ -1358,6 +1358,24 @@ mod tests {
         ix.replace_content(&rows).unwrap();
     }
 
+    /// Puts messages `ids`, each with the body `body(id)` alone.
+    fn put_bodies(
+        ix: &mut Index,
+        ids: std::ops::RangeInclusive<i64>,
+        body: impl Fn(i64) -> String,
+    ) {
+        let rows: Vec<(i64, SearchText)> = ids
+            .map(|i| {
+                let text = SearchText {
+                    body: body(i),
+                    ..SearchText::default()
+                };
+                (i, text)
+            })
+            .collect();
+        put(ix, &rows);
+    }
+
     #[test]
     fn candidates_come_from_the_words_that_contain_the_needle() {
         let dir = tempfile::tempdir().unwrap();
@@ -1558,19 +1576,7 @@ mod tests {
         let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
         // Word i is the only word of message i: more than SPLIT_AFTER * 16 of them.
         let n = (SPLIT_AFTER * 16 + 36) as i64;
-        let rows: Vec<(i64, SearchText)> = (1..=n)
-            .map(|i| {
-                let body = format!("q{i:03}z");
-                (
-                    i,
-                    SearchText {
-                        body,
-                        ..SearchText::default()
-                    },
-                )
-            })
-            .collect();
-        put(&mut ix, &rows);
+        put_bodies(&mut ix, 1..=n, |i| format!("q{i:03}z"));
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let got = ix
             .content_candidates(&[ContentColumn::Body], "0z", usize::MAX, far)
@@ -1592,19 +1598,7 @@ mod tests {
         let mut ix = Index::open(&path).unwrap();
         let made: Vec<_> = (1..=40).map(super::super::ingest::test_message).collect();
         ix.commit_ingest(&made, &[], &[]).unwrap();
-        let rows: Vec<(i64, SearchText)> = (1..=40)
-            .map(|i| {
-                let body = format!("common w{i}");
-                (
-                    i,
-                    SearchText {
-                        body,
-                        ..SearchText::default()
-                    },
-                )
-            })
-            .collect();
-        put(&mut ix, &rows);
+        put_bodies(&mut ix, 1..=40, |i| format!("common w{i}"));
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let ask = |ix: &Index| {
             ix.content_candidates(&[ContentColumn::Body], "common", usize::MAX, far)
