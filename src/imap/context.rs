@@ -180,7 +180,8 @@ impl SessionContext {
 }
 
 /// Per-thread resources a worker keeps across the sessions it serves: its own index connection
-/// (DESIGN §6: one SQLite connection per worker, never shared).
+/// (DESIGN §6: one SQLite connection per worker, never shared; a large search also opens a
+/// second, which only this worker's helper thread borrows, see `Index::in_two`).
 #[derive(Default)]
 pub struct WorkerResources {
     index: Option<Index>,
