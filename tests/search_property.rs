@@ -582,40 +582,22 @@ fn search_equals_reference_scan() {
         })
         .collect();
 
-    let mut script = b"s SELECT INBOX\r\n".to_vec();
+    let mut keys = Vec::new();
     let mut programs = Vec::new();
-    for i in 0..PROGRAMS {
+    for _ in 0..PROGRAMS {
         let p = prog(&mut rng, 0);
-        script.extend(format!("q{i} UID SEARCH CHARSET UTF-8 ").bytes());
-        imap(&p, &mut script);
-        script.extend_from_slice(b"\r\n");
+        let mut key = b"CHARSET UTF-8 ".to_vec();
+        imap(&p, &mut key);
+        keys.push(key);
         programs.push(p);
     }
-    let out = session.run(&script);
-    let mut answers = std::collections::HashMap::new();
-    let mut pending: Option<Vec<u32>> = None;
-    for line in out.split("\r\n") {
-        if let Some(rest) = line.strip_prefix("* SEARCH") {
-            pending = Some(
-                rest.split_whitespace()
-                    .map(|n| n.parse().unwrap())
-                    .collect(),
-            );
-        } else if let Some(tag) = line.strip_prefix('q') {
-            let (n, status) = tag.split_once(' ').unwrap();
-            assert!(status.starts_with("OK"), "q{n} failed: {line}");
-            answers.insert(
-                n.parse::<usize>().unwrap(),
-                pending.take().unwrap_or_default(),
-            );
-        }
-    }
+    let answers = session.uid_searches(&keys);
     let mut nonempty = 0;
     for (i, p) in programs.iter().enumerate() {
         let want: Vec<u32> = msgs.iter().filter(|m| eval(p, m)).map(|m| m.uid).collect();
-        let got = answers
-            .get(&i)
-            .unwrap_or_else(|| panic!("no answer to q{i}: {p:?}"));
+        let got = answers[i]
+            .as_ref()
+            .unwrap_or_else(|e| panic!("q{i} failed: {e}: {p:?}"));
         assert_eq!(got, &want, "seed {seed:#x}, q{i}: {p:?}");
         if !want.is_empty() && want.len() < msgs.len() {
             nonempty += 1;

@@ -34,37 +34,7 @@ Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted
 /// Runs one `UID SEARCH` (after SELECT INBOX) whose key bytes are `key`; returns the UIDs, or
 /// the tagged line when it is not OK.
 fn search(s: &MemSession, key: &[u8]) -> Result<Vec<u32>, String> {
-    searches(s, &[key.to_vec()]).remove(0)
-}
-
-/// Runs several `UID SEARCH`es in one session (one LOGIN: argon2 is slow in debug builds).
-fn searches(s: &MemSession, keys: &[Vec<u8>]) -> Vec<Result<Vec<u32>, String>> {
-    let mut script = b"s SELECT INBOX\r\n".to_vec();
-    for (i, key) in keys.iter().enumerate() {
-        script.extend(format!("q{i} UID SEARCH ").bytes());
-        script.extend_from_slice(key);
-        script.extend_from_slice(b"\r\n");
-    }
-    let out = s.run(&script);
-    let mut answers = vec![Err(format!("no tagged answer in {out}")); keys.len()];
-    let mut hits = Vec::new();
-    for line in out.split("\r\n") {
-        if let Some(rest) = line.strip_prefix("* SEARCH") {
-            hits = rest
-                .split_whitespace()
-                .map(|n| n.parse().unwrap())
-                .collect();
-        } else if let Some(tagged) = line.strip_prefix('q') {
-            let (n, status) = tagged.split_once(' ').unwrap();
-            let n: usize = n.parse().unwrap();
-            answers[n] = if status.starts_with("OK") {
-                Ok(std::mem::take(&mut hits))
-            } else {
-                Err(format!("q {status}"))
-            };
-        }
-    }
-    answers
+    s.uid_searches(&[key.to_vec()]).remove(0)
 }
 
 fn key(name: &str, s: &str) -> Vec<u8> {
@@ -97,7 +67,7 @@ fn fts5_syntax_in_search_strings_is_plain_text() {
         ("SUBJECT", "a (", &[]),
     ];
     let keys: Vec<Vec<u8>> = cases.iter().map(|(k, n, _)| key(k, n)).collect();
-    for ((k, needle, want), got) in cases.iter().zip(searches(&s, &keys)) {
+    for ((k, needle, want), got) in cases.iter().zip(s.uid_searches(&keys)) {
         assert_eq!(got.as_deref(), Ok(*want), "{k} {needle:?}");
     }
 }
@@ -126,7 +96,7 @@ fn case_folding_and_short_strings() {
         ("BODY", "", &[1, 2, 3, 4, 5, 6, 7]),
     ];
     let keys: Vec<Vec<u8>> = cases.iter().map(|(k, n, _)| key(k, n)).collect();
-    for ((k, needle, want), got) in cases.iter().zip(searches(&s, &keys)) {
+    for ((k, needle, want), got) in cases.iter().zip(s.uid_searches(&keys)) {
         assert_eq!(got.as_deref(), Ok(*want), "{k} {needle:?}");
     }
 }
@@ -307,7 +277,7 @@ fn sharp_s_and_sigma_fold_fully() {
         key("BODY", "FILE"),
         key("SUBJECT", "ss"),
     ];
-    let got = searches(&s, &keys);
+    let got = s.uid_searches(&keys);
     assert_eq!(
         got,
         vec![
@@ -344,16 +314,13 @@ fn a_mailbox_out_of_id_order_gets_the_right_uids() {
     let other: Vec<Vec<u8>> = m.iter().step_by(3).rev().cloned().collect();
     let s = MemSession::with_mail(&[("Other", &other), ("INBOX", &m)]);
     let all: Vec<u32> = (1..=40).collect();
-    let answers = searches(
-        &s,
-        &[
-            key("SUBJECT", "common"),
-            key("SUBJECT", "zebra"),
-            key("BODY", "shared text"),
-            key("BODY", "ody 1"),
-            key("TEXT", "ommo"),
-        ],
-    );
+    let answers = s.uid_searches(&[
+        key("SUBJECT", "common"),
+        key("SUBJECT", "zebra"),
+        key("BODY", "shared text"),
+        key("BODY", "ody 1"),
+        key("TEXT", "ommo"),
+    ]);
     assert_eq!(answers[0], Ok(all.clone()));
     assert_eq!(answers[1], Ok(vec![6, 19, 32]));
     assert_eq!(answers[2], Ok(all.clone()));

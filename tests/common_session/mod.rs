@@ -70,6 +70,40 @@ impl MemSession {
     }
 }
 
+impl MemSession {
+    /// Runs one `UID SEARCH <key>` per key, after `SELECT INBOX`, in one session (one LOGIN:
+    /// argon2 is slow in debug builds); returns for each the UIDs, or the tagged line when it
+    /// is not OK.
+    pub fn uid_searches(&self, keys: &[Vec<u8>]) -> Vec<Result<Vec<u32>, String>> {
+        let mut script = b"s SELECT INBOX\r\n".to_vec();
+        for (i, key) in keys.iter().enumerate() {
+            script.extend(format!("q{i} UID SEARCH ").bytes());
+            script.extend_from_slice(key);
+            script.extend_from_slice(b"\r\n");
+        }
+        let out = self.run(&script);
+        let mut answers = vec![Err(format!("no tagged answer in {out}")); keys.len()];
+        let mut hits = Vec::new();
+        for line in out.split("\r\n") {
+            if let Some(rest) = line.strip_prefix("* SEARCH") {
+                hits = rest
+                    .split_whitespace()
+                    .map(|n| n.parse().unwrap())
+                    .collect();
+            } else if let Some(tagged) = line.strip_prefix('q') {
+                let (n, status) = tagged.split_once(' ').unwrap();
+                let n: usize = n.parse().unwrap();
+                answers[n] = if status.starts_with("OK") {
+                    Ok(std::mem::take(&mut hits))
+                } else {
+                    Err(format!("q {status}"))
+                };
+            }
+        }
+        answers
+    }
+}
+
 /// `{n+}\r\n` and the bytes (RFC 7888 LITERAL+).
 pub fn literal(bytes: &[u8]) -> Vec<u8> {
     let mut v = format!("{{{}+}}\r\n", bytes.len()).into_bytes();
