@@ -197,6 +197,14 @@ fn largest_message(conn: &Connection) -> Result<i64, IndexError> {
         .query_row([], |r| r.get(0))?)
 }
 
+/// The largest word id, which is how many words the vocabulary has (0 when none): words are
+/// only ever added.
+fn largest_word(conn: &Connection) -> Result<i64, IndexError> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM words")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Appends to `out` the messages in `ids` that FTS5 `query` (our own tokens) finds, ascending,
 /// at most `limit` of them: Some(last one) when it stopped there.
 fn rows_of(
@@ -705,10 +713,7 @@ impl Index {
         // than what the caller reads without the index (`messages` stored texts); a small
         // mailbox in a large archive reads its few texts instead.
         if probes.iter().all(Probe::is_scan) {
-            let words: i64 = self
-                .conn
-                .prepare_cached("SELECT coalesce(max(id), 0) FROM words")?
-                .query_row([], |r| r.get(0))?;
+            let words = largest_word(&self.conn)?;
             if usize::try_from(words).unwrap_or(usize::MAX)
                 > messages.saturating_mul(SCAN_WORDS_PER_MESSAGE)
             {
@@ -794,10 +799,7 @@ impl Index {
                         let mut rows = stmt.query(params![part, ids.start(), ids.end()])?;
                         collect_words(&mut rows, None, deadline, keep)
                     };
-                    let largest: i64 = self
-                        .conn
-                        .prepare_cached("SELECT coalesce(max(id), 0) FROM words")?
-                        .query_row([], |r| r.get(0))?;
+                    let largest = largest_word(&self.conn)?;
                     if usize::try_from(largest).unwrap_or(0) < SPLIT_AFTER * 16 {
                         return scan(&self.conn, i64::MIN..=i64::MAX);
                     }

@@ -292,7 +292,15 @@ impl Index {
         match open() {
             Ok(conn) => Some(conn),
             Err(e) => {
-                log::warn!("index {path}: no second connection, reads stay on one core: {e}");
+                // Tried again at the next large read (it may be a passing shortage of file
+                // descriptors), but said once: a log line per search would drown the log.
+                static SAID: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    log::warn!(
+                        "index {path}: no second connection, large reads stay on one core: {e}"
+                    );
+                }
                 None
             }
         }
