@@ -29,7 +29,7 @@ use crate::index::{
 use crate::mime::journal::Participant;
 use crate::mime::sort::SortKeys;
 use crate::mime::{self, Analysis};
-use crate::store::{BatchWriter, BlobStore, SegmentEnd, WriterLock};
+use crate::store::{BatchWriter, BlobStore, SegmentEnd, StoreError, WriterLock};
 
 /// A batch is flushed at this many messages…
 const BATCH_MESSAGES: usize = 1000;
@@ -492,12 +492,28 @@ impl<'a> Ingester<'a> {
             }
         }
         crash_point("appended");
-        // DESIGN §3: blobs durable before the index names them.
-        if let Some(mut w) = writer {
-            w.sync()?;
-        }
-        crash_point("synced");
-        let committed = self.index.commit_ingest(&new, &placements, &journal)?;
+        // DESIGN §3: blobs durable before the index names them. The blobs' sync (tens of MB
+        // for a batch) runs on a thread of its own while the index rows are written, and the
+        // COMMIT waits for it; a failed sync rolls the rows back.
+        let mut synced: Result<(), StoreError> = Ok(());
+        let index = &mut *self.index;
+        let committed = std::thread::scope(|scope| {
+            let syncing = writer.map(|mut w| scope.spawn(move || w.sync()));
+            index.commit_ingest_when(&new, &placements, &journal, || {
+                if let Some(syncing) = syncing {
+                    synced = syncing
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                }
+                if synced.is_ok() {
+                    crash_point("synced");
+                }
+                synced.is_ok()
+            })
+        });
+        synced?;
+        // Some: the sync succeeded, so `ready` said yes.
+        let committed = committed?.expect("committed");
         crash_point("committed");
         if let Some(c) = &self.checkpointer {
             c.nudge();

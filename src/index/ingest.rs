@@ -214,11 +214,27 @@ impl Index {
         placements: &[Placement],
         journal: &[JournalEntry],
     ) -> Result<Committed, IndexError> {
+        let committed = self.commit_ingest_when(messages, placements, journal, || true)?;
+        // `ready` said yes.
+        Ok(committed.expect("committed"))
+    }
+
+    /// [`Index::commit_ingest`], with `ready` asked after the rows are written and before the
+    /// COMMIT: when it says no, the transaction is rolled back and the answer is None. The
+    /// importer syncs the batch's blobs meanwhile and waits for that in `ready` (DESIGN §3:
+    /// blobs durable before the index names them), so the sync and the rows overlap.
+    pub fn commit_ingest_when(
+        &mut self,
+        messages: &[IngestMessage<'_>],
+        placements: &[Placement],
+        journal: &[JournalEntry],
+        ready: impl FnOnce() -> bool,
+    ) -> Result<Option<Committed>, IndexError> {
         // DESIGN §3: the ingest commit is durable when it returns. The pragma cannot change
         // inside a transaction, so it brackets it.
         self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let result = self.commit_ingest_tx(messages, placements, journal);
-        self.vocabulary.settle(result.is_ok());
+        let result = self.commit_ingest_tx(messages, placements, journal, ready);
+        self.vocabulary.settle(matches!(result, Ok(Some(_))));
         let restore = self.conn.pragma_update(None, "synchronous", "NORMAL");
         let placed = result?;
         restore?;
@@ -230,7 +246,8 @@ impl Index {
         messages: &[IngestMessage<'_>],
         placements: &[Placement],
         journal: &[JournalEntry],
-    ) -> Result<Committed, IndexError> {
+        ready: impl FnOnce() -> bool,
+    ) -> Result<Option<Committed>, IndexError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -295,8 +312,12 @@ impl Index {
             )?);
         }
         placer.finish(&tx)?;
+        if !ready() {
+            // Rolled back when dropped.
+            return Ok(None);
+        }
         tx.commit()?;
-        Ok(Committed { placed, journaled })
+        Ok(Some(Committed { placed, journaled }))
     }
 }
 
