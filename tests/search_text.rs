@@ -216,6 +216,44 @@ fn backfill_pending_answers_unavailable_until_reindex() {
     );
 }
 
+/// A message whose blob is damaged is skipped by reindex, which cannot read its text again; it
+/// stays as searchable as it was (its stored text stays, and so must its words: the reindex
+/// empties the words' index first, so they are taken from the stored text).
+#[test]
+fn reindex_keeps_a_damaged_message_searchable() {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut s = MemSession::with_mail(&[("INBOX", &corpus())]);
+    let db = rusqlite::Connection::open(s.dir.path().join("archive/index.sqlite")).unwrap();
+    // Message 5 ("a and b apart" / "a lot of b"): one byte of its blob flipped, in place.
+    let (segment, offset): (u32, u64) = db
+        .query_row(
+            "SELECT m.segment, m.offset FROM messages m
+               JOIN mailbox_messages mm ON mm.message_id = m.id WHERE mm.uid = 5",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let path = s.archive.store().segment_path(segment);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(offset + 2)).unwrap();
+    std::io::Read::read_exact(&mut file, &mut byte).unwrap();
+    file.seek(SeekFrom::Start(offset + 2)).unwrap();
+    file.write_all(&[byte[0] ^ 0x20]).unwrap();
+    drop(file);
+    let (done, skipped) = imapvault::import::reindex::run(&mut s.archive, &mut |_| {}).unwrap();
+    assert_eq!((done.indexed, done.damaged, skipped.len()), (6, 1, 1));
+    // A plain word (answered by the index alone), and a string checked against stored text.
+    assert_eq!(search(&s, &key("BODY", "lot")), Ok(vec![5]));
+    assert_eq!(search(&s, &key("SUBJECT", "apart")), Ok(vec![5]));
+    assert_eq!(search(&s, &key("BODY", "a lot of")), Ok(vec![5]));
+    assert_eq!(search(&s, &key("SUBJECT", "alpha")), Ok(vec![]));
+}
+
 /// An archive from before migration 0005: its rows were folded by `str::to_lowercase` and its
 /// messages have no stored PREVIEW. Text searches answer NO [UNAVAILABLE] (they could miss
 /// `ß`/`SS` or sigma matches) until `imapvault reindex`; FETCH PREVIEW computes the preview from

@@ -8,8 +8,9 @@
 //! message's stored text (slowly on a large archive). At the end, rows of messages that no
 //! longer exist are dropped and the archive is marked as fully indexed (which lifts the
 //! `NO [UNAVAILABLE]` of text searches after the 0003 and 0005 migrations, and the full reads).
-//! A damaged blob is reported and skipped (its old row, if any, stays); it is never indexed
-//! from bytes that fail their checksum.
+//! A damaged blob is reported and skipped: it is never indexed from bytes that fail their
+//! checksum. Its stored text, if any, stays, and its words are taken from that text again
+//! (they went with the emptied words' index), so it stays as searchable as it was.
 
 use crate::archive::Archive;
 use crate::index::{ContentRow, MessageId, Reindexed};
@@ -97,17 +98,22 @@ pub fn run(
                 .collect()
         });
         let mut rows = Vec::with_capacity(batch.len());
+        let mut damaged = Vec::new();
         for r in prepared.into_iter().flatten() {
             match r {
                 Ok(row) => rows.push(row),
                 Err(s) => {
                     log::warn!("reindex: message {}: {}", s.message.0, s.error);
-                    p.damaged += 1;
+                    damaged.push(s.message);
                     skipped.push(s);
                 }
             }
         }
         index.replace_content(&rows)?;
+        if !damaged.is_empty() {
+            index.restore_words(&damaged)?;
+            p.damaged += damaged.len() as u64;
+        }
         p.indexed += rows.len() as u64;
         last = end;
         progress(&p);

@@ -1086,6 +1086,47 @@ impl Index {
         Ok(())
     }
 
+    /// Gives messages `ids` their words' rows again from their stored text: what a reindex
+    /// does for a message whose blob it cannot read, since it emptied the words' index at its
+    /// start ([`Index::start_reindex`]) and the stored text is all that is left of it. A
+    /// message without stored text has no words to restore.
+    pub fn restore_words(&mut self, ids: &[MessageId]) -> Result<(), IndexError> {
+        let result = self.restore_words_tx(ids);
+        self.vocabulary.settle(result.is_ok());
+        result
+    }
+
+    fn restore_words_tx(&mut self, ids: &[MessageId]) -> Result<(), IndexError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for &id in ids {
+            let stored = tx
+                .prepare_cached(
+                    "SELECT from_addr, to_addr, cc_addr, bcc_addr, subject, headers, body
+                       FROM message_text_store WHERE id = ?1",
+                )?
+                .query_row(params![id.0], |r| {
+                    Ok(SearchText {
+                        from: r.get(0)?,
+                        to: r.get(1)?,
+                        cc: r.get(2)?,
+                        bcc: r.get(3)?,
+                        subject: r.get(4)?,
+                        headers: r.get(5)?,
+                        body: r.get(6)?,
+                    })
+                })
+                .optional()?;
+            if let Some(text) = stored {
+                // Stored folded, as ContentRow::new wants it.
+                insert_words(&tx, &mut self.vocabulary, id, &ContentRow::new(text))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The start of a reindex: empties the words' index at once (FTS5's `delete-all`) and
     /// marks it as being rebuilt, so that text searches check every message's stored text until
     /// [`Index::finish_reindex`] (exact, and slow on a large archive).
@@ -1166,6 +1207,17 @@ pub(super) fn insert_content(
     .execute(params![
         id.0, t.from, t.to, t.cc, t.bcc, t.subject, t.headers, t.body
     ])?;
+    insert_words(tx, vocabulary, id, row)
+}
+
+/// Inserts the words' row of message `id` (its tokens in `message_words`), adding its new
+/// words to the vocabulary.
+fn insert_words(
+    tx: &Transaction<'_>,
+    vocabulary: &mut Vocabulary,
+    id: MessageId,
+    row: &ContentRow,
+) -> Result<(), IndexError> {
     let mut tokens = String::with_capacity(row.words.len() / 2);
     for (column, words) in row.field_words() {
         for w in words {
