@@ -782,10 +782,11 @@ impl Index {
         // Whole words first: one B-tree lookup each, and the fewest messages.
         probes.sort_by_key(|p| !matches!(p, Probe::Is(_)));
         let mut found: Option<Vec<i64>> = None;
-        for (i, probe) in probes.iter().enumerate() {
+        for probe in &probes {
             if found.as_ref().is_some_and(|f| f.len() <= FEW_CANDIDATES) {
-                // Few enough for the exact check: further lookups would cost more than they save.
-                exact &= i == probes.len();
+                // Few enough for the exact check: further lookups would cost more than they save
+                // (and the answer, with a condition left unasked, is no longer exact).
+                exact = false;
                 break;
             }
             let Some(words) = self.words_for(probe, deadline)? else {
@@ -865,12 +866,9 @@ impl Index {
                     let middle = largest / 2;
                     let (low, high) = self.in_two(
                         |conn| scan(conn, i64::MIN..=middle - 1),
-                        |conn| scan(conn, middle..=i64::MAX).map(Some),
+                        |conn| scan(conn, middle..=i64::MAX),
+                        |_| Ok(true),
                     )?;
-                    let high = match high {
-                        Some(high) => high,
-                        None => scan(&self.conn, middle..=i64::MAX)?,
-                    };
                     return Ok(match (low, high) {
                         (Some(mut low), Some(high)) if low.len() + high.len() <= MAX_EXPANSION => {
                             low.extend(high);
@@ -949,34 +947,22 @@ impl Index {
                 let middle = from.saturating_add(largest.saturating_sub(from).max(0) / 2);
                 let q = query.as_str();
                 let sink = &mut out;
-                let ((), high) = self.in_two(
+                let (_, high) = self.in_two(
+                    |conn| rows_of(conn, q, from..=middle - 1, None, deadline, sink),
                     |conn| {
-                        rows_of(conn, q, from..=middle - 1, None, deadline, sink)?;
-                        Ok(())
-                    },
-                    |conn| {
-                        if rebuild_pending(conn)? {
-                            return Ok(None);
-                        }
                         let mut high = Vec::new();
                         rows_of(conn, q, middle..=i64::MAX, None, deadline, &mut high)?;
-                        Ok(Some(high))
+                        Ok(high)
                     },
+                    // A reindex begun since this snapshot emptied the words' index.
+                    |conn| Ok(!rebuild_pending(conn)?),
                 )?;
-                match high {
-                    Some(mut high) => out.append(&mut high),
-                    None => {
-                        rows_of(&self.conn, q, middle..=i64::MAX, None, deadline, &mut out)?;
-                    }
-                }
+                out.extend(high);
             }
-            if before > 0 && out.len() > before {
-                answers += 1;
-            } else if out.len() > before {
-                answers = 1;
-            }
+            answers += usize::from(out.len() > before);
         }
-        // FTS5 answers each query in rowid order; several answers need a merge.
+        // FTS5 answers each query in rowid order; several words that found messages need a
+        // merge.
         if answers > 1 {
             out.sort_unstable();
             out.dedup();
@@ -1018,12 +1004,10 @@ impl Index {
         let (lower, upper) = sorted.split_at(sorted.len() / 2);
         let (mut low, high) = self.in_two(
             |conn| passing(conn, lower, columns, deadline, test),
-            |conn| passing(conn, upper, columns, deadline, test).map(Some),
+            |conn| passing(conn, upper, columns, deadline, test),
+            |_| Ok(true),
         )?;
-        low.append(&mut match high {
-            Some(high) => high,
-            None => passing(&self.conn, upper, columns, deadline, test)?,
-        });
+        low.extend(high);
         Ok(low)
     }
 

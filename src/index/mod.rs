@@ -231,19 +231,20 @@ impl Index {
     /// read: a word in 41 % of 1,000,000 messages is 410,000 rows out of FTS5 at ~95 ns each,
     /// and SQLite reads one statement on one core.
     ///
-    /// `upper`'s answer is None when there is no partner (one core, an in-memory database, or
-    /// the partner or its thread could not be had) or when `upper` says so: then the caller does
-    /// that half on this connection. The partner's snapshot is not this connection's: it may
-    /// hold later commits, so `upper` must say None if what it reads could differ in a way that
-    /// matters (a reindex begun in between).
+    /// The partner's snapshot is not this connection's: it may hold later commits. Its half
+    /// stands only if `partner_may` says so in that snapshot (the words' index is not being
+    /// rebuilt, say); otherwise, and when there is no partner (one core, an in-memory database,
+    /// or the partner or its thread could not be had), `upper` runs here after `lower`.
     pub(crate) fn in_two<L, U: Send>(
         &self,
         lower: impl FnOnce(&Connection) -> Result<L, IndexError>,
-        upper: impl FnOnce(&Connection) -> Result<Option<U>, IndexError> + Send,
-    ) -> Result<(L, Option<U>), IndexError> {
+        upper: impl Fn(&Connection) -> Result<U, IndexError> + Sync,
+        partner_may: fn(&Connection) -> Result<bool, IndexError>,
+    ) -> Result<(L, U), IndexError> {
         let Some(partner) = self.partner.take().or_else(|| self.open_partner()) else {
-            return Ok((lower(&self.conn)?, None));
+            return Ok((lower(&self.conn)?, upper(&self.conn)?));
         };
+        let upper = &upper;
         let (low, high) = std::thread::scope(|scope| {
             let half = std::thread::Builder::new()
                 .name("index-half".into())
@@ -251,7 +252,10 @@ impl Index {
                     let high = partner
                         .unchecked_transaction()
                         .map_err(IndexError::from)
-                        .and_then(|_snapshot| upper(&partner));
+                        .and_then(|_snapshot| match partner_may(&partner)? {
+                            true => upper(&partner).map(Some),
+                            false => Ok(None),
+                        });
                     (partner, high)
                 });
             let low = lower(&self.conn);
@@ -269,7 +273,12 @@ impl Index {
             };
             (low, high)
         });
-        Ok((low?, high?))
+        let low = low?;
+        let high = match high? {
+            Some(high) => high,
+            None => upper(&self.conn)?,
+        };
+        Ok((low, high))
     }
 
     /// The partner connection of [`Index::in_two`], when a second core can run it.
