@@ -260,15 +260,17 @@ fn passing(
         let Some(row) = rows.next()? else {
             continue;
         };
-        let mut texts: Vec<&[u8]> = Vec::with_capacity(columns.len());
-        for i in 0..columns.len() {
+        // On the stack: this runs per candidate (330,000 for a phrase on 1,000,000 messages).
+        let mut texts: [&[u8]; COLUMNS.len()] = [&[]; COLUMNS.len()];
+        let asked = &mut texts[..columns.len().min(COLUMNS.len())];
+        for (i, text) in asked.iter_mut().enumerate() {
             // Stored as TEXT by `insert_content`; a NULL (never written) reads as empty.
-            texts.push(match row.get_ref(i)? {
+            *text = match row.get_ref(i)? {
                 ValueRef::Text(t) | ValueRef::Blob(t) => t,
                 _ => &[],
-            });
+            };
         }
-        if test(&texts) {
+        if test(asked) {
             out.push(id);
         }
     }
@@ -970,8 +972,9 @@ impl Index {
         Ok(out)
     }
 
-    /// Of `ids`, the messages whose stored (folded) text of `columns` passes `test`, which gets
-    /// the columns' texts in that order as UTF-8 bytes (a message without a content row never
+    /// Of `ids` (ascending, no repeats: as the index and a view give them), the messages whose
+    /// stored (folded) text of `columns` (at most one of each) passes `test`, which gets the
+    /// columns' texts in that order as UTF-8 bytes (a message without a content row never
     /// passes). The exact check behind every text key.
     ///
     /// Its cost is per message, so it is made cheap per message: one read transaction for the
@@ -986,9 +989,8 @@ impl Index {
         deadline: Instant,
         test: &(dyn Fn(&[&[u8]]) -> bool + Sync),
     ) -> Result<Vec<MessageId>, IndexError> {
-        let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascending");
+        debug_assert!(columns.len() <= COLUMNS.len());
         // A read transaction unless the caller already has one open; rolled back (it wrote
         // nothing) when dropped.
         let _snapshot = if self.conn.is_autocommit() {
@@ -996,12 +998,12 @@ impl Index {
         } else {
             None
         };
-        if sorted.len() < SPLIT_AFTER {
-            return passing(&self.conn, &sorted, columns, deadline, test);
+        if ids.len() < SPLIT_AFTER {
+            return passing(&self.conn, ids, columns, deadline, test);
         }
         // Many: half of them checked on the partner connection at the same time. A message's
         // stored text never changes but by reindex, which writes what it would read anyway.
-        let (lower, upper) = sorted.split_at(sorted.len() / 2);
+        let (lower, upper) = ids.split_at(ids.len() / 2);
         let (mut low, high) = self.in_two(
             |conn| passing(conn, lower, columns, deadline, test),
             |conn| passing(conn, upper, columns, deadline, test),

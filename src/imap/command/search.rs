@@ -450,18 +450,12 @@ struct TextSets {
 }
 
 impl TextSets {
-    /// The flags of text key `key`, one per view entry (None for any other key).
-    fn flags(&self, key: &SearchKey) -> Option<&[bool]> {
+    fn contains(&self, key: &SearchKey, seq: u32) -> bool {
         let key = key as *const SearchKey;
         self.sets
             .iter()
             .find(|(k, _)| *k == key)
-            .map(|(_, s)| s.as_slice())
-    }
-
-    fn contains(&self, key: &SearchKey, seq: u32) -> bool {
-        self.flags(key)
-            .and_then(|s| s.get(seq as usize - 1))
+            .and_then(|(_, s)| s.get(seq as usize - 1))
             .is_some_and(|&hit| hit)
     }
 }
