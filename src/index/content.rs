@@ -88,7 +88,11 @@ const DEADLINE_EVERY: usize = 256;
 
 /// Words the ingest writer remembers the ids of; past this it forgets them all and starts
 /// again (each then costs one lookup in `words`), so its memory stays bounded (~100 MiB).
+#[cfg(not(test))]
 const VOCABULARY_CACHE_MAX: usize = 1 << 20;
+/// Small in unit tests, so that one can pass it.
+#[cfg(test)]
+const VOCABULARY_CACHE_MAX: usize = 8;
 
 /// A column of the content index: one search field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1715,6 +1719,81 @@ mod tests {
         let want: Vec<MessageId> = (1..=n).filter(|i| i % 10 == 0).map(MessageId).collect();
         assert!(want.contains(&MessageId(n / 2)), "the middle word matches");
         assert_eq!((got.ids, got.exact), (want, true));
+    }
+
+    /// The writer's memory of word ids at VOCABULARY_CACHE_MAX words and one more: it stays
+    /// within the bound, and words it forgot keep their ids (found again in `words`, not added
+    /// twice), so every message is found by each of its words.
+    #[test]
+    fn the_vocabulary_cache_stays_bounded_and_ids_stay_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let n = VOCABULARY_CACHE_MAX as i64;
+        // Message 1: N distinct words; message 2: one more; message 3: all of them again.
+        let word = |k: i64| format!("v{k}");
+        let all = (1..=n + 1).map(word).collect::<Vec<_>>().join(" ");
+        put_bodies(&mut ix, 1..=1, |_| {
+            (1..=n).map(word).collect::<Vec<_>>().join(" ")
+        });
+        assert_eq!(ix.vocabulary.ids.len(), VOCABULARY_CACHE_MAX);
+        put_bodies(&mut ix, 2..=2, |_| word(n + 1));
+        assert!(ix.vocabulary.ids.len() <= VOCABULARY_CACHE_MAX);
+        put_bodies(&mut ix, 3..=3, |_| all.clone());
+        assert!(ix.vocabulary.ids.len() <= VOCABULARY_CACHE_MAX);
+        let words: i64 = ix
+            .conn
+            .query_row("SELECT count(*) FROM words", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(words, n + 1);
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        for k in 1..=n + 1 {
+            let got = ix
+                .content_candidates(&[ContentColumn::Body], &word(k), usize::MAX, far)
+                .unwrap()
+                .unwrap();
+            let first = if k <= n { 1 } else { 2 };
+            assert_eq!(got.ids, vec![MessageId(first), MessageId(3)], "{}", word(k));
+        }
+    }
+
+    /// A word's rows, and the candidates of an exact check, at SPLIT_AFTER - 1, SPLIT_AFTER
+    /// and SPLIT_AFTER + 1: read on one connection, split with nothing left for the other half,
+    /// and split with one; each answer whole.
+    #[test]
+    fn reads_at_the_split_and_on_either_side_are_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let sizes = [SPLIT_AFTER - 1, SPLIT_AFTER, SPLIT_AFTER + 1];
+        // Word `w{n}` in the first n messages; stored messages too, whose largest id is where
+        // the halves of a word's rest are cut (so for SPLIT_AFTER + 1 the one message left is
+        // where they meet).
+        let last = SPLIT_AFTER as i64 + 1;
+        let made: Vec<_> = (1..=last as u8)
+            .map(super::super::ingest::test_message)
+            .collect();
+        ix.commit_ingest(&made, &[], &[]).unwrap();
+        put_bodies(&mut ix, 1..=last, |i| {
+            let words: Vec<String> = sizes
+                .iter()
+                .filter(|&&n| i <= n as i64)
+                .map(|n| format!("w{n}"))
+                .collect();
+            format!("x {}", words.join(" "))
+        });
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        for n in sizes {
+            let want: Vec<MessageId> = (1..=n as i64).map(MessageId).collect();
+            let got = ix
+                .content_candidates(&[ContentColumn::Body], &format!("w{n}"), usize::MAX, far)
+                .unwrap()
+                .unwrap();
+            assert_eq!((&got.ids, got.exact), (&want, true), "w{n}");
+            let every = |_: &[&[u8]]| true;
+            let checked = ix
+                .content_filter(&want, &[ContentColumn::Body], far, &every)
+                .unwrap();
+            assert_eq!(checked, want, "{n} candidates");
+        }
     }
 
     /// A word's rows read in two halves: the partner connection's snapshot is later than the
