@@ -1051,29 +1051,41 @@ impl Index {
     /// rows (folded text and its words), the PREVIEW text, the attachment fact and the
     /// SORT/THREAD keys.
     pub fn replace_content(&mut self, rows: &[Reindexed]) -> Result<(), IndexError> {
-        let result = self.replace_content_tx(rows);
-        self.vocabulary.settle(result.is_ok());
-        result
+        self.vocabulary_transaction(|tx, vocabulary| {
+            for r in rows {
+                super::sort::put_sort_keys(tx, r.id, &r.sort)?;
+                tx.prepare_cached("DELETE FROM message_words WHERE rowid = ?1")?
+                    .execute(params![r.id.0])?;
+                tx.prepare_cached("DELETE FROM message_text_store WHERE id = ?1")?
+                    .execute(params![r.id.0])?;
+                insert_content(tx, vocabulary, r.id, &r.content)?;
+                tx.prepare_cached(
+                    "UPDATE messages SET preview = ?2, has_attachment = ?3 WHERE id = ?1",
+                )?
+                .execute(params![r.id.0, r.preview, r.has_attachment])?;
+            }
+            Ok(())
+        })
     }
 
-    fn replace_content_tx(&mut self, rows: &[Reindexed]) -> Result<(), IndexError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for r in rows {
-            super::sort::put_sort_keys(&tx, r.id, &r.sort)?;
-            tx.prepare_cached("DELETE FROM message_words WHERE rowid = ?1")?
-                .execute(params![r.id.0])?;
-            tx.prepare_cached("DELETE FROM message_text_store WHERE id = ?1")?
-                .execute(params![r.id.0])?;
-            insert_content(&tx, &mut self.vocabulary, r.id, &r.content)?;
-            tx.prepare_cached(
-                "UPDATE messages SET preview = ?2, has_attachment = ?3 WHERE id = ?1",
-            )?
-            .execute(params![r.id.0, r.preview, r.has_attachment])?;
-        }
-        tx.commit()?;
-        Ok(())
+    /// Runs `write` in one write transaction with the writer's vocabulary, and commits it if
+    /// `write` succeeds; the vocabulary forgets the words of a transaction that did not commit.
+    fn vocabulary_transaction(
+        &mut self,
+        write: impl FnOnce(&Transaction<'_>, &mut Vocabulary) -> Result<(), IndexError>,
+    ) -> Result<(), IndexError> {
+        let Index {
+            conn, vocabulary, ..
+        } = self;
+        let result = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(IndexError::from)
+            .and_then(|tx| {
+                write(&tx, vocabulary)?;
+                Ok(tx.commit()?)
+            });
+        vocabulary.settle(result.is_ok());
+        result
     }
 
     /// Gives messages `ids` their words' rows again from their stored text: what a reindex
@@ -1081,40 +1093,32 @@ impl Index {
     /// start ([`Index::start_reindex`]) and the stored text is all that is left of it. A
     /// message without stored text has no words to restore.
     pub fn restore_words(&mut self, ids: &[MessageId]) -> Result<(), IndexError> {
-        let result = self.restore_words_tx(ids);
-        self.vocabulary.settle(result.is_ok());
-        result
-    }
-
-    fn restore_words_tx(&mut self, ids: &[MessageId]) -> Result<(), IndexError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for &id in ids {
-            let stored = tx
-                .prepare_cached(
-                    "SELECT from_addr, to_addr, cc_addr, bcc_addr, subject, headers, body
-                       FROM message_text_store WHERE id = ?1",
-                )?
-                .query_row(params![id.0], |r| {
-                    Ok(SearchText {
-                        from: r.get(0)?,
-                        to: r.get(1)?,
-                        cc: r.get(2)?,
-                        bcc: r.get(3)?,
-                        subject: r.get(4)?,
-                        headers: r.get(5)?,
-                        body: r.get(6)?,
+        self.vocabulary_transaction(|tx, vocabulary| {
+            for &id in ids {
+                let stored = tx
+                    .prepare_cached(
+                        "SELECT from_addr, to_addr, cc_addr, bcc_addr, subject, headers, body
+                           FROM message_text_store WHERE id = ?1",
+                    )?
+                    .query_row(params![id.0], |r| {
+                        Ok(SearchText {
+                            from: r.get(0)?,
+                            to: r.get(1)?,
+                            cc: r.get(2)?,
+                            bcc: r.get(3)?,
+                            subject: r.get(4)?,
+                            headers: r.get(5)?,
+                            body: r.get(6)?,
+                        })
                     })
-                })
-                .optional()?;
-            if let Some(text) = stored {
-                // Stored folded, as ContentRow::new wants it.
-                insert_words(&tx, &mut self.vocabulary, id, &ContentRow::new(text))?;
+                    .optional()?;
+                if let Some(text) = stored {
+                    // Stored folded, as ContentRow::new wants it.
+                    insert_words(tx, vocabulary, id, &ContentRow::new(text))?;
+                }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The start of a reindex: empties the words' index at once (FTS5's `delete-all`) and
