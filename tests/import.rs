@@ -74,6 +74,39 @@ fn mbox_unescapes_dates_and_canonicalises() {
 }
 
 #[test]
+fn several_batches_keep_the_sources_order_and_count_every_message() {
+    // 2,600 messages: two full ingest batches of 1,000 and a part, so batches are written
+    // while the preparing threads hold messages of the next one. Every 7th repeats the one
+    // before it (a duplicate within its batch or across the batch edge).
+    let (dir, mut a) = setup();
+    let mut mbox = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..2600 {
+        let n = if i % 7 == 6 { i - 1 } else { i };
+        mbox.extend_from_slice(
+            format!("From x Mon Jan  1 10:00:00 2024\nSubject: number {n}\n\nbody {n}\n\n")
+                .as_bytes(),
+        );
+        if n == i {
+            expected.push(format!("Subject: number {n}\r\n\r\nbody {n}\r\n").into_bytes());
+        }
+    }
+    let path = dir.path().join("many.mbox");
+    write(&path, &mbox);
+    let s = run(&mut a, Target::Auto, &[path]);
+    let repeats = 2600 / 7;
+    assert_eq!((s.imported, s.duplicates), (2600 - repeats, repeats), "{s}");
+    let b = bodies(&a, "INBOX");
+    assert_eq!(b.len(), expected.len());
+    for (uid, (got, want)) in b.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "UID {}", uid + 1);
+    }
+    let entries = a.index().mailbox_entries(mailbox(&a, "INBOX")).unwrap();
+    let uids: Vec<u32> = entries.iter().map(|e| e.uid).collect();
+    assert_eq!(uids, (1..=expected.len() as u32).collect::<Vec<_>>());
+}
+
+#[test]
 fn rerun_counts_duplicates_and_stores_once() {
     let (dir, mut a) = setup();
     let mbox = dir.path().join("mail.mbox");

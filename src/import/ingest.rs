@@ -387,7 +387,11 @@ impl<'a> Ingester<'a> {
         })
     }
 
-    /// Hands `job` to the workers, first taking back (and writing) what is ready.
+    /// Hands `job` to the workers, first taking back what is ready. A batch is written only
+    /// while as much is out as may be: the workers then have a full queue of messages to
+    /// prepare while this thread writes. (Writing as soon as the batch filled left them idle
+    /// every other batch: the batch had taken every result they had, and nothing new was
+    /// handed out until it was written.)
     fn queue(&mut self, job: Job) -> Result<Option<Flushed>, ImportError> {
         if self.workers.is_none() {
             let w = Workers::start(prepare_threads()).map_err(ImportError::Thread)?;
@@ -395,10 +399,21 @@ impl<'a> Ingester<'a> {
             self.checkpointer = Checkpointer::start(self.index);
         }
         let mut done: Option<Flushed> = None;
-        // Take back what is ready, and while too much is out, wait for the oldest.
-        while let Some(p) = self.workers.as_mut().and_then(|w| w.take(w.full())) {
-            if let Some(d) = self.push(p)? {
+        loop {
+            while !self.batch_full() {
+                match self.workers.as_mut().and_then(|w| w.take(false)) {
+                    Some(p) => self.push(p),
+                    None => break,
+                }
+            }
+            if !self.workers.as_ref().is_some_and(Workers::full) {
+                break;
+            }
+            if self.batch_full() {
+                let d = self.write_batch()?;
                 done.get_or_insert_with(Flushed::default).add(d);
+            } else if let Some(p) = self.workers.as_mut().and_then(|w| w.take(true)) {
+                self.push(p);
             }
         }
         if let Some(w) = self.workers.as_mut() {
@@ -407,22 +422,24 @@ impl<'a> Ingester<'a> {
         Ok(done)
     }
 
-    /// Adds a prepared message to the batch, writing the batch if that fills it.
-    fn push(&mut self, p: Pending) -> Result<Option<Flushed>, ImportError> {
+    /// Adds a prepared message to the batch.
+    fn push(&mut self, p: Pending) {
         self.pending_bytes += p.bytes.len();
         self.pending.push(p);
-        if self.pending.len() >= BATCH_MESSAGES || self.pending_bytes >= BATCH_BYTES {
-            return self.write_batch().map(Some);
-        }
-        Ok(None)
+    }
+
+    /// Whether the batch is as large as a batch may be.
+    fn batch_full(&self) -> bool {
+        self.pending.len() >= BATCH_MESSAGES || self.pending_bytes >= BATCH_BYTES
     }
 
     /// Writes every message queued so far, in batches.
     pub fn flush(&mut self) -> Result<Flushed, ImportError> {
         let mut done = Flushed::default();
         while let Some(p) = self.workers.as_mut().and_then(|w| w.take(true)) {
-            if let Some(d) = self.push(p)? {
-                done.add(d);
+            self.push(p);
+            if self.batch_full() {
+                done.add(self.write_batch()?);
             }
         }
         done.add(self.write_batch()?);
