@@ -376,27 +376,81 @@ const UNSPACED: u8 = 2;
 /// Calls `f` with every segment of `text`: a maximal run of word characters all of one kind,
 /// spaced or [`is_unspaced`], with its length in characters and its kind (`true`: unspaced).
 fn for_each_segment<'t>(text: &'t str, mut f: impl FnMut(&'t str, usize, bool)) {
-    let len = text.len();
+    let bytes = text.as_bytes();
+    let len = bytes.len();
     let mut i = 0;
     while i < len {
+        // ASCII, most of mail's text, a byte at a time: separators skipped, and a word of
+        // letters and digits found whole, without decoding characters.
+        let b = bytes[i];
+        if b < 0x80 {
+            if !b.is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            i += 1;
+            while i < len && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            if i == len || bytes[i] < 0x80 {
+                f(&text[start..i], i - start, false);
+                continue;
+            }
+            // A letter of another script goes on the word.
+            i = spaced_run_end(text, i, i - start, |end, chars| {
+                f(&text[start..end], chars, false)
+            });
+            continue;
+        }
         let (class, n) = class_at(text, i);
         if class == SEPARATOR {
             i += n;
             continue;
         }
         let start = i;
+        if class == SPACED {
+            i = spaced_run_end(text, i, 0, |end, chars| f(&text[start..end], chars, false));
+            continue;
+        }
         let mut chars = 1;
         i += n;
         while i < len {
             let (next, n) = class_at(text, i);
-            if next != class {
+            if next != UNSPACED {
                 break;
             }
             i += n;
             chars += 1;
         }
-        f(&text[start..i], chars, class == UNSPACED);
+        f(&text[start..i], chars, true);
     }
+}
+
+/// The end of the spaced segment that goes on at byte `i` of `text` with `chars` characters
+/// before it, given to `end` with the segment's length in characters; returned too.
+fn spaced_run_end(
+    text: &str,
+    mut i: usize,
+    mut chars: usize,
+    end: impl FnOnce(usize, usize),
+) -> usize {
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+            chars += 1;
+            continue;
+        }
+        let (class, n) = class_at(text, i);
+        if class != SPACED {
+            break;
+        }
+        i += n;
+        chars += 1;
+    }
+    end(i, chars);
+    i
 }
 
 /// Byte offset of every character of `s`, and of its end.
@@ -1273,6 +1327,46 @@ mod tests {
                 "U+{:04X}",
                 u32::from(c)
             );
+        }
+    }
+
+    /// Segments as the module docs define them, one character at a time: the reference for
+    /// `for_each_segment`'s byte-wise paths.
+    fn reference_segments(text: &str) -> Vec<(String, usize, bool)> {
+        let mut out: Vec<(String, usize, bool)> = Vec::new();
+        let mut open = false;
+        for c in text.chars() {
+            let kind = is_word_char(c).then(|| is_unspaced(c));
+            match (kind, out.last_mut()) {
+                (Some(unspaced), Some(last)) if open && last.2 == unspaced => {
+                    last.0.push(c);
+                    last.1 += 1;
+                }
+                (Some(unspaced), _) => out.push((c.to_string(), 1, unspaced)),
+                (None, _) => {}
+            }
+            open = kind.is_some();
+        }
+        out
+    }
+
+    #[test]
+    fn segments_are_the_runs_of_one_kind_of_word_character() {
+        // ASCII letters and digits, separators of both widths, letters of spaced scripts
+        // (Latin, Cyrillic, Greek), unspaced ones (Han, kana, Thai), digits of other scripts.
+        let pieces = [
+            "a", "Z", "7", "q", " ", ".", "-", "\n", "é", "ß", "ж", "Ω", "日", "本", "か", "ก",
+            "٣", "—", "\u{a0}", "x9", "ab", "€", "ǅ",
+        ];
+        let mut rng = crate::test_rng::Rng::new(11);
+        for round in 0..3000 {
+            let len = rng.below(12);
+            let text = rng.text_of(&pieces, len);
+            let mut got = Vec::new();
+            for_each_segment(&text, |seg, chars, unspaced| {
+                got.push((seg.to_owned(), chars, unspaced))
+            });
+            assert_eq!(got, reference_segments(&text), "round {round}: {text:?}");
         }
     }
 
