@@ -321,8 +321,15 @@ impl Index {
     /// messages: 7 % less CPU on the writer thread, a quarter less system time). For `import`,
     /// `reindex` and the spool's importer; not for the server's workers, which each have a
     /// connection of their own.
+    ///
+    /// And it keeps statement journals in memory (`temp_store = MEMORY`). An ingest's placing
+    /// statement fires triggers, so SQLite journals the pages it changes in case it must undo
+    /// it alone; once one such journal passed 64 KiB in a transaction, SQLite wrote every later
+    /// one to a temporary file (a `pwrite` per page: 4 % of the writer thread's samples). A
+    /// statement's journal holds only the pages that one statement changes.
     pub fn use_bulk_cache(&self) -> Result<(), IndexError> {
         self.conn.pragma_update(None, "cache_size", -65536)?;
+        self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         Ok(())
     }
 
