@@ -875,7 +875,7 @@ fn bench_window(r: &mut Runner) {
             tz_minutes: 0,
         };
         ingester
-            .add(&raw, mailbox, String::new(), Some(internal))
+            .add(raw, mailbox, String::new(), Some(internal))
             .expect("ingest");
     }
     ingester.flush().expect("flush");

@@ -53,7 +53,7 @@ fn add_window_folder(archive_dir: &Path) {
             tz_minutes: 0,
         };
         ingester
-            .add(&message(n, age), mailbox, String::new(), Some(date))
+            .add(message(n, age), mailbox, String::new(), Some(date))
             .expect("ingest");
     }
     ingester.flush().expect("flush");

@@ -360,13 +360,13 @@ impl<'a> Ingester<'a> {
     /// prepared, so it may end some messages before this one).
     pub fn add(
         &mut self,
-        raw: &[u8],
+        raw: Vec<u8>,
         mailbox: MailboxId,
         flags: String,
         internal_date: Option<InternalDate>,
     ) -> Result<Option<Flushed>, ImportError> {
         self.queue(Job {
-            raw: raw.to_vec(),
+            raw,
             kind: JobKind::Mailbox { mailbox, flags },
             internal_date,
         })
@@ -377,11 +377,11 @@ impl<'a> Ingester<'a> {
     /// lines or the message's header fields ([`mime::journal`]).
     pub fn add_journal(
         &mut self,
-        raw: &[u8],
+        raw: Vec<u8>,
         internal_date: Option<InternalDate>,
     ) -> Result<Option<Flushed>, ImportError> {
         self.queue(Job {
-            raw: raw.to_vec(),
+            raw,
             kind: JobKind::Journal,
             internal_date,
         })

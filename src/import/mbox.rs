@@ -31,6 +31,8 @@ pub struct MboxReader<R> {
     next_from: Option<(u64, Vec<u8>)>,
     at_start: bool,
     line: Vec<u8>,
+    /// The size of the last message read.
+    last_len: usize,
 }
 
 impl<R: BufRead> MboxReader<R> {
@@ -42,6 +44,7 @@ impl<R: BufRead> MboxReader<R> {
             next_from: None,
             at_start: true,
             line: Vec::new(),
+            last_len: 0,
         }
     }
 
@@ -79,7 +82,9 @@ impl<R: BufRead> MboxReader<R> {
         from_line: Vec<u8>,
         keep_current: bool,
     ) -> io::Result<MboxMessage> {
-        let mut bytes = Vec::new();
+        // The last message's size: most messages of an mbox are alike, so this saves most of
+        // the copies a growing vector makes.
+        let mut bytes = Vec::with_capacity(self.last_len);
         let mut prev_blank = false;
         if keep_current {
             push_unescaped(&mut bytes, &self.line);
@@ -87,6 +92,33 @@ impl<R: BufRead> MboxReader<R> {
         }
         loop {
             let line_start = self.pos;
+            // A line is looked at in the reader's buffer and copied once, into the message;
+            // only one that runs past the buffer's end is gathered in `self.line` first.
+            let in_buffer = {
+                let buf = self.input.fill_buf()?;
+                match memchr::memchr(b'\n', buf) {
+                    Some(end) => {
+                        let line = &buf[..=end];
+                        let separator = prev_blank && is_separator(line);
+                        if separator {
+                            self.next_from = Some((line_start, trim_line_end(line).to_vec()));
+                        } else {
+                            prev_blank = is_blank(line);
+                            push_unescaped(&mut bytes, line);
+                        }
+                        Some((end + 1, separator))
+                    }
+                    None => None,
+                }
+            };
+            if let Some((len, separator)) = in_buffer {
+                self.input.consume(len);
+                self.pos += len as u64;
+                if separator {
+                    break;
+                }
+                continue;
+            }
             if !self.read_line()? {
                 break;
             }
@@ -97,6 +129,7 @@ impl<R: BufRead> MboxReader<R> {
             prev_blank = is_blank(&self.line);
             push_unescaped(&mut bytes, &self.line);
         }
+        self.last_len = bytes.len();
         drop_final_blank_line(&mut bytes);
         Ok(MboxMessage {
             offset,
@@ -189,5 +222,32 @@ mod tests {
         let msgs = all(mbox);
         assert_eq!(msgs.len(), 2);
         assert!(msgs[0].is_empty());
+    }
+
+    #[test]
+    fn a_line_across_the_buffers_end_reads_as_any_other() {
+        // Separators, escaped lines, blank lines and a last line with no line end, read
+        // through buffers of every size up to the whole input, so that each kind of line is
+        // cut at each of its bytes somewhere.
+        let mbox = b"From a Mon Jan  1 10:00:00 2024\r\nSubject: one\r\n\r\n>From x\r\nFrom y\r\n\
+\r\nFrom b Mon Jan  1 11:00:00 2024\nSubject: two\n\n>>From z\nlast";
+        let expected = vec![
+            b"Subject: one\r\n\r\nFrom x\r\nFrom y\r\n".to_vec(),
+            b"Subject: two\n\n>From z\nlast".to_vec(),
+        ];
+        assert_eq!(all(mbox), expected);
+        let second = mbox.windows(6).position(|w| w == b"From b").unwrap() as u64;
+        for capacity in 1..=mbox.len() {
+            let mut r = MboxReader::new(std::io::BufReader::with_capacity(capacity, &mbox[..]));
+            let mut got = Vec::new();
+            let mut offsets = Vec::new();
+            while let Some(m) = r.next_message().unwrap() {
+                offsets.push(m.offset);
+                got.push(m.bytes);
+            }
+            assert_eq!(got, expected, "buffer of {capacity} bytes");
+            assert_eq!(offsets, [0, second], "buffer of {capacity} bytes");
+            assert_eq!(r.position(), mbox.len() as u64);
+        }
     }
 }

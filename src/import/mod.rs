@@ -391,7 +391,7 @@ impl Run<'_, '_> {
             },
             tz_minutes: 0,
         });
-        self.message(&bytes, folder, flags, date, loc)
+        self.message(bytes, folder, flags, date, loc)
     }
 
     fn mbox(&mut self, path: &Path) -> Result<(), ImportError> {
@@ -421,7 +421,7 @@ impl Run<'_, '_> {
             };
             let date = date::parse_from_line(&m.from_line);
             let offset = m.offset;
-            self.message(&m.bytes, &folder, String::new(), date, || {
+            self.message(m.bytes, &folder, String::new(), date, || {
                 Location::MboxMessage {
                     path: path.to_owned(),
                     offset,
@@ -434,7 +434,7 @@ impl Run<'_, '_> {
     /// Queues one message for `folder`, or rejects it if empty.
     fn message(
         &mut self,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         folder: &str,
         flags: String,
         date: Option<InternalDate>,

@@ -40,7 +40,7 @@ impl MemSession {
                 .expect("mailbox");
             for raw in *messages {
                 ingester
-                    .add(raw, mailbox, String::new(), None)
+                    .add(raw.clone(), mailbox, String::new(), None)
                     .expect("ingest");
             }
             ingester.flush().expect("flush");
