@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::ImportError;
 use crate::index::{
     ContentRow, Index, IngestMessage, InternalDate, JournalEntry, JournalOutcome, MailboxId,
-    Placed, Placement, PlacementMessage,
+    Placed, Placement, PlacementMessage, WordIds,
 };
 use crate::mime::journal::Participant;
 use crate::mime::sort::SortKeys;
@@ -79,8 +79,9 @@ enum Destination {
     Journal { participants: Vec<Participant> },
 }
 
-/// Everything done to a message before its batch (pure CPU work; runs on a worker).
-fn prepare(job: Job) -> Pending {
+/// Everything done to a message before its batch (pure CPU work; runs on a worker). `word_ids`
+/// are the words the index is known to have: their tokens are made here, off the writer.
+fn prepare(job: Job, word_ids: &WordIds) -> Pending {
     let canonical = mime::canonical_line_ends(&job.raw);
     let (bytes, destination) = match job.kind {
         JobKind::Mailbox { mailbox, flags } => (
@@ -99,7 +100,8 @@ fn prepare(job: Job) -> Pending {
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let analysis = mime::analyze(&bytes);
     let (text, preview) = mime::text::extract_with_preview(&bytes);
-    let content = ContentRow::new(text.folded());
+    let mut content = ContentRow::new(text.folded());
+    content.resolve_known(word_ids);
     let sort = mime::sort::keys(&bytes);
     let internal_date = job.internal_date.unwrap_or_else(|| InternalDate {
         unix: analysis.sent_date.unwrap_or_else(now_unix),
@@ -152,7 +154,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn start() -> std::io::Result<Worker> {
+    fn start(word_ids: WordIds) -> std::io::Result<Worker> {
         // Unbounded: `Workers` bounds what is out.
         let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
         let (result_tx, results) = crossbeam_channel::unbounded();
@@ -161,7 +163,7 @@ impl Worker {
             .spawn(move || {
                 lower_own_priority();
                 for job in job_rx {
-                    if result_tx.send(prepare(job)).is_err() {
+                    if result_tx.send(prepare(job, &word_ids)).is_err() {
                         return;
                     }
                 }
@@ -283,10 +285,10 @@ struct Workers {
 }
 
 impl Workers {
-    fn start(n: usize) -> std::io::Result<Workers> {
+    fn start(n: usize, word_ids: &WordIds) -> std::io::Result<Workers> {
         Ok(Workers {
             workers: (0..n.max(1))
-                .map(|_| Worker::start())
+                .map(|_| Worker::start(word_ids.clone()))
                 .collect::<Result<_, _>>()?,
             out: VecDeque::new(),
             out_bytes: 0,
@@ -416,7 +418,8 @@ impl<'a> Ingester<'a> {
     /// handed out until it was written.)
     fn queue(&mut self, job: Job) -> Result<Option<Flushed>, ImportError> {
         if self.workers.is_none() {
-            let w = Workers::start(prepare_threads()).map_err(ImportError::Thread)?;
+            let w = Workers::start(prepare_threads(), &self.index.word_ids())
+                .map_err(ImportError::Thread)?;
             self.workers = Some(w);
             self.checkpointer = Checkpointer::start(self.index);
         }

@@ -37,6 +37,7 @@
 //! `NEAR`, `OR`, `*`, `^` and `col:` in a search string are characters like any other.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use rusqlite::types::ValueRef;
@@ -296,6 +297,15 @@ fn push_token(out: &mut String, column: ContentColumn, id: i64) {
     }
 }
 
+/// Appends a token to a list of them for `message_words`: after a space, unless it is the
+/// first.
+fn push_listed_token(list: &mut String, column: ContentColumn, id: i64) {
+    if !list.is_empty() {
+        list.push(' ');
+    }
+    push_token(list, column, id);
+}
+
 /// Whether `c` belongs to a word (see the module docs): `char::is_alphanumeric`, answered
 /// first from ranges of the scripts mail mostly holds, where that is known without its table
 /// (its lookup was 5 % of an import's samples on the six-language bench corpus). A unit test
@@ -498,6 +508,18 @@ pub struct ContentRow {
     words: String,
     /// Where each field's words end in `words`, in the order of [`COLUMNS`].
     ends: [usize; 7],
+    /// The tokens of the words whose ids were known when the row was prepared
+    /// ([`ContentRow::resolve_known`]); None if it was not asked.
+    resolved: Option<KnownWords>,
+}
+
+/// A row's words as far as [`WordIds`] knew them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct KnownWords {
+    /// The known words' tokens, as `message_words` takes them.
+    tokens: String,
+    /// Each other word: its column, and where it lies in the row's `words`.
+    unknown: Vec<(ContentColumn, std::ops::Range<usize>)>,
 }
 
 impl ContentRow {
@@ -528,7 +550,32 @@ impl ContentRow {
                 *end = words.len();
             }
         }
-        ContentRow { text, words, ends }
+        ContentRow {
+            text,
+            words,
+            ends,
+            resolved: None,
+        }
+    }
+
+    /// Looks up the row's words in `ids` now (on a preparing thread), so that the ingest writer
+    /// only looks up those it did not know.
+    pub fn resolve_known(&mut self, ids: &WordIds) {
+        let ids = ids.read();
+        let mut known = KnownWords::default();
+        for (column, words) in self.field_words() {
+            for w in words {
+                match ids.get(w) {
+                    Some(&id) => push_listed_token(&mut known.tokens, column, id),
+                    None => {
+                        // `w` is a slice of `self.words`.
+                        let at = w.as_ptr() as usize - self.words.as_ptr() as usize;
+                        known.unknown.push((column, at..at + w.len()));
+                    }
+                }
+            }
+        }
+        self.resolved = Some(known);
     }
 
     /// The folded text.
@@ -585,20 +632,63 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// The ingest writer's memory of word ids (see [`VOCABULARY_CACHE_MAX`]), so that a known word
-/// costs a hash lookup instead of a B-tree search. Words added by a transaction are remembered
-/// only once it commits: after a rollback their ids do not exist.
+/// Ids of words known to be in `words`, committed: shared by the ingest writer, which adds the
+/// words of each transaction once it commits, and the threads that prepare messages for it,
+/// which look up a message's words ahead ([`ContentRow::resolve_known`]), so that the writer,
+/// which sets an import's pace, only looks up the words they did not know. Ids never change
+/// (words are never deleted), so an id once known stays right. At most
+/// [`VOCABULARY_CACHE_MAX`] words: past that it forgets them all and starts again.
+#[derive(Clone, Default)]
+pub struct WordIds(Arc<RwLock<WordMap>>);
+
+type WordMap = HashMap<Box<str>, i64, foldhash::fast::RandomState>;
+
+impl WordIds {
+    /// The map, to read. A poisoned lock (a panic while publishing) still holds only committed
+    /// ids: the map is whole after every insert.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, WordMap> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, words: &mut WordMap) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() + words.len() > VOCABULARY_CACHE_MAX {
+            map.clear();
+        }
+        map.extend(words.drain());
+    }
+
+    /// Words known.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.read().len()
+    }
+}
+
+/// The ingest writer's word ids: the committed ones ([`WordIds`]) and those its open
+/// transaction found or added, which exist for others only once it commits (after a rollback
+/// the added ones do not exist at all).
 #[derive(Default)]
 pub(super) struct Vocabulary {
-    ids: HashMap<Box<str>, i64, foldhash::fast::RandomState>,
-    /// Words added to `ids` by the open transaction.
-    fresh: Vec<Box<str>>,
+    committed: WordIds,
+    fresh: WordMap,
 }
 
 impl Vocabulary {
-    /// The id of `word`, added to `words` and `word_grams` if new.
-    fn id(&mut self, tx: &Transaction<'_>, word: &str) -> Result<i64, IndexError> {
-        if let Some(&id) = self.ids.get(word) {
+    /// The committed ids, for the threads that prepare messages.
+    pub(super) fn committed(&self) -> WordIds {
+        self.committed.clone()
+    }
+
+    /// The id of `word`, added to `words` and `word_grams` if new. `committed` is the read
+    /// [`WordIds`], held by the caller across a row's words.
+    fn id(
+        &mut self,
+        tx: &Transaction<'_>,
+        committed: &WordMap,
+        word: &str,
+    ) -> Result<i64, IndexError> {
+        if let Some(&id) = committed.get(word).or_else(|| self.fresh.get(word)) {
             return Ok(id);
         }
         // Added first, looked up if it was there: a word this writer has not seen is mostly a
@@ -610,27 +700,22 @@ impl Vocabulary {
             let id = tx.last_insert_rowid();
             tx.prepare_cached("INSERT INTO word_grams (rowid, word) VALUES (?1, ?2)")?
                 .execute(params![id, word])?;
-            self.fresh.push(word.into());
             id
         } else {
             tx.prepare_cached("SELECT id FROM words WHERE word = ?1")?
                 .query_row(params![word], |r| r.get(0))?
         };
-        if self.ids.len() >= VOCABULARY_CACHE_MAX {
-            self.ids.clear();
-        }
-        self.ids.insert(word.into(), id);
+        self.fresh.insert(word.into(), id);
         Ok(id)
     }
 
-    /// The transaction that added `fresh` committed (`true`) or did not.
+    /// The open transaction committed (`true`: its words are published) or did not.
     pub(super) fn settle(&mut self, committed: bool) {
-        if !committed {
-            for w in &self.fresh {
-                self.ids.remove(w);
-            }
+        if committed {
+            self.committed.publish(&mut self.fresh);
+        } else {
+            self.fresh.clear();
         }
-        self.fresh.clear();
     }
 }
 
@@ -1266,13 +1351,25 @@ fn insert_words(
     id: MessageId,
     row: &ContentRow,
 ) -> Result<(), IndexError> {
-    let mut tokens = String::with_capacity(row.words.len() / 2);
-    for (column, words) in row.field_words() {
-        for w in words {
-            if !tokens.is_empty() {
-                tokens.push(' ');
+    let committed = vocabulary.committed.clone();
+    let committed = committed.read();
+    let mut tokens;
+    match &row.resolved {
+        Some(resolved) => {
+            tokens = String::with_capacity(resolved.tokens.len() + 8 * resolved.unknown.len());
+            tokens.push_str(&resolved.tokens);
+            for (column, at) in &resolved.unknown {
+                let word_id = vocabulary.id(tx, &committed, &row.words[at.clone()])?;
+                push_listed_token(&mut tokens, *column, word_id);
             }
-            push_token(&mut tokens, column, vocabulary.id(tx, w)?);
+        }
+        None => {
+            tokens = String::with_capacity(row.words.len() / 2);
+            for (column, words) in row.field_words() {
+                for w in words {
+                    push_listed_token(&mut tokens, column, vocabulary.id(tx, &committed, w)?);
+                }
+            }
         }
     }
     tx.prepare_cached("INSERT INTO message_words (rowid, words) VALUES (?1, ?2)")?
@@ -1608,6 +1705,59 @@ mod tests {
         put(ix, &rows);
     }
 
+    /// A row whose words were looked up ahead (as the ingest's preparing threads do) indexes
+    /// what the writer would have: known words under their committed ids, the others added,
+    /// each in its own field.
+    #[test]
+    fn words_looked_up_ahead_index_as_the_writers_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let text = |subject: &str, body: &str| SearchText {
+            subject: subject.into(),
+            body: body.into(),
+            ..SearchText::default()
+        };
+        put(&mut ix, &[(1, text("beta", "alpha beta"))]);
+        let ids = ix.word_ids();
+        assert_eq!(ids.len(), 2, "alpha and beta, once committed");
+        let mut row = ContentRow::new(text("beta gamma", "alpha delta alpha"));
+        row.resolve_known(&ids);
+        let unknown: Vec<&str> = row
+            .resolved
+            .as_ref()
+            .unwrap()
+            .unknown
+            .iter()
+            .map(|(_, at)| &row.words[at.clone()])
+            .collect();
+        assert_eq!(unknown, ["gamma", "delta"]);
+        ix.replace_content(&[Reindexed {
+            id: MessageId(2),
+            content: row,
+            preview: String::new(),
+            has_attachment: false,
+            sort: SortKeys::default(),
+        }])
+        .unwrap();
+        assert_eq!(ids.len(), 4, "gamma and delta published at the commit");
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let found = |column, needle: &str| {
+            let c = ix
+                .content_candidates(&[column], needle, usize::MAX, far)
+                .unwrap()
+                .unwrap();
+            assert!(c.exact, "{needle}");
+            c.ids.iter().map(|m| m.0).collect::<Vec<_>>()
+        };
+        assert_eq!(found(ContentColumn::Body, "alpha"), [1, 2]);
+        assert_eq!(found(ContentColumn::Body, "delta"), [2]);
+        assert_eq!(found(ContentColumn::Body, "beta"), [1]);
+        assert_eq!(found(ContentColumn::Body, "gamma"), Vec::<i64>::new());
+        assert_eq!(found(ContentColumn::Subject, "beta"), [1, 2]);
+        assert_eq!(found(ContentColumn::Subject, "gamma"), [2]);
+        assert_eq!(found(ContentColumn::Subject, "alpha"), Vec::<i64>::new());
+    }
+
     #[test]
     fn candidates_come_from_the_words_that_contain_the_needle() {
         let dir = tempfile::tempdir().unwrap();
@@ -1833,11 +1983,11 @@ mod tests {
         put_bodies(&mut ix, 1..=1, |_| {
             (1..=n).map(word).collect::<Vec<_>>().join(" ")
         });
-        assert_eq!(ix.vocabulary.ids.len(), VOCABULARY_CACHE_MAX);
+        assert_eq!(ix.vocabulary.committed.len(), VOCABULARY_CACHE_MAX);
         put_bodies(&mut ix, 2..=2, |_| word(n + 1));
-        assert!(ix.vocabulary.ids.len() <= VOCABULARY_CACHE_MAX);
+        assert!(ix.vocabulary.committed.len() <= VOCABULARY_CACHE_MAX);
         put_bodies(&mut ix, 3..=3, |_| all.clone());
-        assert!(ix.vocabulary.ids.len() <= VOCABULARY_CACHE_MAX);
+        assert!(ix.vocabulary.committed.len() <= VOCABULARY_CACHE_MAX);
         let words: i64 = ix
             .conn
             .query_row("SELECT count(*) FROM words", [], |r| r.get(0))
@@ -1934,7 +2084,8 @@ mod tests {
         let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
         {
             let tx = ix.conn.transaction().unwrap();
-            ix.vocabulary.id(&tx, "lost").unwrap();
+            let committed = ix.vocabulary.committed();
+            ix.vocabulary.id(&tx, &committed.read(), "lost").unwrap();
             // Dropped: rolled back.
         }
         ix.vocabulary.settle(false);

@@ -37,8 +37,8 @@ use rusqlite::Connection;
 pub use access::{GrantError, Reach, ReadableOwner, Role, OTHER_USERS};
 pub use changes::MailboxVersion;
 pub use content::{
-    needle_words, Candidates, ContentColumn, ContentRow, NeedleWords, Probe, Reindexed, PIECE_STEP,
-    WORD_MAX_CHARS,
+    needle_words, Candidates, ContentColumn, ContentRow, NeedleWords, Probe, Reindexed, WordIds,
+    PIECE_STEP, WORD_MAX_CHARS,
 };
 pub use ingest::{
     Committed, IngestMessage, JournalEntry, JournalOutcome, Placed, Placement, PlacementMessage,
@@ -331,6 +331,12 @@ impl Index {
         self.conn.pragma_update(None, "cache_size", -65536)?;
         self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         Ok(())
+    }
+
+    /// The word ids this connection's writes have committed, for threads that prepare content
+    /// rows for it ([`ContentRow::resolve_known`]).
+    pub fn word_ids(&self) -> WordIds {
+        self.vocabulary.committed()
     }
 
     /// The database file, for another connection to the same index.
