@@ -1705,6 +1705,25 @@ mod tests {
         put(ix, &rows);
     }
 
+    /// The words' index merges 16 segments at a time (sql/0012) and keeps one segment per
+    /// ingest batch (sql/0011's hashsize).
+    #[test]
+    fn the_words_index_merges_sixteen_segments_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let option = |k: &str| -> i64 {
+            ix.conn
+                .query_row(
+                    "SELECT v FROM message_words_config WHERE k = ?1",
+                    params![k],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(option("automerge"), 16);
+        assert_eq!(option("hashsize"), 8 << 20);
+    }
+
     /// A row whose words were looked up ahead (as the ingest's preparing threads do) indexes
     /// what the writer would have: known words under their committed ids, the others added,
     /// each in its own field.

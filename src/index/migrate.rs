@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0009_journal.sql"),
     include_str!("../../sql/0010_entry_attachment.sql"),
     include_str!("../../sql/0011_content_words.sql"),
+    include_str!("../../sql/0012_words_automerge.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.
