@@ -107,6 +107,34 @@ fn several_batches_keep_the_sources_order_and_count_every_message() {
 }
 
 #[test]
+fn message_files_read_ahead_keep_their_order_and_rejections() {
+    // 700 .eml files (several chunks of the reading thread), one of them a dangling link: it
+    // is rejected where it stands, and the others keep the files' order as UIDs.
+    let (dir, mut a) = setup();
+    let d = dir.path().join("emls");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut expected = Vec::new();
+    for i in 0..700 {
+        let path = d.join(format!("m{i:04}.eml"));
+        if i == 350 {
+            std::os::unix::fs::symlink(d.join("nowhere"), &path).unwrap();
+            continue;
+        }
+        write(&path, format!("Subject: {i}\n\nbody {i}\n").as_bytes());
+        expected.push(format!("Subject: {i}\r\n\r\nbody {i}\r\n").into_bytes());
+    }
+    let s = run(&mut a, Target::Auto, std::slice::from_ref(&d));
+    assert_eq!((s.imported, s.duplicates), (699, 0), "{s}");
+    assert_eq!(s.rejected.len(), 1, "{s}");
+    assert_eq!(
+        s.rejected[0].location,
+        Location::File(d.join("m0350.eml")),
+        "{s}"
+    );
+    assert_eq!(bodies(&a, "INBOX"), expected);
+}
+
+#[test]
 fn rerun_counts_duplicates_and_stores_once() {
     let (dir, mut a) = setup();
     let mbox = dir.path().join("mail.mbox");

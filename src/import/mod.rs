@@ -307,7 +307,7 @@ impl Run<'_, '_> {
                 Ok(true) => self.mbox(path)?,
                 Ok(false) => {
                     let folder = self.folder_for("INBOX").to_owned();
-                    self.file_message(path, &folder, String::new())?;
+                    self.file_message(path, read_message_file(path), &folder, String::new())?;
                 }
                 Err(e) => self.reject(Location::File(path.to_owned()), unreadable(&e)),
             }
@@ -335,10 +335,7 @@ impl Run<'_, '_> {
                     continue;
                 }
             };
-            for file in files {
-                let flags = maildir::flags_from_name(&file);
-                self.file_message(&file, &name, flags)?;
-            }
+            self.message_files(files, &name, maildir::flags_from_name)?;
         }
         Ok(())
     }
@@ -350,29 +347,49 @@ impl Run<'_, '_> {
         }
         files.sort();
         let folder = self.folder_for("INBOX").to_owned();
-        for file in files {
-            self.file_message(&file, &folder, String::new())?;
-        }
-        Ok(())
+        self.message_files(files, &folder, |_| String::new())
     }
 
-    /// One message in its own file; INTERNALDATE is the file's modification time.
+    /// One message per file of `files`, in order, for `folder` with the flags `flags` gives a
+    /// file's path. The files are read on a thread of its own, a few chunks ahead, as an
+    /// mbox is (see [`Run::mbox`]).
+    fn message_files(
+        &mut self,
+        files: Vec<PathBuf>,
+        folder: &str,
+        flags: impl Fn(&Path) -> String,
+    ) -> Result<(), ImportError> {
+        let (chunks, read) = crossbeam_channel::bounded(READ_AHEAD_CHUNKS);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let items = files.into_iter().map(|path| {
+                    let read = read_message_file(&path);
+                    let len = read
+                        .as_ref()
+                        .map_or(0, |r| r.as_ref().map_or(0, |(b, _)| b.len()));
+                    ((path, read), len)
+                });
+                send_in_chunks(items, &chunks);
+            });
+            // `read` is dropped with the loop (see `mbox`).
+            for (path, read) in read.into_iter().flatten() {
+                let flags = flags(&path);
+                self.file_message(&path, read, folder, flags)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One message in its own file, as [`read_message_file`] read it; INTERNALDATE is the
+    /// file's modification time.
     fn file_message(
         &mut self,
         path: &Path,
+        read: std::io::Result<Option<FileMessage>>,
         folder: &str,
         flags: String,
     ) -> Result<(), ImportError> {
         let loc = || Location::File(path.to_owned());
-        let read = File::open(path).and_then(|mut f| {
-            let meta = f.metadata()?;
-            if !meta.is_file() {
-                return Ok(None);
-            }
-            let mut bytes = Vec::with_capacity(meta.len() as usize);
-            f.read_to_end(&mut bytes)?;
-            Ok(Some((bytes, meta.modified().ok())))
-        });
         let (bytes, mtime) = match read {
             Ok(Some(x)) => x,
             Ok(None) => {
@@ -522,31 +539,60 @@ const READ_AHEAD_MESSAGES: usize = 256;
 /// the first read error (sent as the last item), or the receiver's end.
 fn read_mbox(file: File, chunks: &crossbeam_channel::Sender<Vec<MboxItem>>) {
     let mut reader = mbox::MboxReader::new(BufReader::with_capacity(1 << 20, file));
+    let mut failed = false;
+    let items = std::iter::from_fn(|| {
+        if failed {
+            return None;
+        }
+        let at = reader.position();
+        match reader.next_message() {
+            Ok(Some(m)) => {
+                let len = m.bytes.len();
+                Some((Ok(m), len))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                failed = true;
+                Some((Err((at, e)), 0))
+            }
+        }
+    });
+    send_in_chunks(items, chunks);
+}
+
+/// A message file's bytes and modification time.
+type FileMessage = (Vec<u8>, Option<std::time::SystemTime>);
+
+/// Reads a file holding one message: None if it is not a regular file.
+fn read_message_file(path: &Path) -> std::io::Result<Option<FileMessage>> {
+    let mut f = File::open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    Ok(Some((bytes, meta.modified().ok())))
+}
+
+/// Sends `items` (each with its size in bytes) in chunks of [`READ_AHEAD_MESSAGES`] items or
+/// [`READ_AHEAD_BYTES`] bytes, until the items end or the receiver does.
+fn send_in_chunks<T>(
+    items: impl Iterator<Item = (T, usize)>,
+    chunks: &crossbeam_channel::Sender<Vec<T>>,
+) {
     let mut chunk = Vec::new();
     let mut bytes = 0;
-    loop {
-        let at = reader.position();
-        let last = match reader.next_message() {
-            Ok(Some(m)) => {
-                bytes += m.bytes.len();
-                chunk.push(Ok(m));
-                false
-            }
-            Ok(None) => true,
-            Err(e) => {
-                chunk.push(Err((at, e)));
-                true
-            }
-        };
+    let mut items = items.peekable();
+    while let Some((item, len)) = items.next() {
+        chunk.push(item);
+        bytes += len;
         let full = chunk.len() >= READ_AHEAD_MESSAGES || bytes >= READ_AHEAD_BYTES;
-        if (last || full) && !chunk.is_empty() {
+        if full || items.peek().is_none() {
             if chunks.send(std::mem::take(&mut chunk)).is_err() {
                 return;
             }
             bytes = 0;
-        }
-        if last {
-            return;
         }
     }
 }
