@@ -1687,6 +1687,15 @@ mod tests {
         ix.replace_content(&rows).unwrap();
     }
 
+    /// A text with only a subject and a body.
+    fn text(subject: &str, body: &str) -> SearchText {
+        SearchText {
+            subject: subject.into(),
+            body: body.into(),
+            ..SearchText::default()
+        }
+    }
+
     /// Puts messages `ids`, each with the body `body(id)` alone.
     fn put_bodies(
         ix: &mut Index,
@@ -1731,11 +1740,6 @@ mod tests {
     fn words_looked_up_ahead_index_as_the_writers_own() {
         let dir = tempfile::tempdir().unwrap();
         let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
-        let text = |subject: &str, body: &str| SearchText {
-            subject: subject.into(),
-            body: body.into(),
-            ..SearchText::default()
-        };
         put(&mut ix, &[(1, text("beta", "alpha beta"))]);
         let ids = ix.word_ids();
         assert_eq!(ids.len(), 2, "alpha and beta, once committed");
@@ -1781,11 +1785,6 @@ mod tests {
     fn candidates_come_from_the_words_that_contain_the_needle() {
         let dir = tempfile::tempdir().unwrap();
         let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
-        let text = |subject: &str, body: &str| SearchText {
-            subject: subject.into(),
-            body: body.into(),
-            ..SearchText::default()
-        };
         let long = "z".repeat(40) + "needle" + &"z".repeat(40);
         put(
             &mut ix,
