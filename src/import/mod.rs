@@ -359,24 +359,21 @@ impl Run<'_, '_> {
         folder: &str,
         flags: impl Fn(&Path) -> String,
     ) -> Result<(), ImportError> {
-        let (chunks, read) = crossbeam_channel::bounded(READ_AHEAD_CHUNKS);
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                let items = files.into_iter().map(|path| {
-                    let read = read_message_file(&path);
-                    let len = read
-                        .as_ref()
-                        .map_or(0, |r| r.as_ref().map_or(0, |(b, _)| b.len()));
-                    ((path, read), len)
-                });
-                send_in_chunks(items, &chunks);
+        let read = move |chunks: &ReadAhead<_>| {
+            let items = files.into_iter().map(|path| {
+                let read = read_message_file(&path);
+                let len = match &read {
+                    Ok(Some((bytes, _))) => bytes.len(),
+                    _ => 0,
+                };
+                ((path, read), len)
             });
-            // `read` is dropped with the loop (see `mbox`).
-            for (path, read) in read.into_iter().flatten() {
-                let flags = flags(&path);
-                self.file_message(&path, read, folder, flags)?;
-            }
-            Ok(())
+            send_in_chunks(items, chunks);
+        };
+        read_ahead(read, |(path, read)| {
+            let flags = flags(&path);
+            self.file_message(&path, read, folder, flags)?;
+            Ok(true)
         })
     }
 
@@ -420,13 +417,11 @@ impl Run<'_, '_> {
             }
         };
         let folder = self.folder_for("INBOX").to_owned();
-        // The file is read and split on a thread of its own, a few chunks ahead: this thread
-        // writes the ingest's batches and sets an import's pace, and reading the mbox was an
-        // eighth of its time (perf, 10,000 messages).
-        let (chunks, read) = crossbeam_channel::bounded::<Vec<MboxItem>>(READ_AHEAD_CHUNKS);
-        std::thread::scope(|scope| {
-            scope.spawn(move || read_mbox(file, &chunks));
-            for item in read.into_iter().flatten() {
+        // The file is read and split on a thread of its own (see `read_ahead`): reading the
+        // mbox was an eighth of the writing thread's time (perf, 10,000 messages).
+        read_ahead(
+            move |chunks| read_mbox(file, chunks),
+            |item| {
                 let m = match item {
                     Ok(m) => m,
                     Err((at, e)) => {
@@ -436,7 +431,7 @@ impl Run<'_, '_> {
                             offset: at,
                         };
                         self.reject(location, unreadable(&e));
-                        break;
+                        return Ok(false);
                     }
                 };
                 let date = date::parse_from_line(&m.from_line);
@@ -447,11 +442,9 @@ impl Run<'_, '_> {
                         offset,
                     }
                 })?;
-            }
-            // `read` is dropped with the loop (on an error too), which ends the reading thread
-            // at its next chunk, before the scope waits for it.
-            Ok(())
-        })
+                Ok(true)
+            },
+        )
     }
 
     /// Queues one message for `folder`, or rejects it if empty.
@@ -535,9 +528,34 @@ const READ_AHEAD_BYTES: usize = 4 << 20;
 /// …or this many messages.
 const READ_AHEAD_MESSAGES: usize = 256;
 
+/// The sending end of [`read_ahead`]'s chunks.
+type ReadAhead<T> = crossbeam_channel::Sender<Vec<T>>;
+
+/// Runs `read` on a thread of its own, which sends its items in chunks ([`send_in_chunks`]),
+/// while this thread gives each to `take`, in order, until the items end or `take` says stop
+/// (`false`) or fails. The thread that imports writes the ingest's batches and sets an import's
+/// pace, so the input's reading is not done there. At most [`READ_AHEAD_CHUNKS`] chunks wait.
+fn read_ahead<T: Send>(
+    read: impl FnOnce(&ReadAhead<T>) + Send,
+    mut take: impl FnMut(T) -> Result<bool, ImportError>,
+) -> Result<(), ImportError> {
+    let (chunks, received) = crossbeam_channel::bounded(READ_AHEAD_CHUNKS);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read(&chunks));
+        // `received` is moved into the loop and dropped with it, on a stop or an error too:
+        // that ends the reading thread at its next chunk, before the scope waits for it.
+        for item in received.into_iter().flatten() {
+            if !take(item)? {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Reads the messages of `file` in order and sends them in chunks, until the end of the file,
 /// the first read error (sent as the last item), or the receiver's end.
-fn read_mbox(file: File, chunks: &crossbeam_channel::Sender<Vec<MboxItem>>) {
+fn read_mbox(file: File, chunks: &ReadAhead<MboxItem>) {
     let mut reader = mbox::MboxReader::new(BufReader::with_capacity(1 << 20, file));
     let mut failed = false;
     let items = std::iter::from_fn(|| {
@@ -577,10 +595,7 @@ fn read_message_file(path: &Path) -> std::io::Result<Option<FileMessage>> {
 
 /// Sends `items` (each with its size in bytes) in chunks of [`READ_AHEAD_MESSAGES`] items or
 /// [`READ_AHEAD_BYTES`] bytes, until the items end or the receiver does.
-fn send_in_chunks<T>(
-    items: impl Iterator<Item = (T, usize)>,
-    chunks: &crossbeam_channel::Sender<Vec<T>>,
-) {
+fn send_in_chunks<T>(items: impl Iterator<Item = (T, usize)>, chunks: &ReadAhead<T>) {
     let mut chunk = Vec::new();
     let mut bytes = 0;
     let mut items = items.peekable();
@@ -675,5 +690,49 @@ mod tests {
         assert_eq!(rx.recv().unwrap().len(), READ_AHEAD_MESSAGES);
         drop(rx);
         reader.join().unwrap();
+    }
+
+    /// The chunks' sizes at their limits: READ_AHEAD_MESSAGES items fill one chunk and one
+    /// more starts the next; items reaching READ_AHEAD_BYTES end a chunk, one byte short do not.
+    #[test]
+    fn chunks_end_at_their_item_and_byte_limits() {
+        let sizes = |items: Vec<usize>| -> Vec<usize> {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            send_in_chunks(items.into_iter().map(|len| ((), len)), &tx);
+            drop(tx);
+            rx.iter().map(|chunk| chunk.len()).collect()
+        };
+        let n = READ_AHEAD_MESSAGES;
+        assert_eq!(sizes(vec![0; n]), [n]);
+        assert_eq!(sizes(vec![0; n + 1]), [n, 1]);
+        let half = READ_AHEAD_BYTES / 2;
+        assert_eq!(sizes(vec![half, half, 1]), [2, 1]);
+        assert_eq!(sizes(vec![half, half - 1, 1]), [3]);
+        // One item larger than a chunk's bytes is a chunk of its own.
+        assert_eq!(sizes(vec![1, READ_AHEAD_BYTES * 3, 1]), [2, 1]);
+        assert_eq!(sizes(vec![]), Vec::<usize>::new());
+    }
+
+    /// The importer stopping early (a bad mbox line, an error) with more chunks on their way
+    /// than the channel holds ends the reading thread, instead of leaving the scope waiting.
+    #[test]
+    fn an_early_stop_ends_the_reading_thread() {
+        let total = READ_AHEAD_MESSAGES * (READ_AHEAD_CHUNKS + 4);
+        let mut taken = 0;
+        read_ahead(
+            |chunks| send_in_chunks((0..total).map(|i| (i, 0)), chunks),
+            |i| {
+                assert_eq!(i, taken, "in order");
+                taken += 1;
+                Ok(taken < 10)
+            },
+        )
+        .unwrap();
+        assert_eq!(taken, 10);
+        let failed = read_ahead(
+            |chunks| send_in_chunks((0..total).map(|i| (i, 0)), chunks),
+            |_| Err(ImportError::Thread(std::io::Error::other("stop"))),
+        );
+        assert!(failed.is_err());
     }
 }
