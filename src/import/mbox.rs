@@ -87,8 +87,8 @@ impl<R: BufRead> MboxReader<R> {
         let mut bytes = Vec::with_capacity(self.last_len);
         let mut prev_blank = false;
         if keep_current {
-            push_unescaped(&mut bytes, &self.line);
-            prev_blank = is_blank(&self.line);
+            // Not a separator: nothing is blank before it.
+            take_line(&self.line, 0, &mut prev_blank, &mut bytes);
         }
         loop {
             let line_start = self.pos;
@@ -96,38 +96,29 @@ impl<R: BufRead> MboxReader<R> {
             // only one that runs past the buffer's end is gathered in `self.line` first.
             let in_buffer = {
                 let buf = self.input.fill_buf()?;
-                match memchr::memchr(b'\n', buf) {
-                    Some(end) => {
-                        let line = &buf[..=end];
-                        let separator = prev_blank && is_separator(line);
-                        if separator {
-                            self.next_from = Some((line_start, trim_line_end(line).to_vec()));
-                        } else {
-                            prev_blank = is_blank(line);
-                            push_unescaped(&mut bytes, line);
-                        }
-                        Some((end + 1, separator))
-                    }
-                    None => None,
-                }
+                memchr::memchr(b'\n', buf).map(|end| {
+                    let line = &buf[..=end];
+                    (
+                        line.len(),
+                        take_line(line, line_start, &mut prev_blank, &mut bytes),
+                    )
+                })
             };
-            if let Some((len, separator)) = in_buffer {
-                self.input.consume(len);
-                self.pos += len as u64;
-                if separator {
-                    break;
+            let next = match in_buffer {
+                Some((len, next)) => {
+                    self.input.consume(len);
+                    self.pos += len as u64;
+                    next
                 }
-                continue;
-            }
-            if !self.read_line()? {
+                None if self.read_line()? => {
+                    take_line(&self.line, line_start, &mut prev_blank, &mut bytes)
+                }
+                None => break,
+            };
+            if next.is_some() {
+                self.next_from = next;
                 break;
             }
-            if prev_blank && is_separator(&self.line) {
-                self.next_from = Some((line_start, trim_line_end(&self.line).to_vec()));
-                break;
-            }
-            prev_blank = is_blank(&self.line);
-            push_unescaped(&mut bytes, &self.line);
         }
         self.last_len = bytes.len();
         drop_final_blank_line(&mut bytes);
@@ -145,6 +136,23 @@ impl<R: BufRead> MboxReader<R> {
         self.pos += n as u64;
         Ok(n > 0)
     }
+}
+
+/// One line of the message being collected, read from byte `line_start` of the file: the
+/// next message's separator (its offset and line) if it is one, else added to `bytes`.
+/// `prev_blank` says whether the line before was blank, and is updated.
+fn take_line(
+    line: &[u8],
+    line_start: u64,
+    prev_blank: &mut bool,
+    bytes: &mut Vec<u8>,
+) -> Option<(u64, Vec<u8>)> {
+    if *prev_blank && is_separator(line) {
+        return Some((line_start, trim_line_end(line).to_vec()));
+    }
+    *prev_blank = is_blank(line);
+    push_unescaped(bytes, line);
+    None
 }
 
 fn is_separator(line: &[u8]) -> bool {
