@@ -650,12 +650,18 @@ impl WordIds {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Adds `words` (emptied), committed now; forgets every word first if the map would pass
+    /// [`VOCABULARY_CACHE_MAX`], and does not keep `words` at all if they alone would.
     fn publish(&self, words: &mut WordMap) {
         let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
         if map.len() + words.len() > VOCABULARY_CACHE_MAX {
             map.clear();
         }
-        map.extend(words.drain());
+        if words.len() <= VOCABULARY_CACHE_MAX {
+            map.extend(words.drain());
+        } else {
+            words.clear();
+        }
     }
 
     /// Words known.
@@ -1987,9 +1993,10 @@ mod tests {
         assert_eq!((got.ids, got.exact), (want, true));
     }
 
-    /// The writer's memory of word ids at VOCABULARY_CACHE_MAX words and one more: it stays
-    /// within the bound, and words it forgot keep their ids (found again in `words`, not added
-    /// twice), so every message is found by each of its words.
+    /// The writer's memory of word ids at VOCABULARY_CACHE_MAX words and one more, across
+    /// transactions and within one: it stays within the bound, and words it forgot keep their
+    /// ids (found again in `words`, not added twice), so every message is found by each of its
+    /// words.
     #[test]
     fn the_vocabulary_cache_stays_bounded_and_ids_stay_right() {
         let dir = tempfile::tempdir().unwrap();
@@ -2019,6 +2026,19 @@ mod tests {
                 .unwrap();
             let first = if k <= n { 1 } else { 2 };
             assert_eq!(got.ids, vec![MessageId(first), MessageId(3)], "{}", word(k));
+        }
+        // One transaction adding N + 1 new words: more than the memory may hold at once.
+        let new = |k: i64| format!("n{k}");
+        put_bodies(&mut ix, 4..=4, |_| {
+            (1..=n + 1).map(new).collect::<Vec<_>>().join(" ")
+        });
+        assert!(ix.vocabulary.committed.len() <= VOCABULARY_CACHE_MAX);
+        for k in [1, n + 1] {
+            let got = ix
+                .content_candidates(&[ContentColumn::Body], &new(k), usize::MAX, far)
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.ids, vec![MessageId(4)], "{}", new(k));
         }
     }
 
