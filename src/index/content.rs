@@ -561,7 +561,11 @@ impl ContentRow {
     /// Looks up the row's words in `ids` now (on a preparing thread), so that the ingest writer
     /// only looks up those it did not know.
     pub fn resolve_known(&mut self, ids: &WordIds) {
-        let ids = ids.read();
+        self.resolved = Some(self.known_in(&ids.read()));
+    }
+
+    /// The row's words as `ids` knows them: the known ones' tokens, where the others lie.
+    fn known_in(&self, ids: &WordMap) -> KnownWords {
         let mut known = KnownWords::default();
         for (column, words) in self.field_words() {
             for w in words {
@@ -575,7 +579,7 @@ impl ContentRow {
                 }
             }
         }
-        self.resolved = Some(known);
+        known
     }
 
     /// The folded text.
@@ -1359,24 +1363,20 @@ fn insert_words(
 ) -> Result<(), IndexError> {
     let committed = vocabulary.committed.clone();
     let committed = committed.read();
-    let mut tokens;
-    match &row.resolved {
-        Some(resolved) => {
-            tokens = String::with_capacity(resolved.tokens.len() + 8 * resolved.unknown.len());
-            tokens.push_str(&resolved.tokens);
-            for (column, at) in &resolved.unknown {
-                let word_id = vocabulary.id(tx, &committed, &row.words[at.clone()])?;
-                push_listed_token(&mut tokens, *column, word_id);
-            }
-        }
+    // A row not looked up ahead is looked up here, all of it.
+    let looked_up;
+    let known = match &row.resolved {
+        Some(known) => known,
         None => {
-            tokens = String::with_capacity(row.words.len() / 2);
-            for (column, words) in row.field_words() {
-                for w in words {
-                    push_listed_token(&mut tokens, column, vocabulary.id(tx, &committed, w)?);
-                }
-            }
+            looked_up = row.known_in(&committed);
+            &looked_up
         }
+    };
+    let mut tokens = String::with_capacity(known.tokens.len() + 8 * known.unknown.len());
+    tokens.push_str(&known.tokens);
+    for (column, at) in &known.unknown {
+        let word_id = vocabulary.id(tx, &committed, &row.words[at.clone()])?;
+        push_listed_token(&mut tokens, *column, word_id);
     }
     tx.prepare_cached("INSERT INTO message_words (rowid, words) VALUES (?1, ?2)")?
         .execute(params![id.0, tokens])?;
