@@ -13,7 +13,7 @@
 //! (they went with the emptied words' index), so it stays as searchable as it was.
 
 use crate::archive::Archive;
-use crate::index::{ContentRow, MessageId, Reindexed};
+use crate::index::{ContentRow, MessageId, Reindexed, WordIds};
 use crate::mime;
 use crate::store::{BlobRef, BlobStore, StoreError};
 
@@ -42,15 +42,23 @@ pub struct Skipped {
     pub error: StoreError,
 }
 
-/// What reindex recomputes of message `id` from its blob, or why it cannot.
-fn prepare(store: &BlobStore, id: MessageId, blob: BlobRef) -> Result<Reindexed, Skipped> {
+/// What reindex recomputes of message `id` from its blob, or why it cannot. The words
+/// `word_ids` knows get their tokens here, on a preparing thread, as the import's do.
+fn prepare(
+    store: &BlobStore,
+    word_ids: &WordIds,
+    id: MessageId,
+    blob: BlobRef,
+) -> Result<Reindexed, Skipped> {
     let bytes = store
         .read(blob)
         .map_err(|error| Skipped { message: id, error })?;
     let (text, preview) = mime::text::extract_with_preview(&bytes);
+    let mut content = ContentRow::new(text.folded());
+    content.resolve_known(word_ids);
     Ok(Reindexed {
         id,
-        content: ContentRow::new(text.folded()),
+        content,
         preview,
         has_attachment: mime::has_attachment_of(&bytes),
         sort: mime::sort::keys(&bytes),
@@ -69,6 +77,7 @@ pub fn run(
         total: index.message_count()?,
         ..ReindexProgress::default()
     };
+    let word_ids = index.word_ids();
     let mut skipped = Vec::new();
     let mut last = MessageId(0);
     loop {
@@ -83,9 +92,10 @@ pub fn run(
             let runs: Vec<_> = batch
                 .chunks(per_thread.max(1))
                 .map(|run| {
+                    let word_ids = &word_ids;
                     scope.spawn(move || {
                         run.iter()
-                            .map(|&(id, blob)| prepare(store, id, blob))
+                            .map(|&(id, blob)| prepare(store, word_ids, id, blob))
                             .collect()
                     })
                 })
