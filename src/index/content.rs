@@ -670,7 +670,7 @@ impl WordIds {
 
     /// Words known.
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.read().len()
     }
 }

@@ -391,6 +391,48 @@ mod tests {
         assert_eq!(meta[0].sent_day, Some((2024, 2, 29)));
     }
 
+    /// A batch whose `ready` says no (the importer's blob sync failed) leaves nothing: no
+    /// message, no entry, UIDNEXT as it was, and none of its new words remembered as known
+    /// (their ids were rolled back): the same batch committed next gets UID 1 and its words.
+    #[test]
+    fn a_batch_not_ready_is_rolled_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let u = ix.add_user("u", "h").unwrap();
+        let mb = ix.ensure_mailbox(u, "INBOX").unwrap();
+        let mut m = message(1);
+        m.content = ContentRow::new(crate::mime::text::SearchText {
+            body: "rolledback".into(),
+            ..Default::default()
+        });
+        let place = [Placement {
+            mailbox: mb,
+            message: PlacementMessage::New(0),
+            flags: String::new(),
+        }];
+        let mut asked = false;
+        let none = ix
+            .commit_ingest_when(std::slice::from_ref(&m), &place, &[], || {
+                asked = true;
+                false
+            })
+            .unwrap();
+        assert!(asked && none.is_none());
+        assert_eq!(ix.message_count().unwrap(), 0);
+        assert_eq!(ix.mailbox_state(mb).unwrap().uidnext, 1);
+        assert_eq!(ix.word_ids().len(), 0, "no word of it is known");
+
+        let placed = ix.commit_ingest(&[m], &place, &[]).unwrap().placed;
+        assert!(matches!(placed[0], Placed::Added { uid: 1, .. }));
+        assert_eq!(ix.word_ids().len(), 1);
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let found = ix
+            .content_candidates(&[super::super::ContentColumn::Body], "rolledback", 10, far)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.ids, [MessageId(1)]);
+    }
+
     /// The sync window's queries (issue 5): what is at or after an edge is visible and counted;
     /// a departure raises HIGHESTMODSEQ once per edge move that passes a message, never for an
     /// edge that passes nothing, and never twice for the same departure.
