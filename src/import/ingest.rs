@@ -360,8 +360,8 @@ pub struct Ingester<'a> {
 impl<'a> Ingester<'a> {
     /// An ingester writing to this index and store.
     pub fn new(index: &'a mut Index, store: &'a BlobStore) -> Self {
-        if let Err(e) = index.use_bulk_cache() {
-            log::warn!("import: page cache left at its default: {e}");
+        if let Err(e) = index.set_up_bulk_writer() {
+            log::warn!("import: page cache and temporary store left at their defaults: {e}");
         }
         Ingester {
             index,

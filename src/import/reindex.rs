@@ -71,7 +71,7 @@ pub fn run(
     progress: &mut dyn FnMut(&ReindexProgress),
 ) -> Result<(ReindexProgress, Vec<Skipped>), ImportError> {
     let (index, store) = archive.parts_mut();
-    index.use_bulk_cache()?;
+    index.set_up_bulk_writer()?;
     index.start_reindex()?;
     let mut p = ReindexProgress {
         total: index.message_count()?,

@@ -315,19 +315,20 @@ impl Index {
         }
     }
 
-    /// Gives this connection a 64 MiB page cache (SQLite's default is 2 MiB), for a bulk
-    /// writer: FTS5 reads back the segments it merges while it writes new ones, and with the
-    /// default cache those reads go to the kernel each time (import of 10,000 generated
-    /// messages: 7 % less CPU on the writer thread, a quarter less system time). For `import`,
-    /// `reindex` and the spool's importer; not for the server's workers, which each have a
-    /// connection of their own.
+    /// Sets this connection up for a bulk writer (`import`, `reindex`, the spool's importer).
     ///
-    /// And it keeps statement journals in memory (`temp_store = MEMORY`). An ingest's placing
-    /// statement fires triggers, so SQLite journals the pages it changes in case it must undo
-    /// it alone; once one such journal passed 64 KiB in a transaction, SQLite wrote every later
-    /// one to a temporary file (a `pwrite` per page: 4 % of the writer thread's samples). A
-    /// statement's journal holds only the pages that one statement changes.
-    pub fn use_bulk_cache(&self) -> Result<(), IndexError> {
+    /// A 64 MiB page cache (SQLite's default is 2 MiB): FTS5 reads back the segments it merges
+    /// while it writes new ones, and with the default cache those reads go to the kernel each
+    /// time (import of 10,000 generated messages: 7 % less CPU on the writer thread, a quarter
+    /// less system time). Not for the server's workers, which each have a connection of their
+    /// own.
+    ///
+    /// Statement journals in memory (`temp_store = MEMORY`). An ingest's placing statement
+    /// fires triggers, so SQLite journals the pages it changes in case it must undo it alone;
+    /// once one such journal passed 64 KiB in a transaction, SQLite wrote every later one to a
+    /// temporary file (a `pwrite` per page: 4 % of the writer thread's samples). A statement's
+    /// journal holds only the pages that one statement changes.
+    pub fn set_up_bulk_writer(&self) -> Result<(), IndexError> {
         self.conn.pragma_update(None, "cache_size", -65536)?;
         self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         Ok(())
