@@ -428,4 +428,21 @@ mod tests {
             .unwrap();
         assert_eq!(mapped, MMAP_SIZE);
     }
+
+    /// A bulk writer's connection has the large page cache and in-memory statement journals;
+    /// a plain one keeps SQLite's defaults (a server worker's must not hold 64 MiB each).
+    #[test]
+    fn a_bulk_writer_gets_its_cache_and_memory_journals() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        let settings = |ix: &Index| -> (i64, i64) {
+            let cache = ix.conn.query_row("PRAGMA cache_size", [], |r| r.get(0));
+            let temp = ix.conn.query_row("PRAGMA temp_store", [], |r| r.get(0));
+            (cache.unwrap(), temp.unwrap())
+        };
+        assert_eq!(settings(&index), (-2000, 0), "SQLite's defaults");
+        index.set_up_bulk_writer().unwrap();
+        // temp_store 2 is MEMORY.
+        assert_eq!(settings(&index), (-65536, 2));
+    }
 }
