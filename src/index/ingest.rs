@@ -208,7 +208,9 @@ fn resolve(ids: &[MessageId], message: PlacementMessage) -> Result<MessageId, In
 
 impl Index {
     /// Commits one ingest batch (see the module docs). Returns one [`Placed`] per placement.
-    pub fn commit_ingest(
+    /// For the tests: the importer asks [`Index::commit_ingest_when`], to sync blobs meanwhile.
+    #[cfg(test)]
+    pub(crate) fn commit_ingest(
         &mut self,
         messages: &[IngestMessage<'_>],
         placements: &[Placement],
@@ -219,8 +221,9 @@ impl Index {
         Ok(committed.expect("committed"))
     }
 
-    /// [`Index::commit_ingest`], with `ready` asked after the rows are written and before the
-    /// COMMIT: when it says no, the transaction is rolled back and the answer is None. The
+    /// Commits one ingest batch (see the module docs), with `ready` asked after the rows are
+    /// written and before the COMMIT: when it says no, the transaction is rolled back and the
+    /// answer is None; else one [`Placed`] per placement. The
     /// importer syncs the batch's blobs meanwhile and waits for that in `ready` (DESIGN §3:
     /// blobs durable before the index names them), so the sync and the rows overlap.
     pub fn commit_ingest_when(
