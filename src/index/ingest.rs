@@ -223,9 +223,9 @@ impl Index {
 
     /// Commits one ingest batch (see the module docs), with `ready` asked after the rows are
     /// written and before the COMMIT: when it says no, the transaction is rolled back and the
-    /// answer is None; else one [`Placed`] per placement. The
-    /// importer syncs the batch's blobs meanwhile and waits for that in `ready` (DESIGN §3:
-    /// blobs durable before the index names them), so the sync and the rows overlap.
+    /// answer is None; else one [`Placed`] per placement. The importer syncs the batch's blobs
+    /// meanwhile and waits for that in `ready` (DESIGN §3: blobs durable before the index
+    /// names them), so the sync and the rows overlap.
     pub fn commit_ingest_when(
         &mut self,
         messages: &[IngestMessage<'_>],
