@@ -43,7 +43,7 @@ use std::time::Instant;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::{Index, IndexError, MessageId};
+use super::{runs, Index, IndexError, MessageId};
 use crate::mime::sort::SortKeys;
 use crate::mime::text::SearchText;
 use crate::store::BlobRef;
@@ -132,6 +132,11 @@ impl ContentColumn {
             ContentColumn::Headers => "headers",
             ContentColumn::Body => "body",
         }
+    }
+
+    /// The field's number: its place in [`COLUMNS`] (as `runs` numbers tokens).
+    fn number(self) -> u8 {
+        COLUMNS.iter().position(|&c| c == self).unwrap_or_default() as u8
     }
 
     /// The letter that starts this field's tokens in `message_words`.
@@ -295,6 +300,21 @@ fn push_token(out: &mut String, column: ContentColumn, id: i64) {
     for shift in (0..digits).rev() {
         out.push(char::from(TOKEN_DIGITS[(id >> (shift * 5)) as usize & 31]));
     }
+}
+
+/// The [`runs::token`] of a token of `message_words` ([`push_token`]'s), or None if it is not
+/// one.
+fn parse_token(t: &str) -> Option<i64> {
+    let (&letter, digits) = t.as_bytes().split_first()?;
+    let column = COLUMNS.into_iter().find(|c| c.token_letter() == letter)?;
+    if digits.is_empty() || digits.len() > 12 {
+        return None;
+    }
+    let mut id = 0i64;
+    for d in digits {
+        id = id * 32 + TOKEN_DIGITS.iter().position(|x| x == d)? as i64;
+    }
+    Some(runs::token(column.number(), id))
 }
 
 /// Appends a token to a list of them for `message_words`: after a space, unless it is the
@@ -518,6 +538,8 @@ pub struct ContentRow {
 struct KnownWords {
     /// The known words' tokens, as `message_words` takes them.
     tokens: String,
+    /// The known words' tokens that were frequent ([`runs::token`]).
+    frequent: Vec<i64>,
     /// Each other word: its column, and where it lies in the row's `words`.
     unknown: Vec<(ContentColumn, std::ops::Range<usize>)>,
 }
@@ -564,13 +586,18 @@ impl ContentRow {
         self.resolved = Some(self.known_in(&ids.read()));
     }
 
-    /// The row's words as `ids` knows them: the known ones' tokens, where the others lie.
+    /// The row's words as `ids` knows them: the known ones' tokens (in `message_words`, or as
+    /// frequent tokens for runs), where the others lie.
     fn known_in(&self, ids: &WordMap) -> KnownWords {
         let mut known = KnownWords::default();
         for (column, words) in self.field_words() {
+            let field = column.number();
             for w in words {
                 match ids.get(w) {
-                    Some(&id) => push_listed_token(&mut known.tokens, column, id),
+                    Some(k) if k.frequent & (1 << field) != 0 => {
+                        known.frequent.push(runs::token(field, k.id));
+                    }
+                    Some(k) => push_listed_token(&mut known.tokens, column, k.id),
                     None => {
                         // `w` is a slice of `self.words`.
                         let at = w.as_ptr() as usize - self.words.as_ptr() as usize;
@@ -645,7 +672,15 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 #[derive(Clone, Default)]
 pub struct WordIds(Arc<RwLock<WordMap>>);
 
-type WordMap = HashMap<Box<str>, i64, foldhash::fast::RandomState>;
+type WordMap = HashMap<Box<str>, KnownWord, foldhash::fast::RandomState>;
+
+/// A word's id, and the fields (a bit per field number) in which it is a frequent token
+/// (`runs`): as far as the writer had published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KnownWord {
+    id: i64,
+    frequent: u8,
+}
 
 impl WordIds {
     /// The map, to read. A poisoned lock (a panic while publishing) still holds only committed
@@ -655,8 +690,9 @@ impl WordIds {
     }
 
     /// Adds `words` (emptied), committed now; forgets every word first if the map would pass
-    /// [`VOCABULARY_CACHE_MAX`], and does not keep `words` at all if they alone would.
-    fn publish(&self, words: &mut WordMap) {
+    /// [`VOCABULARY_CACHE_MAX`], and does not keep `words` at all if they alone would. Then
+    /// marks the fields of `promoted` (words made frequent tokens) in the words it holds.
+    fn publish(&self, words: &mut WordMap, promoted: &[(Box<str>, u8)]) {
         let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
         if map.len() + words.len() > VOCABULARY_CACHE_MAX {
             map.clear();
@@ -665,6 +701,11 @@ impl WordIds {
             map.extend(words.drain());
         } else {
             words.clear();
+        }
+        for (word, fields) in promoted {
+            if let Some(k) = map.get_mut(word) {
+                k.frequent |= fields;
+            }
         }
     }
 
@@ -682,6 +723,10 @@ impl WordIds {
 pub(super) struct Vocabulary {
     committed: WordIds,
     fresh: WordMap,
+    /// Frequent tokens, and the open transaction's runs.
+    runs: runs::RunWriter,
+    /// The words (and fields) the open transaction made frequent tokens.
+    promoted: Vec<(Box<str>, u8)>,
 }
 
 impl Vocabulary {
@@ -698,8 +743,8 @@ impl Vocabulary {
         committed: &WordMap,
         word: &str,
     ) -> Result<i64, IndexError> {
-        if let Some(&id) = committed.get(word).or_else(|| self.fresh.get(word)) {
-            return Ok(id);
+        if let Some(k) = committed.get(word).or_else(|| self.fresh.get(word)) {
+            return Ok(k.id);
         }
         // Added first, looked up if it was there: a word this writer has not seen is mostly a
         // new word (an id, a number), and then one statement does both.
@@ -715,16 +760,50 @@ impl Vocabulary {
             tx.prepare_cached("SELECT id FROM words WHERE word = ?1")?
                 .query_row(params![word], |r| r.get(0))?
         };
-        self.fresh.insert(word.into(), id);
+        let frequent = self.runs.frequent_fields(id);
+        self.fresh.insert(word.into(), KnownWord { id, frequent });
         Ok(id)
     }
 
-    /// The open transaction committed (`true`: its words are published) or did not.
+    /// A write transaction of `messages` content rows begins.
+    pub(super) fn begin(
+        &mut self,
+        tx: &Transaction<'_>,
+        messages: usize,
+    ) -> Result<(), IndexError> {
+        self.promoted.clear();
+        self.runs.begin(tx, messages)
+    }
+
+    /// Before the commit: writes the transaction's runs and the tokens it made frequent, and
+    /// reads those tokens' words, to mark them in the shared ids once committed.
+    pub(super) fn finish(&mut self, tx: &Transaction<'_>) -> Result<(), IndexError> {
+        self.runs.write(tx)?;
+        let mut word_of = tx.prepare_cached("SELECT word FROM words WHERE id = ?1")?;
+        for &t in self.runs.promoted() {
+            let (word, field) = runs::token_parts(t);
+            let text: Option<String> = word_of.query_row(params![word], |r| r.get(0)).optional()?;
+            if let Some(text) = text {
+                self.promoted.push((text.into(), 1 << field));
+            }
+        }
+        Ok(())
+    }
+
+    /// The open transaction committed (`true`: its words and frequent tokens are published)
+    /// or did not.
     pub(super) fn settle(&mut self, committed: bool) {
+        self.runs.settle(committed);
         if committed {
-            self.committed.publish(&mut self.fresh);
+            // Words found or added under ids the transaction made frequent get those fields.
+            for k in self.fresh.values_mut() {
+                k.frequent = self.runs.frequent_fields(k.id);
+            }
+            let promoted = std::mem::take(&mut self.promoted);
+            self.committed.publish(&mut self.fresh, &promoted);
         } else {
             self.fresh.clear();
+            self.promoted.clear();
         }
     }
 }
@@ -1053,7 +1132,8 @@ impl Index {
         }
     }
 
-    /// The messages holding any of `words` in any of `columns`, ascending, no repeats.
+    /// The messages holding any of `words` in any of `columns`, ascending, no repeats: from
+    /// `message_words`, and for frequent tokens from their runs too.
     ///
     /// A word found in more than [`SPLIT_AFTER`] messages is read on in two halves of the
     /// remaining ids at once ([`Index::in_two`]): reading its rows out of FTS5 is most of a
@@ -1068,6 +1148,7 @@ impl Index {
         let mut answers = 0;
         let mut query = String::new();
         let mut largest: Option<i64> = None;
+        let fields = columns.iter().fold(0u8, |f, c| f | 1 << c.number());
         // One query per word (its tokens in every column, OR'ed): FTS5 steps an OR by looking
         // at each of its terms, so one OR of thousands of words would cost that per row.
         for &w in words {
@@ -1113,6 +1194,16 @@ impl Index {
                     |conn| Ok(!rebuild_pending(conn)?),
                 )?;
                 out.extend(high);
+            }
+            // The word's frequent tokens' messages, from the runs (see `runs`).
+            let in_runs = runs::messages_in_runs(&self.conn, w, fields, deadline)?;
+            if !in_runs.is_empty() {
+                if out.len() == before {
+                    out.extend(in_runs);
+                } else {
+                    let in_fts = out.split_off(before);
+                    out.extend(runs::union(&in_fts, &in_runs));
+                }
             }
             answers += usize::from(out.len() > before);
         }
@@ -1200,7 +1291,7 @@ impl Index {
     /// rows (folded text and its words), the PREVIEW text, the attachment fact and the
     /// SORT/THREAD keys.
     pub fn replace_content(&mut self, rows: &[Reindexed]) -> Result<(), IndexError> {
-        self.vocabulary_transaction(|tx, vocabulary| {
+        self.vocabulary_transaction(rows.len(), |tx, vocabulary| {
             for r in rows {
                 super::sort::put_sort_keys(tx, r.id, &r.sort)?;
                 tx.prepare_cached("DELETE FROM message_words WHERE rowid = ?1")?
@@ -1217,10 +1308,11 @@ impl Index {
         })
     }
 
-    /// Runs `write` in one write transaction with the writer's vocabulary, and commits it if
-    /// `write` succeeds; the vocabulary forgets the words of a transaction that did not commit.
+    /// Runs `write` (of `messages` content rows) in one write transaction with the writer's
+    /// vocabulary and its runs, and commits it if `write` succeeds; the vocabulary forgets the words of a transaction that did not commit.
     fn vocabulary_transaction(
         &mut self,
+        messages: usize,
         write: impl FnOnce(&Transaction<'_>, &mut Vocabulary) -> Result<(), IndexError>,
     ) -> Result<(), IndexError> {
         let Index {
@@ -1230,7 +1322,9 @@ impl Index {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(IndexError::from)
             .and_then(|tx| {
+                vocabulary.begin(&tx, messages)?;
                 write(&tx, vocabulary)?;
+                vocabulary.finish(&tx)?;
                 Ok(tx.commit()?)
             });
         vocabulary.settle(result.is_ok());
@@ -1242,7 +1336,7 @@ impl Index {
     /// start ([`Index::start_reindex`]) and the stored text is all that is left of it. A
     /// message without stored text has no words to restore.
     pub fn restore_words(&mut self, ids: &[MessageId]) -> Result<(), IndexError> {
-        self.vocabulary_transaction(|tx, vocabulary| {
+        self.vocabulary_transaction(ids.len(), |tx, vocabulary| {
             for &id in ids {
                 let stored = tx
                     .prepare_cached(
@@ -1286,6 +1380,10 @@ impl Index {
             "INSERT INTO message_words (message_words) VALUES ('delete-all')",
             [],
         )?;
+        // The runs too; which tokens are frequent stays (every batch from here on writes them
+        // as runs).
+        tx.execute("DELETE FROM token_runs", [])?;
+        tx.execute("DELETE FROM run_batches", [])?;
         tx.execute(
             "UPDATE content_state SET grams_pending = 1 WHERE id = 1",
             [],
@@ -1372,11 +1470,34 @@ fn insert_words(
             &looked_up
         }
     };
-    let mut tokens = String::with_capacity(known.tokens.len() + 8 * known.unknown.len());
+    let mut tokens = String::with_capacity(
+        known.tokens.len() + 8 * (known.unknown.len() + known.frequent.len()),
+    );
     tokens.push_str(&known.tokens);
+    // Each token goes once either to `message_words` or, frequent in a transaction that
+    // writes runs, to a run (see `runs`).
+    let runs_on = vocabulary.runs.on();
+    for &t in &known.frequent {
+        if runs_on {
+            vocabulary.runs.push(t, id.0);
+        } else {
+            let (word, field) = runs::token_parts(t);
+            push_listed_token(&mut tokens, COLUMNS[usize::from(field)], word);
+        }
+    }
     for (column, at) in &known.unknown {
         let word_id = vocabulary.id(tx, &committed, &row.words[at.clone()])?;
-        push_listed_token(&mut tokens, *column, word_id);
+        let field = column.number();
+        if runs_on && vocabulary.runs.frequent_fields(word_id) & (1 << field) != 0 {
+            vocabulary.runs.push(runs::token(field, word_id), id.0);
+        } else {
+            push_listed_token(&mut tokens, *column, word_id);
+        }
+    }
+    if vocabulary.runs.samples(id.0) {
+        vocabulary
+            .runs
+            .count(tokens.split_terminator(' ').filter_map(parse_token));
     }
     tx.prepare_cached("INSERT INTO message_words (rowid, words) VALUES (?1, ?2)")?
         .execute(params![id.0, tokens])?;
@@ -1890,7 +2011,16 @@ mod tests {
                 (i as i64 + 1, text)
             })
             .collect();
-        put(&mut ix, &rows);
+        // In batches: the first makes its common tokens frequent, the later ones keep them as
+        // runs, so that candidates come from both.
+        for batch in rows.chunks(12) {
+            put(&mut ix, batch);
+        }
+        let run_rows: i64 = ix
+            .conn
+            .query_row("SELECT count(*) FROM token_runs", [], |r| r.get(0))
+            .unwrap();
+        assert!(run_rows > 10, "{run_rows} runs");
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let (mut answered, mut exact) = (0, 0);
         for round in 0..1500 {
@@ -1939,6 +2069,119 @@ mod tests {
             answered > 1000 && exact > 300,
             "{answered} answered, {exact} exact"
         );
+    }
+
+    /// A token in enough of a large transaction's messages becomes frequent: later large
+    /// transactions keep it as runs (from rows prepared before or after that), small ones and
+    /// the earlier one in `message_words`, and a search finds the messages of all of them,
+    /// exactly, in the asked field only.
+    #[test]
+    fn frequent_tokens_are_kept_as_runs_and_found_with_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let runs_of = |ix: &Index| -> Vec<(i64, i64)> {
+            ix.conn
+                .prepare("SELECT first, token FROM token_runs ORDER BY first, token")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let row = |id: i64, subject: &str, body: &str, ids: Option<&WordIds>| {
+            let mut content = ContentRow::new(text(subject, body));
+            if let Some(ids) = ids {
+                content.resolve_known(ids);
+            }
+            Reindexed {
+                id: MessageId(id),
+                content,
+                preview: String::new(),
+                has_attachment: false,
+                sort: SortKeys::default(),
+            }
+        };
+        // 1-4: "common" in every body makes x:common frequent; "rare" once is not.
+        let first: Vec<Reindexed> = (1..=4)
+            .map(|i| {
+                row(
+                    i,
+                    "hello",
+                    if i == 2 { "common rare" } else { "common" },
+                    None,
+                )
+            })
+            .collect();
+        ix.replace_content(&first).unwrap();
+        assert!(runs_of(&ix).is_empty(), "no token was frequent yet");
+        let common = ix
+            .conn
+            .query_row("SELECT id FROM words WHERE word = 'common'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap();
+        let frequent: Vec<i64> = ix
+            .conn
+            .prepare("SELECT token FROM frequent_tokens ORDER BY token")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let body_common = runs::token(ContentColumn::Body.number(), common);
+        assert!(frequent.contains(&body_common), "{frequent:?}");
+        // 5-8: rows prepared with the published ids (5, 6) and without (7, 8).
+        let ids = ix.word_ids();
+        let second = vec![
+            row(5, "x", "common", Some(&ids)),
+            row(6, "x", "other", Some(&ids)),
+            row(7, "x", "common here", None),
+            row(8, "common", "y", None),
+        ];
+        ix.replace_content(&second).unwrap();
+        let runs = runs_of(&ix);
+        assert!(runs.contains(&(5, body_common)), "{runs:?}");
+        // 9: a transaction of one message writes no runs.
+        ix.replace_content(&[row(9, "z", "common", None)]).unwrap();
+        assert!(runs_of(&ix).iter().all(|&(first, _)| first < 9));
+        let found = |ix: &Index, columns: &[ContentColumn], needle: &str| {
+            let c = ix
+                .content_candidates(columns, needle, usize::MAX, far)
+                .unwrap()
+                .unwrap();
+            (c.ids.iter().map(|m| m.0).collect::<Vec<_>>(), c.exact)
+        };
+        assert_eq!(
+            found(&ix, &[ContentColumn::Body], "common"),
+            (vec![1, 2, 3, 4, 5, 7, 9], true)
+        );
+        assert_eq!(
+            found(&ix, &[ContentColumn::Body], "ommo").0,
+            vec![1, 2, 3, 4, 5, 7, 9]
+        );
+        assert_eq!(found(&ix, &[ContentColumn::Subject], "common").0, vec![8]);
+        assert_eq!(
+            found(
+                &ix,
+                &[ContentColumn::Subject, ContentColumn::Body],
+                "common"
+            )
+            .0,
+            vec![1, 2, 3, 4, 5, 7, 8, 9]
+        );
+        assert_eq!(found(&ix, &[ContentColumn::Body], "rare").0, vec![2]);
+        // A reindex drops the runs with the rest, and writes them again.
+        ix.start_reindex().unwrap();
+        assert!(runs_of(&ix).is_empty());
+        ix.replace_content(&first).unwrap();
+        ix.replace_content(&second).unwrap();
+        ix.finish_reindex().unwrap();
+        assert_eq!(
+            found(&ix, &[ContentColumn::Body], "common").0,
+            vec![1, 2, 3, 4, 5, 7]
+        );
+        assert!(runs_of(&ix).iter().any(|&(first, _)| first == 1));
     }
 
     /// A reindex empties the words' index at its start: until its end, candidates are not

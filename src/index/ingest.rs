@@ -254,6 +254,7 @@ impl Index {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.vocabulary.begin(&tx, messages.len())?;
         let mut ids = Vec::with_capacity(messages.len());
         {
             let mut insert = tx.prepare_cached(
@@ -315,6 +316,7 @@ impl Index {
             )?);
         }
         placer.finish(&tx)?;
+        self.vocabulary.finish(&tx)?;
         if !ready() {
             // Rolled back when dropped.
             return Ok(None);

@@ -23,6 +23,7 @@ mod mailboxes;
 mod messages;
 mod migrate;
 mod reader_flags;
+mod runs;
 mod sort;
 pub use migrate::latest_version as latest_schema_version;
 mod users;
