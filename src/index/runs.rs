@@ -287,6 +287,7 @@ pub(super) fn messages_in_runs(
     let mut rows = stmt.query(params![low, high])?;
     let mut read = 0usize;
     let mut sorted = true;
+    let mut bits = Vec::new();
     // Where the current batch's ids start in `out`, its first, and how many of its rows.
     let (mut batch_at, mut batch_first, mut batch_rows) = (0usize, None, 0usize);
     while let Some(r) = rows.next()? {
@@ -300,7 +301,7 @@ pub(super) fn messages_in_runs(
             continue;
         }
         if batch_first != Some(first) {
-            tidy_batch(&mut out, batch_at, batch_rows);
+            tidy_batch(&mut out, batch_at, batch_rows, &mut bits);
             batch_at = out.len();
             batch_first = Some(first);
             batch_rows = 0;
@@ -321,7 +322,7 @@ pub(super) fn messages_in_runs(
             sorted = false;
         }
     }
-    tidy_batch(&mut out, batch_at, batch_rows);
+    tidy_batch(&mut out, batch_at, batch_rows, &mut bits);
     if !sorted {
         out.sort_unstable();
         out.dedup();
@@ -329,15 +330,44 @@ pub(super) fn messages_in_runs(
     Ok(out)
 }
 
-/// A batch's ids from more than one field's run are sorted and made distinct.
-fn tidy_batch(out: &mut Vec<i64>, at: usize, rows: usize) {
-    if rows > 1 {
+/// A batch's ids from more than one field's run are sorted and made distinct: through a bitmap
+/// of the batch's span (an import's batch spans ~1,000 ids), which a common word's search does
+/// for every batch, else by sorting. `bits` is scratch space kept between batches.
+fn tidy_batch(out: &mut Vec<i64>, at: usize, rows: usize, bits: &mut Vec<u64>) {
+    if rows <= 1 {
+        return;
+    }
+    let batch = &out[at..];
+    let (Some(&low), Some(&high)) = (batch.iter().min(), batch.iter().max()) else {
+        return;
+    };
+    let span = (high - low) as u64 + 1;
+    if span > BITMAP_SPAN_MAX {
         out[at..].sort_unstable();
         let mut batch = out.split_off(at);
         batch.dedup();
         out.extend(batch);
+        return;
+    }
+    bits.clear();
+    bits.resize(span.div_ceil(64) as usize, 0);
+    for &id in batch {
+        let bit = (id - low) as u64;
+        bits[(bit / 64) as usize] |= 1 << (bit % 64);
+    }
+    out.truncate(at);
+    for (w, &word) in bits.iter().enumerate() {
+        let mut rest = word;
+        while rest != 0 {
+            out.push(low + (w as i64) * 64 + i64::from(rest.trailing_zeros()));
+            rest &= rest - 1;
+        }
     }
 }
+
+/// The widest batch (largest id − smallest + 1) that [`tidy_batch`] merges through a bitmap
+/// (8 KiB of it).
+const BITMAP_SPAN_MAX: u64 = 1 << 16;
 
 fn damaged(first: i64, word: i64) -> IndexError {
     IndexError::Corrupt(format!("token_runs row of batch {first}, word {word}"))
@@ -400,6 +430,39 @@ mod tests {
             "too long a gap"
         );
         assert!(!decode_run(i64::MAX - 1, &[5], &mut Vec::new()), "past i64");
+    }
+
+    /// A batch's fields' runs merge into its ids, ascending and once each: through the bitmap
+    /// (a narrow batch, across word boundaries) and by sorting (a wide one).
+    #[test]
+    fn a_batch_of_several_runs_is_merged_in_order() {
+        let mut bits = Vec::new();
+        for (rows, want) in [
+            (
+                vec![vec![5, 70, 130], vec![6, 70, 200]],
+                vec![5, 6, 70, 130, 200],
+            ),
+            (
+                vec![vec![1, 1 << 20], vec![2, 1 << 20]],
+                vec![1, 2, 1 << 20],
+            ),
+            (
+                vec![vec![63, 64], vec![0, 127, 128]],
+                vec![0, 63, 64, 127, 128],
+            ),
+        ] {
+            let mut out = vec![-7];
+            for r in &rows {
+                out.extend(r);
+            }
+            tidy_batch(&mut out, 1, rows.len(), &mut bits);
+            assert_eq!(out[0], -7, "what came before the batch stays");
+            assert_eq!(out[1..], want[..]);
+        }
+        // One row is left as it is.
+        let mut out = vec![3, 9];
+        tidy_batch(&mut out, 0, 1, &mut bits);
+        assert_eq!(out, vec![3, 9]);
     }
 
     #[test]
