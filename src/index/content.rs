@@ -43,7 +43,7 @@ use std::time::Instant;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::{runs, Index, IndexError, MessageId};
+use super::{packed_text, runs, Index, IndexError, MessageId};
 use crate::mime::sort::SortKeys;
 use crate::mime::text::SearchText;
 use crate::store::BlobRef;
@@ -262,6 +262,8 @@ fn passing(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut out = Vec::new();
+    // Where packed fields are unpacked, one per column, kept across candidates.
+    let mut scratch: [Vec<u8>; COLUMNS.len()] = Default::default();
     for (n, &id) in ids.iter().enumerate() {
         if n % DEADLINE_EVERY == 0 && Instant::now() >= deadline {
             return Err(IndexError::Deadline);
@@ -273,12 +275,8 @@ fn passing(
         // On the stack: this runs per candidate (330,000 for a phrase on 1,000,000 messages).
         let mut texts: [&[u8]; COLUMNS.len()] = [&[]; COLUMNS.len()];
         let asked = &mut texts[..columns.len().min(COLUMNS.len())];
-        for (i, text) in asked.iter_mut().enumerate() {
-            // Stored as TEXT by `insert_content`; a NULL (never written) reads as empty.
-            *text = match row.get_ref(i)? {
-                ValueRef::Text(t) | ValueRef::Blob(t) => t,
-                _ => &[],
-            };
+        for ((i, text), scratch) in asked.iter_mut().enumerate().zip(&mut scratch) {
+            *text = packed_text::read(row.get_ref(i)?, scratch)?;
         }
         if test(asked) {
             out.push(id);
@@ -531,6 +529,9 @@ pub struct ContentRow {
     /// The tokens of the words whose ids were known when the row was prepared
     /// ([`ContentRow::resolve_known`]); None if it was not asked.
     resolved: Option<KnownWords>,
+    /// Each field of `text` as `message_text_store` keeps it if packed (`packed_text`), in the
+    /// order of [`COLUMNS`]; None where it stays TEXT.
+    packed: [Option<Vec<u8>>; 7],
 }
 
 /// A row's words as far as [`WordIds`] knew them.
@@ -551,15 +552,7 @@ impl ContentRow {
         let mut words = String::new();
         let mut ends = [0; 7];
         {
-            let fields = [
-                &text.from,
-                &text.to,
-                &text.cc,
-                &text.bcc,
-                &text.subject,
-                &text.headers,
-                &text.body,
-            ];
+            let fields = text.fields();
             let mut seen: HashSet<SeenWord<'_>, foldhash::fast::RandomState> = HashSet::default();
             for (field, end) in fields.into_iter().zip(ends.iter_mut()) {
                 seen.clear();
@@ -572,11 +565,13 @@ impl ContentRow {
                 *end = words.len();
             }
         }
+        let packed = text.fields().map(|f| packed_text::pack(f));
         ContentRow {
             text,
             words,
             ends,
             resolved: None,
+            packed,
         }
     }
 
@@ -1344,14 +1339,27 @@ impl Index {
                            FROM message_text_store WHERE id = ?1",
                     )?
                     .query_row(params![id.0], |r| {
+                        let mut fields: [String; 7] = Default::default();
+                        let mut scratch = Vec::new();
+                        for (i, field) in fields.iter_mut().enumerate() {
+                            // Packed or TEXT (`packed_text`); a damaged field restores no words
+                            // (the reindex goes on with the others).
+                            let bytes = packed_text::read(r.get_ref(i)?, &mut scratch)
+                                .unwrap_or_else(|e| {
+                                    log::warn!("reindex: message {}: {e}", id.0);
+                                    &[]
+                                });
+                            *field = String::from_utf8_lossy(bytes).into_owned();
+                        }
+                        let [from, to, cc, bcc, subject, headers, body] = fields;
                         Ok(SearchText {
-                            from: r.get(0)?,
-                            to: r.get(1)?,
-                            cc: r.get(2)?,
-                            bcc: r.get(3)?,
-                            subject: r.get(4)?,
-                            headers: r.get(5)?,
-                            body: r.get(6)?,
+                            from,
+                            to,
+                            cc,
+                            bcc,
+                            subject,
+                            headers,
+                            body,
                         })
                     })
                     .optional()?;
@@ -1439,14 +1447,28 @@ pub(super) fn insert_content(
     id: MessageId,
     row: &ContentRow,
 ) -> Result<(), IndexError> {
-    let t = &row.text;
+    // Each field packed (a BLOB) or as TEXT (`packed_text`).
+    let fields = row.text.fields();
+    let value = |i: usize| -> &dyn rusqlite::ToSql {
+        match &row.packed[i] {
+            Some(packed) => packed,
+            None => fields[i],
+        }
+    };
     tx.prepare_cached(
         "INSERT INTO message_text_store (id, from_addr, to_addr, cc_addr, bcc_addr, subject,
                                          headers, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        id.0, t.from, t.to, t.cc, t.bcc, t.subject, t.headers, t.body
+        id.0,
+        value(0),
+        value(1),
+        value(2),
+        value(3),
+        value(4),
+        value(5),
+        value(6)
     ])?;
     insert_words(tx, vocabulary, id, row)
 }
@@ -2214,6 +2236,66 @@ mod tests {
         assert_eq!(ask(&ix), None);
         ix.finish_reindex().unwrap();
         assert_eq!(ask(&ix), Some(vec![MessageId(1), MessageId(2)]));
+    }
+
+    /// Long fields are stored packed and short ones as TEXT; the exact check reads both, and a
+    /// reindex's restore of words from the stored text too; a damaged packed field fails the
+    /// check with `Corrupt` rather than passing or panicking.
+    #[test]
+    fn packed_and_plain_stored_text_are_checked_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        // Stored messages 1 and 2, whose rows finish_reindex keeps.
+        let made = [
+            super::super::ingest::test_message(1),
+            super::super::ingest::test_message(2),
+        ];
+        ix.commit_ingest(&made, &[], &[]).unwrap();
+        let long = format!(
+            "{} needle {}",
+            "lorem ipsum ".repeat(30),
+            "dolor ".repeat(30)
+        );
+        put(
+            &mut ix,
+            &[(1, text("a long one", &long)), (2, text("x", "needle"))],
+        );
+        let kinds: Vec<String> = ix
+            .conn
+            .prepare("SELECT typeof(body) FROM message_text_store ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kinds, ["blob", "text"]);
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let has = |needle: &'static str| {
+            move |t: &[&[u8]]| t[0].windows(needle.len()).any(|w| w == needle.as_bytes())
+        };
+        let both = [MessageId(1), MessageId(2)];
+        let check = |ix: &Index, needle| {
+            ix.content_filter(&both, &[ContentColumn::Body], far, &has(needle))
+        };
+        assert_eq!(check(&ix, "needle").unwrap(), both);
+        assert_eq!(check(&ix, "dolor dolor").unwrap(), [MessageId(1)]);
+        // Words restored from the stored text (a reindex's damaged blobs): packed too.
+        ix.start_reindex().unwrap();
+        ix.restore_words(&both).unwrap();
+        ix.finish_reindex().unwrap();
+        let found = ix
+            .content_candidates(&[ContentColumn::Body], "dolor", usize::MAX, far)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.ids, [MessageId(1)]);
+        // A packed field cut short.
+        ix.conn
+            .execute(
+                "UPDATE message_text_store SET body = substr(body, 1, length(body) - 3) WHERE id = 1",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(check(&ix, "needle"), Err(IndexError::Corrupt(_))));
     }
 
     /// A string of one or two characters is looked up by a pass over the whole vocabulary, in

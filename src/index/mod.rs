@@ -22,6 +22,7 @@ mod journal;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod packed_text;
 mod reader_flags;
 mod runs;
 mod sort;

@@ -49,6 +49,19 @@ pub struct SearchText {
 }
 
 impl SearchText {
+    /// The fields in the order of the struct (from, to, cc, bcc, subject, headers, body).
+    pub fn fields(&self) -> [&String; 7] {
+        [
+            &self.from,
+            &self.to,
+            &self.cc,
+            &self.bcc,
+            &self.subject,
+            &self.headers,
+            &self.body,
+        ]
+    }
+
     /// Every field case-folded with [`fold`]: the form the index stores and matches.
     pub fn folded(&self) -> SearchText {
         self.map(fold)
