@@ -149,6 +149,8 @@ pub struct BatchWriter<'l> {
     buf: Vec<u8>,
     /// Where the next record starts: the segment's length once `buf` is written.
     pos: u64,
+    /// Where the records not yet synced start in the segment.
+    unsynced_from: u64,
     created_segment: bool,
     failed: bool,
 }
@@ -167,6 +169,7 @@ impl<'l> BatchWriter<'l> {
             file,
             buf: Vec::with_capacity(WRITE_BUFFER),
             pos,
+            unsynced_from: pos,
             created_segment: origin == SegmentOrigin::Created,
             failed: false,
         }
@@ -201,6 +204,8 @@ impl<'l> BatchWriter<'l> {
         self.write_out()?;
         let res = self.file.sync_data();
         self.latch(res, self.store.segment_path(self.segment))?;
+        drop_from_page_cache(&self.file, self.unsynced_from, self.pos);
+        self.unsynced_from = self.pos;
         if self.created_segment {
             let dir = self.store.dir.clone();
             let res = File::open(&dir).and_then(|d| d.sync_all());
@@ -228,6 +233,7 @@ impl<'l> BatchWriter<'l> {
         self.file = file;
         self.segment = next;
         self.pos = 0;
+        self.unsynced_from = 0;
         self.created_segment = true;
         Ok(())
     }
@@ -253,6 +259,20 @@ impl<'l> BatchWriter<'l> {
             self.store.latch_failed();
             StoreError::Io { path, source }
         })
+    }
+}
+
+/// Tells the kernel that the records in `from..to` of `file`, synced, need not stay in the page
+/// cache. An import writes gigabytes nobody reads back soon; kept, they push the index out of
+/// memory, and on a large archive every new page of the page cache was allocated by reclaiming
+/// another, which made the blobs' `write` the import's largest cost. Advice only: a failure
+/// changes nothing but the cache, and pages a reader has mapped stay.
+fn drop_from_page_cache(file: &File, from: u64, to: u64) {
+    let Some(len) = to.checked_sub(from).and_then(std::num::NonZeroU64::new) else {
+        return;
+    };
+    if let Err(e) = rustix::fs::fadvise(file, from, Some(len), rustix::fs::Advice::DontNeed) {
+        log::debug!("store: fadvise(DONTNEED) failed: {e}");
     }
 }
 
