@@ -2206,18 +2206,24 @@ mod tests {
         assert!(runs_of(&ix).iter().any(|&(first, _)| first == 1));
     }
 
-    /// A reindex empties the words' index at its start: until its end, candidates are not
-    /// asked of it (every stored text is checked), and after it the rebuilt rows answer.
-    #[test]
-    fn a_reindex_searches_stored_text_until_it_is_done() {
+    /// A fresh index holding two stored messages (ids 1 and 2), whose content rows
+    /// `finish_reindex` keeps; and its directory.
+    fn index_with_two_messages() -> (tempfile::TempDir, Index) {
         let dir = tempfile::tempdir().unwrap();
         let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
-        // Two stored messages (ids 1 and 2), whose rows finish_reindex keeps.
         let made = [
             super::super::ingest::test_message(1),
             super::super::ingest::test_message(2),
         ];
         ix.commit_ingest(&made, &[], &[]).unwrap();
+        (dir, ix)
+    }
+
+    /// A reindex empties the words' index at its start: until its end, candidates are not
+    /// asked of it (every stored text is checked), and after it the rebuilt rows answer.
+    #[test]
+    fn a_reindex_searches_stored_text_until_it_is_done() {
+        let (_dir, mut ix) = index_with_two_messages();
         let hello = |body: &str| SearchText {
             body: body.into(),
             ..SearchText::default()
@@ -2243,14 +2249,7 @@ mod tests {
     /// check with `Corrupt` rather than passing or panicking.
     #[test]
     fn packed_and_plain_stored_text_are_checked_alike() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
-        // Stored messages 1 and 2, whose rows finish_reindex keeps.
-        let made = [
-            super::super::ingest::test_message(1),
-            super::super::ingest::test_message(2),
-        ];
-        ix.commit_ingest(&made, &[], &[]).unwrap();
+        let (_dir, mut ix) = index_with_two_messages();
         let long = format!(
             "{} needle {}",
             "lorem ipsum ".repeat(30),
