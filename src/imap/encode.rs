@@ -114,14 +114,44 @@ pub fn write_mailbox(out: &mut Vec<u8>, name: &str, encoding: MailboxEncoding) {
     }
 }
 
-/// Writes numbers separated by SP (the `* SEARCH` answer, `SORT`).
+/// Writes numbers separated by SP (the `* SEARCH` answer, `SORT`): a common word's answer on
+/// 1,000,000 messages is 400,000 of them. Each number's digits go straight into a block on the
+/// stack, appended to `out` 4 KiB at a time, rather than one short copy per number:
+/// `search.answer.uids400k` (benches/micro.rs) 9.3–10.5 → 7.0 ns a number.
 pub fn write_number_list<I: IntoIterator<Item = u32>>(out: &mut Vec<u8>, numbers: I) {
+    const BLOCK: usize = 4096;
+    let mut block = [0u8; BLOCK];
+    let mut at = 0;
     for (i, n) in numbers.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
+        // A space and at most 10 digits.
+        if at > BLOCK - 11 {
+            out.extend_from_slice(&block[..at]);
+            at = 0;
         }
-        write_number(out, n.into());
+        if i > 0 {
+            block[at] = b' ';
+            at += 1;
+        }
+        let len = decimal_len(n);
+        let mut rest = n;
+        for k in (at..at + len).rev() {
+            block[k] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        at += len;
     }
+    out.extend_from_slice(&block[..at]);
+}
+
+/// How many decimal digits `n` has.
+fn decimal_len(n: u32) -> usize {
+    let mut len = 1;
+    let mut bound = 10u64;
+    while u64::from(n) >= bound {
+        len += 1;
+        bound *= 10;
+    }
+    len
 }
 
 /// Writes `n` in decimal. Without the formatting machinery and a `String` per number: a
@@ -467,11 +497,44 @@ mod tests {
         out.push(b' ');
         write_sequence_set(&mut out, &SequenceSet::parse(b"1:3,7,9:*").unwrap());
         assert_eq!(out, b"2 3 17 1:3,7,9:*");
+        // Lists that fill the 4 KiB block many times, numbers of every length among them.
+        let mut rng = crate::test_rng::Rng::new(9);
+        for count in [0, 1, 372, 373, 374, 5_000] {
+            let numbers: Vec<u32> = (0..count)
+                .map(|_| (rng.next() >> (rng.below(33) as u32)) as u32)
+                .chain([0, 9, 10, u32::MAX])
+                .collect();
+            let want: Vec<String> = numbers.iter().map(u32::to_string).collect();
+            let mut out = b"* SEARCH ".to_vec();
+            write_number_list(&mut out, numbers.iter().copied());
+            assert_eq!(
+                out,
+                format!("* SEARCH {}", want.join(" ")).as_bytes(),
+                "{count}"
+            );
+        }
     }
 
     #[test]
     fn numbers_in_decimal() {
-        for n in [0, 1, 9, 10, 99, 100, 4_294_967_295, 4_294_967_296, u64::MAX] {
+        let edges = [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            4_294_967_295,
+            4_294_967_296,
+            u64::MAX,
+        ];
+        // Every number of up to six digits, each power of ten and its neighbours.
+        let powers = (0..20).flat_map(|e| {
+            let p = 10u64.pow(e);
+            [p - 1, p, p + 1]
+        });
+        for n in edges.into_iter().chain(0..1_000_000).chain(powers) {
             let mut out = b"x".to_vec();
             write_number(&mut out, n);
             assert_eq!(out, format!("x{n}").as_bytes(), "{n}");
