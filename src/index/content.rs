@@ -790,10 +790,8 @@ impl Vocabulary {
     pub(super) fn settle(&mut self, committed: bool) {
         self.runs.settle(committed);
         if committed {
-            // Words found or added under ids the transaction made frequent get those fields.
-            for k in self.fresh.values_mut() {
-                k.frequent = self.runs.frequent_fields(k.id);
-            }
+            // Words the transaction found or added got their fields when looked up; those it
+            // made frequent since are marked by `publish`, after it adds them.
             let promoted = std::mem::take(&mut self.promoted);
             self.committed.publish(&mut self.fresh, &promoted);
         } else {

@@ -96,8 +96,7 @@ impl RunWriter {
             let mut stmt = tx.prepare("SELECT token FROM frequent_tokens")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                let (word, field) = token_parts(r.get(0)?);
-                *frequent.entry(word).or_default() |= 1 << field;
+                mark(&mut frequent, r.get(0)?);
             }
             self.frequent = Some(frequent);
         }
@@ -117,6 +116,12 @@ impl RunWriter {
             .and_then(|f| f.get(&word))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Whether `token` is a committed frequent token.
+    fn is_frequent(&self, token: i64) -> bool {
+        let (word, field) = token_parts(token);
+        self.frequent_fields(word) & (1 << field) != 0
     }
 
     /// Message `id` holds frequent `token` (the transaction writes runs).
@@ -168,10 +173,12 @@ impl RunWriter {
                 .sampled
                 .div_ceil(PROMOTE_SHARE)
                 .max(PROMOTE_MIN_SAMPLED);
+            // A token already frequent can be counted here too, from a row prepared before it
+            // became so: it is not made frequent again.
             let mut promoted: Vec<i64> = self
                 .counts
                 .iter()
-                .filter(|&(_, &n)| n as usize >= need)
+                .filter(|&(&t, &n)| n as usize >= need && !self.is_frequent(t))
                 .map(|(&t, _)| t)
                 .collect();
             promoted.sort_unstable();
@@ -198,8 +205,7 @@ impl RunWriter {
         self.discard();
         if let (true, Some(frequent)) = (committed, &mut self.frequent) {
             for t in promoted {
-                let (word, field) = token_parts(t);
-                *frequent.entry(word).or_default() |= 1 << field;
+                mark(frequent, t);
             }
         }
     }
@@ -212,6 +218,12 @@ impl RunWriter {
         self.counts.clear();
         self.promoted.clear();
     }
+}
+
+/// Records frequent `token` in a map of words to their frequent fields.
+fn mark(frequent: &mut HashMap<i64, u8, foldhash::fast::RandomState>, token: i64) {
+    let (word, field) = token_parts(token);
+    *frequent.entry(word).or_default() |= 1 << field;
 }
 
 /// Appends `ids` (ascending, distinct, none below `first`) to `out` as varint gaps: the first
