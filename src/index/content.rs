@@ -2135,22 +2135,15 @@ mod tests {
             .collect();
         ix.replace_content(&first).unwrap();
         assert!(runs_of(&ix).is_empty(), "no token was frequent yet");
-        let common = ix
-            .conn
-            .query_row("SELECT id FROM words WHERE word = 'common'", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .unwrap();
-        let frequent: Vec<i64> = ix
-            .conn
-            .prepare("SELECT token FROM frequent_tokens ORDER BY token")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let body_common = runs::token(ContentColumn::Body.number(), common);
+        let body = |word: &str| -> i64 {
+            let id: i64 = column(&ix, &format!("SELECT id FROM words WHERE word = '{word}'"))[0];
+            runs::token(ContentColumn::Body.number(), id)
+        };
+        let frequent: Vec<i64> = column(&ix, "SELECT token FROM frequent_tokens");
+        // Ids 2 and 4 are sampled: "common" is in both (the 2 needed), "rare" in one.
+        let body_common = body("common");
         assert!(frequent.contains(&body_common), "{frequent:?}");
+        assert!(!frequent.contains(&body("rare")), "{frequent:?}");
         // 5-8: rows prepared with the published ids (5, 6) and without (7, 8).
         let ids = ix.word_ids();
         let second = vec![
@@ -2162,9 +2155,13 @@ mod tests {
         ix.replace_content(&second).unwrap();
         let runs = runs_of(&ix);
         assert!(runs.contains(&(5, body_common)), "{runs:?}");
-        // 9: a transaction of one message writes no runs.
+        // 9: a transaction of one message writes no runs; 10-11, of two (RUNS_MIN_MESSAGES in
+        // tests), does.
         ix.replace_content(&[row(9, "z", "common", None)]).unwrap();
         assert!(runs_of(&ix).iter().all(|&(first, _)| first < 9));
+        ix.replace_content(&[row(10, "z", "common", None), row(11, "z", "x", None)])
+            .unwrap();
+        assert!(runs_of(&ix).contains(&(10, body_common)));
         let found = |ix: &Index, columns: &[ContentColumn], needle: &str| {
             let c = ix
                 .content_candidates(columns, needle, usize::MAX, far)
@@ -2174,11 +2171,11 @@ mod tests {
         };
         assert_eq!(
             found(&ix, &[ContentColumn::Body], "common"),
-            (vec![1, 2, 3, 4, 5, 7, 9], true)
+            (vec![1, 2, 3, 4, 5, 7, 9, 10], true)
         );
         assert_eq!(
             found(&ix, &[ContentColumn::Body], "ommo").0,
-            vec![1, 2, 3, 4, 5, 7, 9]
+            vec![1, 2, 3, 4, 5, 7, 9, 10]
         );
         assert_eq!(found(&ix, &[ContentColumn::Subject], "common").0, vec![8]);
         assert_eq!(
@@ -2188,7 +2185,7 @@ mod tests {
                 "common"
             )
             .0,
-            vec![1, 2, 3, 4, 5, 7, 8, 9]
+            vec![1, 2, 3, 4, 5, 7, 8, 9, 10]
         );
         assert_eq!(found(&ix, &[ContentColumn::Body], "rare").0, vec![2]);
         // A reindex drops the runs with the rest, and writes them again.
@@ -2202,6 +2199,17 @@ mod tests {
             vec![1, 2, 3, 4, 5, 7]
         );
         assert!(runs_of(&ix).iter().any(|&(first, _)| first == 1));
+    }
+
+    /// The first column of every row `sql` (our own, in a test) selects.
+    fn column<T: rusqlite::types::FromSql>(ix: &Index, sql: &str) -> Vec<T> {
+        ix.conn
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     }
 
     /// A fresh index holding two stored messages (ids 1 and 2), whose content rows
@@ -2257,14 +2265,10 @@ mod tests {
             &mut ix,
             &[(1, text("a long one", &long)), (2, text("x", "needle"))],
         );
-        let kinds: Vec<String> = ix
-            .conn
-            .prepare("SELECT typeof(body) FROM message_text_store ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let kinds: Vec<String> = column(
+            &ix,
+            "SELECT typeof(body) FROM message_text_store ORDER BY id",
+        );
         assert_eq!(kinds, ["blob", "text"]);
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let has = |needle: &'static str| {

@@ -448,6 +448,7 @@ mod tests {
     /// (a narrow batch, across word boundaries) and by sorting (a wide one).
     #[test]
     fn a_batch_of_several_runs_is_merged_in_order() {
+        assert_eq!(BITMAP_SPAN_MAX, 65_536);
         let mut bits = Vec::new();
         for (rows, want) in [
             (
@@ -462,6 +463,9 @@ mod tests {
                 vec![vec![63, 64], vec![0, 127, 128]],
                 vec![0, 63, 64, 127, 128],
             ),
+            // A span of BITMAP_SPAN_MAX (the bitmap's last bit) and one more (sorted).
+            (vec![vec![0, 65_535], vec![65_535]], vec![0, 65_535]),
+            (vec![vec![0, 65_536], vec![65_536]], vec![0, 65_536]),
         ] {
             let mut out = vec![-7];
             for r in &rows {
