@@ -357,14 +357,20 @@ mod tests {
     use super::*;
     use test_message as message;
 
-    /// UIDs come from UIDNEXT, never from max(uid) + 1: removing the newest entry (which no
-    /// IMAP command can do, but a repair might) must not let its UID be handed out again.
-    #[test]
-    fn uids_ascend_and_are_not_reused_after_deletion() {
+    /// A fresh index with one user and its INBOX; and its directory.
+    fn index_with_inbox() -> (tempfile::TempDir, Index, MailboxId) {
         let dir = tempfile::tempdir().unwrap();
         let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
         let u = ix.add_user("u", "h").unwrap();
         let mb = ix.ensure_mailbox(u, "INBOX").unwrap();
+        (dir, ix, mb)
+    }
+
+    /// UIDs come from UIDNEXT, never from max(uid) + 1: removing the newest entry (which no
+    /// IMAP command can do, but a repair might) must not let its UID be handed out again.
+    #[test]
+    fn uids_ascend_and_are_not_reused_after_deletion() {
+        let (_dir, mut ix, mb) = index_with_inbox();
         let place = |i| Placement {
             mailbox: mb,
             message: PlacementMessage::New(i),
@@ -401,10 +407,7 @@ mod tests {
     /// (their ids were rolled back): the same batch committed next gets UID 1 and its words.
     #[test]
     fn a_batch_not_ready_is_rolled_back_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
-        let u = ix.add_user("u", "h").unwrap();
-        let mb = ix.ensure_mailbox(u, "INBOX").unwrap();
+        let (_dir, mut ix, mb) = index_with_inbox();
         let mut m = message(1);
         m.content = ContentRow::new(crate::mime::text::SearchText {
             body: "rolledback".into(),
@@ -443,10 +446,7 @@ mod tests {
     /// edge that passes nothing, and never twice for the same departure.
     #[test]
     fn window_counts_entries_and_departures() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
-        let u = ix.add_user("u", "h").unwrap();
-        let mb = ix.ensure_mailbox(u, "INBOX").unwrap();
+        let (_dir, mut ix, mb) = index_with_inbox();
         let dated = |n: u8, unix: i64| IngestMessage {
             internal_date: InternalDate {
                 unix,
