@@ -2199,6 +2199,14 @@ mod tests {
             vec![1, 2, 3, 4, 5, 7]
         );
         assert!(runs_of(&ix).iter().any(|&(first, _)| first == 1));
+        // A damaged run (a varint cut short) is an error, not a wrong answer or a panic.
+        ix.conn
+            .execute("UPDATE token_runs SET ids = x'ff' WHERE first = 1", [])
+            .unwrap();
+        assert!(matches!(
+            ix.content_candidates(&[ContentColumn::Body], "common", usize::MAX, far),
+            Err(IndexError::Corrupt(_))
+        ));
     }
 
     /// The first column of every row `sql` (our own, in a test) selects.
