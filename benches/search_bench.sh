@@ -7,27 +7,38 @@
 #   COUNT=100000 benches/search_bench.sh         # what fits a shared 2-core machine in an hour
 #   COUNT=2000 REPEATS=3 benches/search_bench.sh # quick check
 #   COUNT=1000000 DOVECOT=0 SPLIT=100000 benches/search_bench.sh  # 1M, imapvault alone, ~45 GB
+#   COUNT=1000000 SPLIT=50000 SPLIT_ALONE=1 XAPIAN=0 benches/search_bench.sh  # 1M against Dovecot:
+#        ~43 GB + RESERVE_GB, ~1.5 h: imapvault ~15 min, then Dovecot ~1-1.25 h (Maildir ~10-15
+#        min, doveadm index ~5 min, queries ~40-55 min: each TEXT/BODY query is two full scans of
+#        ~150-220 s); not XAPIAN=1 at 1M: fts-xapian indexes ~15 messages/s here (~20-40 h)
 #
 # Env: COUNT (1000000) SEED (7) MAX_SIZE (262144) BODY_MEDIAN (1200) BODY_MAX (8000): the corpus,
 #        `gen_corpus.py` with smaller bodies than its defaults (mean ~25 KB, median ~7 KB);
 #      DOVECOT (1; 0: imapvault alone) SPLIT (0; N: generate the corpus in mbox parts of N
 #        messages, each imported as it is written and then deleted, so the corpus is never on
-#        disk whole: needs DOVECOT=0; the generator runs alongside the import, so that ingest
-#        rate is a lower bound, not the importer's own, unless SPLIT_ALONE=1: then each part
-#        is imported only once the next one is written, while the generator waits (it never
-#        writes more than two parts ahead), which takes about twice as long in all);
+#        disk whole; the generator runs alongside the import, so that ingest rate is a lower
+#        bound, not the importer's own, unless SPLIT_ALONE=1: then each part is imported only
+#        once the next one is written, while the generator waits (it never writes more than two
+#        parts ahead), which takes about twice as long in all; with DOVECOT=1 the Dovecots
+#        come after imapvault's queries, so that the two never share the disk: imapvault's
+#        server is stopped, its archive deleted (unless KEEP=1), and the same messages are
+#        generated again as a Maildir in RUN_DIR);
 #      REUSE (0; 1: with DOVECOT=0 and the RUN_DIR of an earlier run kept with KEEP=1, skip the
 #        corpus and the import and run the queries again on that archive with this build;
 #        the earlier ingest figures are reported; the reused RUN_DIR is always kept);
 #      REPEATS (20) and QUERY_SECONDS (60): runs per query and server, and the time bound of
-#        each query's runs; XAPIAN (1: also Dovecot with fts-xapian; 0: without only)
+#        each query's runs (the unmeasured first run aside; one measured run at least);
+#        DOVECOT_QUERY_SECONDS (QUERY_SECONDS): that bound on the Dovecots: without FTS each
+#        TEXT/BODY search reads every message (~150-220 s at 1M), so 60 s gives it one measured
+#        run; raise it for more; XAPIAN (1: also Dovecot with fts-xapian; 0: without only)
 #      PORT_BASE (19940: 5 ports from there) RUN_DIR (fresh /tmp dir) KEEP (0) RESERVE_GB (15:
 #        free disk to leave) CARGO_TARGET_DIR (target) CARGO_FLAGS ("--locked --offline")
 # Steps: generate (or reuse) the corpus in benches/data; `imapvault import` the mbox (timed:
 # the ingest rate with indexing); give each Dovecot a hard-linked copy of the Maildir and
 # `doveadm index` it (timed; with fts-xapian this builds the Xapian index); then
-# benches/search_client.py runs every query against each server in turn. Needs dovecot-imapd,
-# dovecot-fts-xapian, openssl, python3.
+# benches/search_client.py runs every query against each server in turn (with SPLIT and
+# DOVECOT=1, on imapvault before the Maildir is made). Needs dovecot-imapd, dovecot-fts-xapian,
+# openssl, python3.
 set -euo pipefail
 
 COUNT=${COUNT:-1000000}
@@ -37,6 +48,7 @@ BODY_MEDIAN=${BODY_MEDIAN:-1200}
 BODY_MAX=${BODY_MAX:-8000}
 REPEATS=${REPEATS:-20}
 QUERY_SECONDS=${QUERY_SECONDS:-60}
+DOVECOT_QUERY_SECONDS=${DOVECOT_QUERY_SECONDS:-$QUERY_SECONDS}
 XAPIAN=${XAPIAN:-1}
 DOVECOT=${DOVECOT:-1}
 SPLIT=${SPLIT:-0}
@@ -67,7 +79,9 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 
 [ "$DOVECOT" = 1 ] || XAPIAN=0
-[ "$SPLIT" = 0 ] || [ "$DOVECOT" = 0 ] || die "SPLIT needs DOVECOT=0 (the Dovecots read a whole Maildir)"
+# Split with Dovecot: the Dovecots' phase (a whole Maildir) comes after imapvault's.
+DOVECOT_AFTER=0
+[ "$SPLIT" = 0 ] || [ "$DOVECOT" = 0 ] || DOVECOT_AFTER=1
 if [ "$REUSE" = 1 ]; then
     [ "$DOVECOT" = 0 ] || die "REUSE needs DOVECOT=0"
     [ -n "${RUN_DIR:-}" ] && [ -f "$RUN_DIR/corpus.env" ] && [ -f "$RUN_DIR/imapvault/imapvault.toml" ] ||
@@ -90,8 +104,18 @@ done
 CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT-m$MAX_SIZE-b$BODY_MEDIAN-$BODY_MAX
 NEED_GB=$((COUNT * 25 * 4 / 1000000 + RESERVE_GB))
 [ -d "$CORPUS" ] && NEED_GB=$((COUNT * 25 * 2 / 1000000 + RESERVE_GB))
-# Split: imapvault's blobs and index only (~40 KB per message), plus two parts in flight.
-[ "$SPLIT" = 0 ] || NEED_GB=$(((COUNT * 40 + SPLIT * 25 * 2) / 1000000 + RESERVE_GB))
+# Split: imapvault's blobs and index only (~40 KB per message), plus two parts in flight; with
+# the Dovecots, whichever phase needs more: the Maildir (~25 KB per message), Dovecot's index
+# (~1 KB; fts-xapian's ~38 KB more) once imapvault's archive is deleted, or beside it if KEEP=1.
+if [ "$SPLIT" != 0 ]; then
+    IV_KB=$((COUNT * 40 + SPLIT * 25 * 2)) DC_KB=0
+    if [ "$DOVECOT_AFTER" = 1 ]; then
+        DC_KB=$((COUNT * 26))
+        [ "$XAPIAN" = 0 ] || DC_KB=$((DC_KB + COUNT * 38))
+        [ "$KEEP" = 0 ] || DC_KB=$((DC_KB + COUNT * 40))
+    fi
+    NEED_GB=$(((IV_KB > DC_KB ? IV_KB : DC_KB) / 1000000 + RESERVE_GB))
+fi
 [ "$REUSE" = 0 ] || NEED_GB=$RESERVE_GB
 FREE_GB=$(df -BG --output=avail "$ROOT/benches" | tail -1 | tr -dc 0-9)
 [ "$FREE_GB" -ge "$NEED_GB" ] ||
@@ -104,7 +128,9 @@ IV_PID= DC_PID= DX_PID= GEN_PID=
 cleanup() {
     local rc=$?
     for pid in $IV_PID $DC_PID $DX_PID $GEN_PID; do
-        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        # (wait fails for a process the signal ended, e.g. the generator: set -e must not stop
+        # the loop there and leave the next server running)
+        if kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
     done
     end_run $rc
 }
@@ -144,7 +170,8 @@ CERTS=$RUN_DIR/certs
 make_certs "$CERTS" rsa:2048
 RESULTS=$RUN_DIR/results.txt
 if [ "$REUSE" = 1 ]; then
-    grep 'workload=ingest' "$RESULTS" >"$RESULTS.ingest" || die "no ingest figures in $RESULTS"
+    # (imapvault's only: a kept split run also holds the Dovecots')
+    grep 'label=imapvault workload=ingest' "$RESULTS" >"$RESULTS.ingest" || die "no ingest figures in $RESULTS"
     mv "$RESULTS.ingest" "$RESULTS"
 else
     : >"$RESULTS"
@@ -205,6 +232,7 @@ workers = 16"
             CPU_U=$(python3 -c "print($CPU_U + $u)") CPU_S=$(python3 -c "print($CPU_S + $s)")
         done
         wait "$GEN_PID" || die "the generator failed"
+        GEN_PID=
         # Without the Maildir, the messages' bytes are the mbox's less its "From " lines (close).
         MAIL_BYTES=$CORPUS_BYTES
     fi
@@ -216,6 +244,32 @@ fi
 IV_PID=$!
 wait_port "$IV_TLS" "$IV_PID" imapvault
 
+# ------------------------------------------------------------------------------ queries
+# Common strings occur in a large share of the messages, rare ones in a few (the hit counts
+# are printed). Each Message-ID holds the message's number: TEXT finds it in one message.
+RARE_ID=$(printf '.%07d.' $((COUNT / 3)))
+QUERIES=$RUN_DIR/queries.json
+cat >"$QUERIES" <<EOF
+[
+  {"name": "TEXT-common", "key": "TEXT", "string": "meeting"},
+  {"name": "TEXT-rare", "key": "TEXT", "string": "$RARE_ID"},
+  {"name": "TEXT-rare-utf8", "key": "TEXT", "string": "Киселёва"},
+  {"name": "BODY-common", "key": "BODY", "string": "please"},
+  {"name": "BODY-rare", "key": "BODY", "string": "warehouse approve sample"},
+  {"name": "BODY-absent", "key": "BODY", "string": "zyxwvut"},
+  {"name": "FROM-common", "key": "FROM", "string": "example.org"},
+  {"name": "FROM-rare", "key": "FROM", "string": "k.sato@corp"},
+  {"name": "SUBJECT-common", "key": "SUBJECT", "string": "re:"},
+  {"name": "SUBJECT-rare", "key": "SUBJECT", "string": "invoice urgent"}
+]
+EOF
+run_client() { # label port seconds [socket-timeout]
+    log "queries on $1"
+    python3 benches/search_client.py --label "$1" --port "$2" --ca "$CERTS/ca.pem" \
+        --user "$USER_NAME" --password "$USER_PASS" --queries "$QUERIES" \
+        --repeats "$REPEATS" --seconds "$3" --timeout "${4:-600}" | tee -a "$RESULTS" >&2
+}
+
 # ------------------------------------------------------------------------------ Dovecot
 start_dovecot() { # dir imaps imap fts(0|1) -> sets DOVECOT_PID
     local d=$1 imaps=$2 imap=$3 fts=$4
@@ -223,7 +277,7 @@ start_dovecot() { # dir imaps imap fts(0|1) -> sets DOVECOT_PID
     printf '%s:{PLAIN}%s\n' "$USER_NAME" "$USER_PASS" >"$d/passwd"
     chmod 644 "$d/passwd"
     # A hard-linked copy: the same files, its own directory (Dovecot keeps uidlists there).
-    cp -al "$CORPUS/Maildir" "$d/home/$USER_NAME/Maildir"
+    cp -al "$MAILDIR" "$d/home/$USER_NAME/Maildir"
     chown -R "$MAIL_UID:$MAIL_GID" "$d/home"
     local plugins="" plugin_conf=""
     if [ "$fts" = 1 ]; then
@@ -253,6 +307,31 @@ index_dovecot() { # label dir pid port
         -exec du -cb {} + | tail -1 | cut -f1)
     echo "RESULT label=$1 workload=ingest secs=$(secs "$t0" "$t1") index_bytes=$idx" >>"$RESULTS"
 }
+MAILDIR=$CORPUS/Maildir
+if [ "$DOVECOT_AFTER" = 1 ]; then
+    run_client imapvault "$IV_TLS" "$QUERY_SECONDS"
+    kill "$IV_PID"
+    wait "$IV_PID" 2>/dev/null || true
+    IV_PID=
+    # Its figures are in results.txt: the disk is for the Maildir now.
+    if [ "$KEEP" = 1 ]; then
+        log "imapvault stopped; its archive is kept (KEEP=1)"
+    else
+        log "imapvault stopped; deleting its archive to free the disk"
+        rm -rf "$IV/data"
+    fi
+    log "generating the same $COUNT messages as a Maildir in $RUN_DIR/corpus"
+    python3 benches/gen_corpus.py --seed "$SEED" --count "$COUNT" --max-size "$MAX_SIZE" \
+        --body-median "$BODY_MEDIAN" --body-max "$BODY_MAX" --out "$RUN_DIR/corpus" --format maildir \
+        --quiet 2>"$RUN_DIR/gen-maildir.log" &
+    GEN_PID=$!
+    wait "$GEN_PID" || die "the Maildir generator failed ($(tail -1 "$RUN_DIR/gen-maildir.log"))"
+    GEN_PID=
+    MAILDIR=$RUN_DIR/corpus/Maildir
+    # The messages' own bytes, as in an unsplit run (the parts' sum has the "From " lines too).
+    MAIL_BYTES=$(du -sb "$MAILDIR/cur" | cut -f1)
+    printf 'CORPUS_BYTES=%s\nMAIL_BYTES=%s\n' "$CORPUS_BYTES" "$MAIL_BYTES" >"$RUN_DIR/corpus.env"
+fi
 if [ "$DOVECOT" = 1 ]; then
     DC=$RUN_DIR/dovecot
     start_dovecot "$DC" "$DC_IMAPS" "$DC_IMAP" 0
@@ -266,37 +345,14 @@ if [ "$DOVECOT" = 1 ]; then
     fi
 fi
 
-# ------------------------------------------------------------------------------ queries
-# Common strings occur in a large share of the messages, rare ones in a few (the hit counts
-# are printed). Each Message-ID holds the message's number: TEXT finds it in one message.
-RARE_ID=$(printf '.%07d.' $((COUNT / 3)))
-QUERIES=$RUN_DIR/queries.json
-cat >"$QUERIES" <<EOF
-[
-  {"name": "TEXT-common", "key": "TEXT", "string": "meeting"},
-  {"name": "TEXT-rare", "key": "TEXT", "string": "$RARE_ID"},
-  {"name": "TEXT-rare-utf8", "key": "TEXT", "string": "Киселёва"},
-  {"name": "BODY-common", "key": "BODY", "string": "please"},
-  {"name": "BODY-rare", "key": "BODY", "string": "warehouse approve sample"},
-  {"name": "BODY-absent", "key": "BODY", "string": "zyxwvut"},
-  {"name": "FROM-common", "key": "FROM", "string": "example.org"},
-  {"name": "FROM-rare", "key": "FROM", "string": "k.sato@corp"},
-  {"name": "SUBJECT-common", "key": "SUBJECT", "string": "re:"},
-  {"name": "SUBJECT-rare", "key": "SUBJECT", "string": "invoice urgent"}
-]
-EOF
-run_client() { # label port
-    log "queries on $1"
-    python3 benches/search_client.py --label "$1" --port "$2" --ca "$CERTS/ca.pem" \
-        --user "$USER_NAME" --password "$USER_PASS" --queries "$QUERIES" \
-        --repeats "$REPEATS" --seconds "$QUERY_SECONDS" | tee -a "$RESULTS" >&2
-}
-run_client imapvault "$IV_TLS"
-[ "$DOVECOT" = 1 ] && run_client dovecot "$DC_IMAPS"
-[ "$XAPIAN" = 1 ] && run_client dovecot-xapian "$DX_IMAPS"
+[ "$DOVECOT_AFTER" = 1 ] || run_client imapvault "$IV_TLS" "$QUERY_SECONDS"
+# A full scan of 1M messages takes minutes: a longer socket timeout than the client's 600 s, so
+# that a slow one is not cut off (and the connection with it).
+[ "$DOVECOT" = 0 ] || run_client dovecot "$DC_IMAPS" "$DOVECOT_QUERY_SECONDS" 1800
+[ "$XAPIAN" = 0 ] || run_client dovecot-xapian "$DX_IMAPS" "$DOVECOT_QUERY_SECONDS" 1800
 
 # ------------------------------------------------------------------------------ report
-export COUNT CORPUS_BYTES MAIL_BYTES REPEATS QUERY_SECONDS SPLIT SPLIT_ALONE
+export COUNT CORPUS_BYTES MAIL_BYTES REPEATS QUERY_SECONDS DOVECOT_QUERY_SECONDS SPLIT SPLIT_ALONE DOVECOT_AFTER
 python3 - "$RESULTS" <<'EOF'
 import os, sys
 rows = {}
@@ -353,11 +409,17 @@ for s in servers:
             extra += f" (in parts of {os.environ['SPLIT']}, the corpus generator {alongside})"
     print(f"- {what}: {secs:.1f} s, {count / secs:,.0f} messages/s, {mail / 2**20 / secs:.1f} MiB/s{extra}; "
           f"index {idx / 2**20:,.0f} MiB = {idx / 2**20 / gib:,.0f} MiB per GiB of mail")
+bound = os.environ["QUERY_SECONDS"]
+if len(servers) > 1 and os.environ["DOVECOT_QUERY_SECONDS"] != bound:
+    bound += f" (Dovecot: {os.environ['DOVECOT_QUERY_SECONDS']})"
 print(f"- corpus: {count:,} messages, {mail / 2**20:,.0f} MiB of messages (mean {mail / count / 1024:.1f} KiB); "
       f"p50/p99 over up to {os.environ['REPEATS']} runs per query (p99 = slowest of them), each query's runs bounded to "
-      f"{os.environ['QUERY_SECONDS']} s; hit counts from the unmeasured first run")
+      f"{bound} s; hit counts from the unmeasured first run")
+if os.environ.get("DOVECOT_AFTER") == "1" and len(servers) > 1:
+    print("- Dovecot ran after imapvault's phase (imapvault's server stopped, its archive deleted unless KEEP=1), "
+          "on a Maildir of the same generated messages (gen_corpus.py --format maildir, same seed and sizes)")
 EOF
 echo
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: imapvault $IV_VERSION (built at the start of the run), Dovecot $(dovecot --version), fts-xapian $(dpkg-query -W -f '${Version}' dovecot-fts-xapian 2>/dev/null || echo none)"
-echo "settings: COUNT=$COUNT SPLIT=$SPLIT SPLIT_ALONE=$SPLIT_ALONE SEED=$SEED MAX_SIZE=$MAX_SIZE BODY_MEDIAN=$BODY_MEDIAN BODY_MAX=$BODY_MAX REPEATS=$REPEATS QUERY_SECONDS=$QUERY_SECONDS"
+echo "settings: COUNT=$COUNT SPLIT=$SPLIT SPLIT_ALONE=$SPLIT_ALONE SEED=$SEED MAX_SIZE=$MAX_SIZE BODY_MEDIAN=$BODY_MEDIAN BODY_MAX=$BODY_MAX REPEATS=$REPEATS QUERY_SECONDS=$QUERY_SECONDS DOVECOT_QUERY_SECONDS=$DOVECOT_QUERY_SECONDS"
