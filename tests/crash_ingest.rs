@@ -3,7 +3,8 @@
 //! moments, many times over. After every crash: nothing committed is lost, nothing is stored
 //! twice, UIDs strictly ascend and are never reused, UIDVALIDITY does not change, SQLite's
 //! integrity check passes and every committed blob's checksum holds. A final clean run then
-//! archives the rest exactly once.
+//! archives the rest exactly once. And an import whose writes the system refuses (a file size
+//! cap, as a full disk or a quota would) stops with a clear error and loses nothing committed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -339,4 +340,130 @@ fn server_killed_while_spooling_archives_each_file_once_after_restart() {
             .next()
             .is_none());
     }
+}
+
+/// The cap on each file's size for the index case of the failing-write test: 6,000 small
+/// messages make a ~10 MB index beside ~3.3 MB of blobs, so the index (or its WAL) reaches it
+/// first, a few batches in.
+const INDEX_CAP_KIB: u64 = 4096;
+
+/// The feed of the failing-write test: each message carries an 8 KB attachment, whose bytes
+/// the content index does not read, so the blob segment grows several times faster than the
+/// index; three batches (1,000, 1,000, 500).
+const HEAVY_MESSAGES: usize = 2500;
+
+/// As [`MBOX`], for the heavy feed.
+const HEAVY: Feed = Feed {
+    messages: HEAVY_MESSAGES,
+    starts_with: b"From: A <a@example.org>\r\nSubject: crash-",
+};
+
+fn write_heavy_feed(path: &Path) {
+    let mut mbox = String::new();
+    let mut state = 0x9e37_79b9_u32;
+    for i in 0..HEAVY_MESSAGES {
+        mbox.push_str(&format!(
+            "From a@example.org Mon Jan  1 10:00:00 2024\nFrom: A <a@example.org>\n\
+             Subject: crash-{i:05}\nMessage-ID: <heavy-{i}@example.org>\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n\
+             message {i}, with a scan attached\n--b\nContent-Type: application/octet-stream\n\
+             Content-Disposition: attachment; filename=scan-{i}.bin\n\
+             Content-Transfer-Encoding: base64\n\n"
+        ));
+        // 8 KB of base64 letters from a xorshift: nothing a compressor or an index could share.
+        for _ in 0..108 {
+            for _ in 0..76 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                mbox.push(char::from(b'A' + (state % 26) as u8));
+            }
+            mbox.push('\n');
+        }
+        mbox.push_str("--b--\n\n");
+    }
+    std::fs::write(path, mbox).unwrap();
+}
+
+/// `imapvault import` of `feed` with every file it writes capped at `limit_kib` KiB
+/// (RLIMIT_FSIZE, set by bash's `ulimit -f`): a write past the cap fails with EFBIG, as on a
+/// full disk or a quota, and SIGXFSZ is ignored so that the failure reaches imapvault. Returns
+/// its exit status and standard error.
+fn import_capped(config: &Path, feed: &Path, limit_kib: u64) -> (std::process::ExitStatus, String) {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"ulimit -f "$1" && trap '' XFSZ && shift && exec "$@""#)
+        .arg("bash")
+        .arg(limit_kib.to_string())
+        .arg(env!("CARGO_BIN_EXE_imapvault"))
+        .arg("--config")
+        .arg(config)
+        .args(["import", "--user", "u", "--folder", "INBOX"])
+        .arg(feed)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A write the system refuses mid-import (DESIGN §3) ends the import with an error that names
+/// the file and the system's reason, never a panic; the batches committed before it stay
+/// whole, the failed batch leaves nothing an index row names, and a later import archives the
+/// rest exactly once. Both writers: the blob store's (a large feed, the segment passes the cap
+/// first) and SQLite's (small messages, the index passes it first).
+#[test]
+fn import_whose_writes_fail_stops_with_an_error_and_loses_nothing_committed() {
+    // The blob segment: 8 MB per batch, so a 12 MiB cap lets one batch in and stops the second.
+    let (dir, archive_dir, config, _) = setup();
+    let feed = dir.path().join("heavy.mbox");
+    write_heavy_feed(&feed);
+    let mut seen = Seen::default();
+    let (status, stderr) = import_capped(&config, &feed, 12 * 1024);
+    assert!(!status.success(), "the capped import succeeded: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("seg-000001.blob") && stderr.contains("File too large"),
+        "the error names the segment and the reason: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("File too large").count(),
+        1,
+        "the reason once: {stderr}"
+    );
+    check(&archive_dir, &HEAVY, &mut seen, "the failed blob write");
+    assert_eq!(seen.uid_of.len(), 1000, "the first batch, and only it");
+    let status = wait_bounded(
+        &mut import(&config, &feed).spawn().unwrap(),
+        Duration::from_secs(120),
+    );
+    assert!(status.success());
+    check(&archive_dir, &HEAVY, &mut seen, "the clean run");
+    assert_eq!(seen.uid_of.len(), HEAVY_MESSAGES, "each message once");
+
+    // The index: small messages, whose index rows outgrow their blobs.
+    let (_dir, archive_dir, config, feed) = setup();
+    let mut seen = Seen::default();
+    let (status, stderr) = import_capped(&config, &feed, INDEX_CAP_KIB);
+    assert!(!status.success(), "the capped import succeeded: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("index database: disk I/O error (writing a database file failed"),
+        "the error names the index and the step: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("disk I/O error").count(),
+        1,
+        "the reason once: {stderr}"
+    );
+    check(&archive_dir, &MBOX, &mut seen, "the failed index write");
+    let committed = seen.uid_of.len();
+    assert!(
+        committed > 0 && committed < MESSAGES && committed % 1000 == 0,
+        "whole batches before the cap, not all: {committed}"
+    );
+    finish_cleanly(&archive_dir, &config, &feed, &mut seen);
 }

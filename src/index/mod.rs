@@ -74,14 +74,42 @@ pub struct DbError(rusqlite::Error);
 
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.0.fmt(f)?;
+        // SQLite's own text for an I/O failure is "disk I/O error" whatever the step; its
+        // extended code says which step it was, which is what an admin needs to look at.
+        if let rusqlite::Error::SqliteFailure(e, _) = &self.0 {
+            if let Some(step) = io_step(e.extended_code) {
+                write!(f, " ({step})")?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for DbError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        match &self.0 {
+            // Its source is the same failure as "Error code N: <text>": said above already.
+            rusqlite::Error::SqliteFailure(..) => None,
+            other => other.source(),
+        }
     }
+}
+
+/// What failed, for SQLite's extended result codes of a file operation
+/// (<https://sqlite.org/rescode.html>); None for any other code.
+fn io_step(extended_code: std::os::raw::c_int) -> Option<&'static str> {
+    use rusqlite::ffi;
+    Some(match extended_code {
+        ffi::SQLITE_IOERR_READ | ffi::SQLITE_IOERR_SHORT_READ => "reading a database file failed",
+        ffi::SQLITE_IOERR_WRITE => {
+            "writing a database file failed: is the disk full, or a size limit reached?"
+        }
+        ffi::SQLITE_IOERR_FSYNC | ffi::SQLITE_IOERR_DIR_FSYNC => "fsync of a database file failed",
+        ffi::SQLITE_IOERR_TRUNCATE => "truncating a database file failed",
+        ffi::SQLITE_FULL => "the disk is full",
+        _ => return None,
+    })
 }
 
 /// Errors of the index.
