@@ -6,11 +6,11 @@
 #   benches/search_bench.sh                      # COUNT=1000000 (needs ~90 GB of disk, hours)
 #   COUNT=100000 benches/search_bench.sh         # what fits a shared 2-core machine in an hour
 #   COUNT=2000 REPEATS=3 benches/search_bench.sh # quick check
-#   COUNT=1000000 DOVECOT=0 SPLIT=100000 benches/search_bench.sh  # 1M, imapvault alone, ~45 GB
+#   COUNT=1000000 DOVECOT=0 SPLIT=100000 benches/search_bench.sh  # 1M, imapvault alone, ~37 GB
 #   COUNT=1000000 SPLIT=50000 SPLIT_ALONE=1 XAPIAN=0 benches/search_bench.sh  # 1M against Dovecot:
-#        ~43 GB + RESERVE_GB, ~1.5 h: imapvault ~15 min, then Dovecot ~1-1.25 h (Maildir ~10-15
+#        ~37 GB + RESERVE_GB, ~1.5 h: imapvault ~15 min, then Dovecot ~1-1.25 h (Maildir ~10-15
 #        min, doveadm index ~5 min, queries ~40-55 min: each TEXT/BODY query is two full scans of
-#        ~150-220 s); not XAPIAN=1 at 1M: fts-xapian indexes ~15 messages/s here (~20-40 h)
+#        ~150-220 s); not XAPIAN=1 at 1M: fts-xapian indexes ~18 messages/s here (~15 h)
 #
 # Env: COUNT (1000000) SEED (7) MAX_SIZE (262144) BODY_MEDIAN (1200) BODY_MAX (8000): the corpus,
 #        `gen_corpus.py` with smaller bodies than its defaults (mean ~25 KB, median ~7 KB);
@@ -104,15 +104,16 @@ done
 CORPUS=$ROOT/benches/data/corpus-s$SEED-n$COUNT-m$MAX_SIZE-b$BODY_MEDIAN-$BODY_MAX
 NEED_GB=$((COUNT * 25 * 4 / 1000000 + RESERVE_GB))
 [ -d "$CORPUS" ] && NEED_GB=$((COUNT * 25 * 2 / 1000000 + RESERVE_GB))
-# Split: imapvault's blobs and index only (~40 KB per message), plus two parts in flight; with
-# the Dovecots, whichever phase needs more: the Maildir (~25 KB per message), Dovecot's index
-# (~1 KB; fts-xapian's ~38 KB more) once imapvault's archive is deleted, or beside it if KEEP=1.
+# Split: imapvault's blobs and index only (~34 KB per message: ~33 GB at 1M on 2026-11-26),
+# plus two parts in flight; with the Dovecots, whichever phase needs more: the Maildir (~25 KB
+# per message), Dovecot's index (~1 KB; fts-xapian's ~38 KB more) once imapvault's archive is
+# deleted, or beside it if KEEP=1.
 if [ "$SPLIT" != 0 ]; then
-    IV_KB=$((COUNT * 40 + SPLIT * 25 * 2)) DC_KB=0
+    IV_KB=$((COUNT * 34 + SPLIT * 25 * 2)) DC_KB=0
     if [ "$DOVECOT_AFTER" = 1 ]; then
         DC_KB=$((COUNT * 26))
         [ "$XAPIAN" = 0 ] || DC_KB=$((DC_KB + COUNT * 38))
-        [ "$KEEP" = 0 ] || DC_KB=$((DC_KB + COUNT * 40))
+        [ "$KEEP" = 0 ] || DC_KB=$((DC_KB + COUNT * 34))
     fi
     NEED_GB=$(((IV_KB > DC_KB ? IV_KB : DC_KB) / 1000000 + RESERVE_GB))
 fi
