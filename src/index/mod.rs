@@ -445,6 +445,39 @@ fn now_unix() -> i64 {
 mod tests {
     use super::*;
 
+    /// A file operation's failure says which step failed, once, with no source repeating it
+    /// (`imapvault`'s error chain would print it again); any other failure is SQLite's text.
+    #[test]
+    fn a_database_error_names_the_failed_step_once() {
+        use rusqlite::ffi;
+        let failure = |code| DbError(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None));
+        for (code, step) in [
+            (ffi::SQLITE_IOERR_WRITE, "(writing a database file failed"),
+            (
+                ffi::SQLITE_IOERR_SHORT_READ,
+                "(reading a database file failed)",
+            ),
+            (ffi::SQLITE_IOERR_FSYNC, "(fsync of a database file failed)"),
+            (
+                ffi::SQLITE_IOERR_DIR_FSYNC,
+                "(fsync of a database file failed)",
+            ),
+            (
+                ffi::SQLITE_IOERR_TRUNCATE,
+                "(truncating a database file failed)",
+            ),
+            (ffi::SQLITE_FULL, "(the disk is full)"),
+        ] {
+            let e = failure(code);
+            let text = e.to_string();
+            assert!(text.contains(step), "{code}: {text}");
+            assert_eq!(text.matches('(').count(), 1, "{code}: {text}");
+            assert!(std::error::Error::source(&e).is_none(), "{code}");
+        }
+        let e = failure(ffi::SQLITE_CONSTRAINT_UNIQUE);
+        assert!(!e.to_string().contains("failed)"), "{e}");
+    }
+
     /// The memory map is as large as asked: SQLite silently caps `mmap_size` at its compiled
     /// SQLITE_MAX_MMAP_SIZE (2 GiB unless .cargo/config.toml's flag reached the build of the
     /// bundled SQLite), and then a large index is read through pread again, slowly.
