@@ -154,6 +154,15 @@ fn import(config: &Path, feed: &Path) -> Command {
     cmd
 }
 
+/// The next of a deterministic sequence (xorshift32; `state` must not be 0), so that a failure
+/// replays.
+fn xorshift(state: &mut u32) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state
+}
+
 /// Waits for `child`, at most `limit`.
 fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
@@ -226,10 +235,7 @@ fn import_killed_at_random_moments_loses_nothing_committed() {
     // Deterministic pseudo-random delays, so a failure can be replayed.
     let mut state = 0x2545_f491_u32;
     for kill in 0..RANDOM_KILLS {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let delay = Duration::from_millis(u64::from(state % 600));
+        let delay = Duration::from_millis(u64::from(xorshift(&mut state) % 600));
         let mut child = import(&config, &feed).spawn().unwrap();
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL; it may have finished already
@@ -373,10 +379,7 @@ fn write_heavy_feed(path: &Path) {
         // 8 KB of base64 letters from a xorshift: nothing a compressor or an index could share.
         for _ in 0..108 {
             for _ in 0..76 {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                mbox.push(char::from(b'A' + (state % 26) as u8));
+                mbox.push(char::from(b'A' + (xorshift(&mut state) % 26) as u8));
             }
             mbox.push('\n');
         }
@@ -390,16 +393,15 @@ fn write_heavy_feed(path: &Path) {
 /// full disk or a quota, and SIGXFSZ is ignored so that the failure reaches imapvault. Returns
 /// its exit status and standard error.
 fn import_capped(config: &Path, feed: &Path, limit_kib: u64) -> (std::process::ExitStatus, String) {
+    // The same command as `import`, run by bash once it has set the cap.
+    let capped = import(config, feed);
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(r#"ulimit -f "$1" && trap '' XFSZ && shift && exec "$@""#)
         .arg("bash")
         .arg(limit_kib.to_string())
-        .arg(env!("CARGO_BIN_EXE_imapvault"))
-        .arg("--config")
-        .arg(config)
-        .args(["import", "--user", "u", "--folder", "INBOX"])
-        .arg(feed)
+        .arg(capped.get_program())
+        .args(capped.get_args())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
