@@ -144,7 +144,8 @@ pub fn write_number_list<I: IntoIterator<Item = u32>>(out: &mut Vec<u8>, numbers
     out.extend_from_slice(&block[..at]);
 }
 
-/// How many decimal digits `n` has.
+/// How many decimal digits `n` has. Not `u32::checked_ilog10`: with it
+/// `search.answer.uids400k` took 7.5 ns a number against this loop's 6.9 (twice each, 16:10 UTC).
 fn decimal_len(n: u32) -> usize {
     let mut len = 1;
     let mut bound = 10u64;
