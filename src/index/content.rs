@@ -95,6 +95,16 @@ const VOCABULARY_CACHE_MAX: usize = 1 << 20;
 #[cfg(test)]
 const VOCABULARY_CACHE_MAX: usize = 8;
 
+/// Words `staged_words` holds before a transaction moves them into `words` (sql/0015): ~600
+/// pages of its index, most of which a batch's ~3,800 new words dirty, where they would dirty
+/// most of `words`' ~25,000 at 1,000,000 messages; a move writes each of those once for ~35
+/// batches.
+#[cfg(not(test))]
+const STAGED_WORDS_MAX: usize = 131_072;
+/// Small in unit tests, so that their few words move often and are found in both tables.
+#[cfg(test)]
+const STAGED_WORDS_MAX: usize = 16;
+
 /// A column of the content index: one search field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContentColumn {
@@ -190,6 +200,18 @@ fn collect_words(
     Ok(Some(out))
 }
 
+/// Two lists of word ids as one, or None when either is (too many words) or both together hold
+/// more than [`MAX_EXPANSION`].
+fn joined(first: Option<Vec<i64>>, second: Option<Vec<i64>>) -> Option<Vec<i64>> {
+    match (first, second) {
+        (Some(mut first), Some(second)) if first.len() + second.len() <= MAX_EXPANSION => {
+            first.extend(second);
+            Some(first)
+        }
+        _ => None,
+    }
+}
+
 /// Whether the content index is being rebuilt (see [`Index::start_reindex`]): then it answers
 /// nothing, and every text search checks every stored text.
 fn rebuild_pending(conn: &Connection) -> Result<bool, IndexError> {
@@ -208,10 +230,13 @@ fn largest_message(conn: &Connection) -> Result<i64, IndexError> {
 }
 
 /// The largest word id, which is how many words the vocabulary has (0 when none): words are
-/// only ever added.
+/// only ever added, in `words` or `staged_words`.
 fn largest_word(conn: &Connection) -> Result<i64, IndexError> {
     Ok(conn
-        .prepare_cached("SELECT coalesce(max(id), 0) FROM words")?
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(id) FROM words), 0),
+                        coalesce((SELECT max(id) FROM staged_words), 0))",
+        )?
         .query_row([], |r| r.get(0))?)
 }
 
@@ -722,6 +747,10 @@ pub(super) struct Vocabulary {
     runs: runs::RunWriter,
     /// The words (and fields) the open transaction made frequent tokens.
     promoted: Vec<(Box<str>, u8)>,
+    /// The id the open transaction gives the next new word.
+    next_id: i64,
+    /// Words in `staged_words` in the open transaction.
+    staged: usize,
 }
 
 impl Vocabulary {
@@ -730,8 +759,8 @@ impl Vocabulary {
         self.committed.clone()
     }
 
-    /// The id of `word`, added to `words` and `word_grams` if new. `committed` is the read
-    /// [`WordIds`], held by the caller across a row's words.
+    /// The id of `word`, added to `staged_words` and `word_grams` if new. `committed` is the
+    /// read [`WordIds`], held by the caller across a row's words.
     fn id(
         &mut self,
         tx: &Transaction<'_>,
@@ -741,19 +770,27 @@ impl Vocabulary {
         if let Some(k) = committed.get(word).or_else(|| self.fresh.get(word)) {
             return Ok(k.id);
         }
-        // Added first, looked up if it was there: a word this writer has not seen is mostly a
-        // new word (an id, a number), and then one statement does both.
-        let added = tx
-            .prepare_cached("INSERT INTO words (word) VALUES (?1) ON CONFLICT (word) DO NOTHING")?
-            .execute(params![word])?;
-        let id = if added == 1 {
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached("INSERT INTO word_grams (rowid, word) VALUES (?1, ?2)")?
-                .execute(params![id, word])?;
-            id
-        } else {
-            tx.prepare_cached("SELECT id FROM words WHERE word = ?1")?
-                .query_row(params![word], |r| r.get(0))?
+        // Not known to this writer: a word its cache forgot, one another writer added, or (most
+        // often: an id, a number) a new one. Looking it up only reads `words`' index.
+        let stored = tx
+            .prepare_cached(
+                "SELECT id FROM words WHERE word = ?1
+                 UNION ALL SELECT id FROM staged_words WHERE word = ?1",
+            )?
+            .query_row(params![word], |r| r.get(0))
+            .optional()?;
+        let id = match stored {
+            Some(id) => id,
+            None => {
+                let id = self.next_id;
+                tx.prepare_cached("INSERT INTO staged_words (id, word) VALUES (?1, ?2)")?
+                    .execute(params![id, word])?;
+                tx.prepare_cached("INSERT INTO word_grams (rowid, word) VALUES (?1, ?2)")?
+                    .execute(params![id, word])?;
+                self.next_id += 1;
+                self.staged += 1;
+                id
+            }
         };
         let frequent = self.runs.frequent_fields(id);
         self.fresh.insert(word.into(), KnownWord { id, frequent });
@@ -767,6 +804,11 @@ impl Vocabulary {
         messages: usize,
     ) -> Result<(), IndexError> {
         self.promoted.clear();
+        // In the transaction, so no other writer adds words meanwhile.
+        self.next_id = largest_word(tx)? + 1;
+        self.staged = tx
+            .prepare_cached("SELECT count(*) FROM staged_words")?
+            .query_row([], |r| r.get(0))?;
         self.runs.begin(tx, messages)
     }
 
@@ -774,7 +816,18 @@ impl Vocabulary {
     /// reads those tokens' words, to mark them in the shared ids once committed.
     pub(super) fn finish(&mut self, tx: &Transaction<'_>) -> Result<(), IndexError> {
         self.runs.write(tx)?;
-        let mut word_of = tx.prepare_cached("SELECT word FROM words WHERE id = ?1")?;
+        if self.staged >= STAGED_WORDS_MAX {
+            // In the index's order, so that each page of it is read and written once.
+            tx.prepare_cached(
+                "INSERT INTO words (id, word) SELECT id, word FROM staged_words ORDER BY word",
+            )?
+            .execute([])?;
+            tx.prepare_cached("DELETE FROM staged_words")?.execute([])?;
+            self.staged = 0;
+        }
+        let mut word_of = tx.prepare_cached(
+            "SELECT word FROM words WHERE id = ?1 UNION ALL SELECT word FROM staged_words WHERE id = ?1",
+        )?;
         for &t in self.runs.promoted() {
             let (word, field) = runs::token_parts(t);
             let text: Option<String> = word_of.query_row(params![word], |r| r.get(0)).optional()?;
@@ -1052,22 +1105,29 @@ impl Index {
         match probe {
             Probe::Is(_) => Ok(Some(
                 self.conn
-                    .prepare_cached("SELECT id FROM words WHERE word = ?1")?
+                    .prepare_cached(
+                        "SELECT id FROM words WHERE word = ?1
+                         UNION ALL SELECT id FROM staged_words WHERE word = ?1",
+                    )?
                     .query_row(params![part], |r| r.get(0))
                     .optional()?
                     .into_iter()
                     .collect(),
             )),
             Probe::Starts(_) => {
-                // The words from `part` on, in the UNIQUE index's (binary) order, while they
-                // start with it.
-                let mut stmt = self
-                    .conn
-                    .prepare_cached("SELECT id, word FROM words WHERE word >= ?1 ORDER BY word")?;
-                let mut rows = stmt.query(params![part])?;
-                collect_words(&mut rows, None, deadline, |w| {
-                    w.starts_with(part.as_bytes()).then_some(true)
-                })
+                // In each of the vocabulary's tables, the words from `part` on, in the UNIQUE
+                // index's (binary) order, while they start with it. Both in this snapshot.
+                let starting = |sql: &str| -> Result<Option<Vec<i64>>, IndexError> {
+                    let mut stmt = self.conn.prepare_cached(sql)?;
+                    let mut rows = stmt.query(params![part])?;
+                    collect_words(&mut rows, None, deadline, |w| {
+                        w.starts_with(part.as_bytes()).then_some(true)
+                    })
+                };
+                let words = starting("SELECT id, word FROM words WHERE word >= ?1 ORDER BY word")?;
+                let staged =
+                    starting("SELECT id, word FROM staged_words WHERE word >= ?1 ORDER BY word")?;
+                Ok(joined(words, staged))
             }
             Probe::Within(_) | Probe::Ends(_) => {
                 let ends = matches!(probe, Probe::Ends(_));
@@ -1081,6 +1141,9 @@ impl Index {
                     let scan = |conn: &Connection, ids: std::ops::RangeInclusive<i64>| {
                         let mut stmt = conn.prepare_cached(
                             "SELECT id, word FROM words
+                             WHERE id BETWEEN ?2 AND ?3 AND instr(word, ?1) > 0
+                             UNION ALL
+                             SELECT id, word FROM staged_words
                              WHERE id BETWEEN ?2 AND ?3 AND instr(word, ?1) > 0",
                         )?;
                         let mut rows = stmt.query(params![part, ids.start(), ids.end()])?;
@@ -1096,20 +1159,15 @@ impl Index {
                         |conn| scan(conn, middle..=i64::MAX),
                         |_| Ok(true),
                     )?;
-                    return Ok(match (low, high) {
-                        (Some(mut low), Some(high)) if low.len() + high.len() <= MAX_EXPANSION => {
-                            low.extend(high);
-                            Some(low)
-                        }
-                        _ => None,
-                    });
+                    return Ok(joined(low, high));
                 }
                 // The words containing `part`; those that must end with it are filtered by
                 // their text, of which at most ENDS_SCAN per word kept are read.
                 let (sql, max_read) = if ends {
                     (
-                        "SELECT id, word FROM words WHERE id IN
-                            (SELECT rowid FROM word_grams WHERE word_grams MATCH ?1)",
+                        "SELECT rowid, coalesce((SELECT word FROM words WHERE id = g.rowid),
+                                                (SELECT word FROM staged_words WHERE id = g.rowid))
+                           FROM word_grams AS g WHERE word_grams MATCH ?1",
                         Some(MAX_EXPANSION * ENDS_SCAN),
                     )
                 } else {
@@ -2041,6 +2099,11 @@ mod tests {
             .query_row("SELECT count(*) FROM token_runs", [], |r| r.get(0))
             .unwrap();
         assert!(run_rows > 10, "{run_rows} runs");
+        // Words moved from staged_words into `words` (STAGED_WORDS_MAX), and some still
+        // staged: every lookup reads both.
+        let all = vocabulary(&ix).len();
+        let staged = column::<i64>(&ix, "SELECT id FROM staged_words").len();
+        assert!(staged > 0 && staged < all, "{staged} of {all} words staged");
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let (mut answered, mut exact) = (0, 0);
         for round in 0..1500 {
@@ -2136,7 +2199,11 @@ mod tests {
         ix.replace_content(&first).unwrap();
         assert!(runs_of(&ix).is_empty(), "no token was frequent yet");
         let body = |word: &str| -> i64 {
-            let id: i64 = column(&ix, &format!("SELECT id FROM words WHERE word = '{word}'"))[0];
+            let id = vocabulary(&ix)
+                .into_iter()
+                .find(|(_, w)| w == word)
+                .expect("a word of the vocabulary")
+                .0;
             runs::token(ContentColumn::Body.number(), id)
         };
         let frequent: Vec<i64> = column(&ix, "SELECT token FROM frequent_tokens");
@@ -2210,6 +2277,43 @@ mod tests {
     }
 
     /// The first column of every row `sql` (our own, in a test) selects.
+    /// The vocabulary's words with their ids, ascending, from both its tables; checked: no word
+    /// and no id in both, and each word's trigrams under its id in `word_grams`.
+    fn vocabulary(ix: &Index) -> Vec<(i64, String)> {
+        let read = |table: &str| -> Vec<(i64, String)> {
+            ix.conn
+                .prepare(&format!("SELECT id, word FROM {table} ORDER BY id"))
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let mut all = read("words");
+        let staged = read("staged_words");
+        assert!(
+            staged
+                .first()
+                .is_none_or(|s| all.last().is_none_or(|w| w.0 < s.0)),
+            "staged ids come after the moved ones"
+        );
+        all.extend(staged);
+        let distinct: HashSet<&str> = all.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(distinct.len(), all.len(), "a word in both tables, or twice");
+        for (id, word) in all.iter().filter(|(_, w)| w.chars().nth(2).is_some()) {
+            let grams: Vec<i64> = ix
+                .conn
+                .prepare("SELECT rowid FROM word_grams WHERE word_grams MATCH ?1")
+                .unwrap()
+                .query_map([fts_string(word)], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(grams.contains(id), "word_grams finds {word} under {id}");
+        }
+        all
+    }
+
     fn column<T: rusqlite::types::FromSql>(ix: &Index, sql: &str) -> Vec<T> {
         ix.conn
             .prepare(sql)
@@ -2307,6 +2411,76 @@ mod tests {
         assert!(matches!(check(&ix, "needle"), Err(IndexError::Corrupt(_))));
     }
 
+    /// Words staged (sql/0015) and words moved into `words` are found alike by every kind of
+    /// lookup (a whole word, a word's start, end or inside, and a pass for two characters), and
+    /// keep their ids when they move.
+    #[test]
+    fn staged_and_moved_words_are_found_by_every_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ix = Index::open(&dir.path().join("i.sqlite")).unwrap();
+        let text = |i: i64| format!("one pre{i:02}mid tail{i:02}end");
+        let staged = |ix: &Index| column::<String>(ix, "SELECT word FROM staged_words");
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let check = |ix: &Index, ids: &[i64]| {
+            let mut exact = 0;
+            for k in [1, 16, 101, 103] {
+                let p = format!("{k:02}");
+                let two = p[p.len() - 2..].to_string();
+                for needle in [
+                    format!("{p}mi"),
+                    format!("{p}mid tail"),
+                    format!("mid tail{p}"),
+                    // Only the word's start is looked up: "d" alone would be a pass.
+                    format!("d tail{p}"),
+                    format!("e pre{p}mid t"),
+                    two,
+                ] {
+                    let want: Vec<MessageId> = ids
+                        .iter()
+                        .filter(|&&i| text(i).contains(&needle))
+                        .map(|&i| MessageId(i))
+                        .collect();
+                    let got = ix
+                        .content_candidates(&[ContentColumn::Body], &needle, usize::MAX, far)
+                        .unwrap()
+                        .unwrap();
+                    assert!(want.iter().all(|w| got.ids.contains(w)), "{needle}");
+                    if got.exact {
+                        assert_eq!(got.ids, want, "{needle}");
+                    }
+                    exact += usize::from(got.exact);
+                }
+            }
+            exact
+        };
+        // 33 new words: moved at the batch's end.
+        let n = STAGED_WORDS_MAX as i64;
+        put_bodies(&mut ix, 1..=n, text);
+        assert!(staged(&ix).is_empty());
+        let moved = vocabulary(&ix);
+        assert_eq!(moved.len(), 1 + 2 * STAGED_WORDS_MAX);
+        // Six more: staged.
+        put_bodies(&mut ix, 101..=103, text);
+        assert_eq!(staged(&ix).len(), 6);
+        let both = vocabulary(&ix);
+        assert_eq!(both[..moved.len()], moved[..], "moved words keep their ids");
+        let mut ids: Vec<i64> = (1..=n).chain(101..=103).collect();
+        let exact = check(&ix, &ids);
+        assert_eq!(exact, 8, "the one-segment needles' answers are exact");
+        // A batch that moves the staged words with its own.
+        put_bodies(&mut ix, 201..=200 + n, text);
+        assert!(staged(&ix).is_empty());
+        let all = vocabulary(&ix);
+        assert_eq!(
+            all[..both.len()],
+            both[..],
+            "staged words keep their ids when moved"
+        );
+        ids.extend(201..=200 + n);
+        let exact = check(&ix, &ids);
+        assert_eq!(exact, 8, "the one-segment needles' answers are exact");
+    }
+
     /// A string of one or two characters is looked up by a pass over the whole vocabulary, in
     /// two halves of its ids once it is large: words from both halves (and the one where they
     /// meet) are found.
@@ -2347,11 +2521,7 @@ mod tests {
         assert!(ix.vocabulary.committed.len() <= VOCABULARY_CACHE_MAX);
         put_bodies(&mut ix, 3..=3, |_| all.clone());
         assert!(ix.vocabulary.committed.len() <= VOCABULARY_CACHE_MAX);
-        let words: i64 = ix
-            .conn
-            .query_row("SELECT count(*) FROM words", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(words, n + 1);
+        assert_eq!(vocabulary(&ix).len() as i64, n + 1);
         let far = Instant::now() + std::time::Duration::from_secs(60);
         for k in 1..=n + 1 {
             let got = ix
@@ -2457,6 +2627,7 @@ mod tests {
         {
             let tx = ix.conn.transaction().unwrap();
             let committed = ix.vocabulary.committed();
+            ix.vocabulary.begin(&tx, 1).unwrap();
             ix.vocabulary.id(&tx, &committed.read(), "lost").unwrap();
             // Dropped: rolled back.
         }
@@ -2471,13 +2642,8 @@ mod tests {
                 },
             )],
         );
-        let n: i64 = ix
-            .conn
-            .query_row("SELECT count(*) FROM words WHERE word = 'lost'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(n, 1);
+        let lost = vocabulary(&ix).into_iter().filter(|(_, w)| w == "lost");
+        assert_eq!(lost.count(), 1);
         let far = Instant::now() + std::time::Duration::from_secs(60);
         let found = ix
             .content_candidates(&[ContentColumn::Body], "los", 10, far)

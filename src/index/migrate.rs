@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0012_words_automerge.sql"),
     include_str!("../../sql/0013_token_runs.sql"),
     include_str!("../../sql/0014_packed_text.sql"),
+    include_str!("../../sql/0015_staged_words.sql"),
 ];
 
 /// Applies every migration newer than the database's `user_version`.
