@@ -43,7 +43,8 @@ const OUT_MESSAGES: usize = 3 * BATCH_MESSAGES;
 /// blobs' sync). At one batch's worth, 50,000 messages into a 1M archive took 10.0–11.9 s;
 /// at three, 0.14–0.84 s less in each of six alternating pairs (~4.5 %), for ~200 MiB more
 /// peak RSS (1.39 → 1.60 GB, most of it the index's map). Into a small archive, where the
-/// commits wait less, it made no difference.
+/// commits wait less, it made no clear difference (100k: 17.83 / 17.27 / 19.68 s against
+/// 18.04 / 17.40 / 19.01).
 const OUT_BYTES: usize = 3 * BATCH_BYTES;
 
 /// A message as the source gave it, for a worker.
@@ -465,10 +466,14 @@ impl<'a> Ingester<'a> {
     /// Writes every message queued so far, in batches.
     pub fn flush(&mut self) -> Result<Flushed, ImportError> {
         let mut done = Flushed::default();
-        while let Some(p) = self.workers.as_mut().and_then(|w| w.take(true)) {
-            self.push(p);
+        loop {
+            // A batch `queue` left full is written before anything more joins it.
             if self.batch_full() {
                 done.add(self.write_batch()?);
+            }
+            match self.workers.as_mut().and_then(|w| w.take(true)) {
+                Some(p) => self.push(p),
+                None => break,
             }
         }
         done.add(self.write_batch()?);
