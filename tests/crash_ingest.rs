@@ -228,6 +228,29 @@ fn finish_cleanly(archive_dir: &Path, config: &Path, feed: &Path, seen: &mut See
     );
 }
 
+/// A clean import of the 6,000-message feed commits six batches of exactly 1,000 (each batch's
+/// entries share one MODSEQ): none larger, even at the end of the input, where the batch the
+/// reading left full is written before more prepared messages join it.
+#[test]
+fn an_import_commits_batches_of_at_most_a_thousand_messages() {
+    let (_dir, archive_dir, config, feed) = setup();
+    let status = wait_bounded(
+        &mut import(&config, &feed).spawn().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(status.success());
+    let archive = Archive::open(&archive_dir).unwrap();
+    let index = archive.index();
+    let user = index.user_password_hash("u").unwrap().unwrap().0;
+    let inbox = index.mailbox(user, "INBOX").unwrap().unwrap();
+    let mut batches: BTreeMap<u64, usize> = BTreeMap::new();
+    for e in index.mailbox_entries(inbox.id).unwrap() {
+        *batches.entry(e.modseq).or_default() += 1;
+    }
+    let sizes: Vec<usize> = batches.into_values().collect();
+    assert_eq!(sizes, vec![1000; MESSAGES / 1000]);
+}
+
 #[test]
 fn import_killed_at_random_moments_loses_nothing_committed() {
     let (_dir, archive_dir, config, feed) = setup();
