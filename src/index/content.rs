@@ -2487,6 +2487,13 @@ mod tests {
         ids.extend(201..=200 + n);
         let exact = check(&ix, &ids);
         assert_eq!(exact, 8, "the one-segment needles' answers are exact");
+        // At the bound: one word short of STAGED_WORDS_MAX stays staged, the one that reaches
+        // it moves them all.
+        put_bodies(&mut ix, 301..=300 + n - 1, |i| format!("single{i}"));
+        assert_eq!(staged(&ix).len(), STAGED_WORDS_MAX - 1);
+        put_bodies(&mut ix, 400..=400, |i| format!("single{i}"));
+        assert!(staged(&ix).is_empty());
+        assert_eq!(vocabulary(&ix).len(), all.len() + STAGED_WORDS_MAX);
     }
 
     /// A string of one or two characters is looked up by a pass over the whole vocabulary, in
